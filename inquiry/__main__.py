@@ -1,0 +1,3 @@
+from inquiry.cli import main
+
+raise SystemExit(main())

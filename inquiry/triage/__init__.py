@@ -1,0 +1,1 @@
+"""Triage: topic, priority and crisis flag for every inquiry (a pure, deterministic function)."""
