@@ -1,0 +1,81 @@
+"""create_app(settings): the one place where routers, middleware and lifespan are wired."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.cors import CORSMiddleware
+
+from inquiry import __version__, health
+from inquiry.config import Settings
+from inquiry.db import create_engine
+from inquiry.http_errors import install_error_handlers
+from inquiry.intake import api as intake_api
+from inquiry.intake.guards import SubmissionLimiter, parse_networks
+from inquiry.intake.service import IntakeService
+from inquiry.intake.writer import InquiryWriter
+from inquiry.middleware import FORM_TYPES, JSON_TYPES, RequestGuard
+from inquiry.signing import Signer
+from inquiry.web import forms
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service for these settings (tests pass their own)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        writer = InquiryWriter(
+            engine,
+            writers=1 if settings.is_sqlite else min(4, settings.database_pool_size),
+            batch_max=settings.write_batch_max,
+            message_domain=settings.message_domain,
+        )
+        limiter = SubmissionLimiter(settings)
+        app.state.engine = engine
+        app.state.limiter = limiter
+        app.state.intake = IntakeService(settings, writer, limiter)
+        try:
+            yield
+        finally:
+            await writer.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="inquiry",
+        version=__version__,
+        summary="Contact and inquiry service of the Ketamine Therapy Clinic",
+        lifespan=lifespan,
+    )
+    secret = settings.secret_key.get_secret_value()
+    app.state.settings = settings
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
+    app.state.templates = Jinja2Templates(directory=settings.templates_dir)
+    app.state.form_signer = Signer(secret, "form-token")
+    app.state.receipt_signer = Signer(secret, "receipt")
+
+    install_error_handlers(app)
+    app.include_router(intake_api.router)
+    app.include_router(forms.router)
+    app.include_router(health.router)
+
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        content_types={"/api/v1/inquiries": JSON_TYPES, "/forms/contact": FORM_TYPES},
+        frame_ancestors=settings.allowed_origins,
+    )
+    # Outermost, so that even refusals carry CORS headers the site's script can read.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", "Idempotency-Key", "Accept-Language"],
+        expose_headers=["Retry-After", "Idempotency-Replayed"],
+        max_age=600,
+    )
+    return app

@@ -1,0 +1,86 @@
+"""The `inquiry` command: serve, migrate, triage."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from inquiry.config import Settings
+
+log = logging.getLogger("inquiry")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"INQUIRY_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise SystemExit(f"inquiry: configuration error: {problems}") from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from inquiry.app import create_app
+    from inquiry.db import migrate_blocking
+
+    settings = _settings()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    if settings.is_sqlite:
+        # The embedded default owns its schema; PostgreSQL deployments run `inquiry migrate`.
+        migrate_blocking(settings)
+    log.info("serving on http://%s:%d (database: %s)", host, port, settings.database_url.split(":")[0])
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=False,  # our own access log leaves query strings out
+        proxy_headers=False,  # client addresses come from INQUIRY_TRUSTED_PROXIES only
+        server_header=False,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from inquiry.db import migrate_blocking
+
+    migrate_blocking(_settings(), args.revision)
+    log.info("database is at revision %s", args.revision)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inquiry", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web service")
+    serve.add_argument("--host", help="address to bind (INQUIRY_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (INQUIRY_PORT, default 8000)")
+    serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.set_defaults(handler=_migrate)
+
+    commands.add_parser("triage", help="triage JSON Lines from stdin (see `inquiry triage -h`)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if argv[:1] == ["triage"]:
+        from inquiry.triage.cli import run
+
+        return run(argv[1:], sys.stdin, sys.stdout)
+    args = _parser().parse_args(argv)
+    handler = args.handler
+    result: int = handler(args)
+    return result

@@ -1,0 +1,172 @@
+"""One settings object for the whole service, read from INQUIRY_* variables and an optional .env."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class MailTransport(StrEnum):
+    FILE = "file"
+    SMTP = "smtp"
+
+
+_DEV_SECRET = "dev-only-change-me-dev-only-change-me"  # noqa: S105 - refused outside development
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class CrisisResource(BaseModel):
+    """A place to get help now, shown to a visitor in crisis."""
+
+    label: str
+    contact: str
+    detail: str
+
+
+DEFAULT_CRISIS_RESOURCES: dict[str, list[CrisisResource]] = {
+    "en": [
+        CrisisResource(
+            label="Emergency", contact="911",
+            detail="If you or someone else is in immediate danger, call 911 or go to the "
+            "nearest emergency department.",
+        ),
+        CrisisResource(
+            label="Suicide Crisis Helpline", contact="9-8-8",
+            detail="Call or text 9-8-8, 24 hours a day, 7 days a week, in English or French.",
+        ),
+    ],
+    "fr": [
+        CrisisResource(
+            label="Urgence", contact="911",
+            detail="Si vous ou une autre personne êtes en danger immédiat, composez le 911 ou "
+            "rendez-vous à l'urgence la plus proche.",
+        ),
+        CrisisResource(
+            label="Ligne d'aide en cas de crise de suicide", contact="9-8-8",
+            detail="Appelez ou textez le 9-8-8, 24 heures sur 24, 7 jours sur 7, en français "
+            "ou en anglais.",
+        ),
+    ],
+}
+
+
+class Settings(BaseSettings):
+    """Service configuration, validated once at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INQUIRY_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    # Embedded default: a SQLite file under ./var/. PostgreSQL: postgresql+asyncpg://...
+    database_url: str = "sqlite+aiosqlite:///./var/inquiry.db"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    # Group commit: the writer folds concurrent submissions into one transaction.
+    write_batch_max: int = Field(default=64, ge=1, le=1000)
+
+    secret_key: SecretStr = SecretStr(_DEV_SECRET)
+
+    # Mail (delivered by the outbox worker): a folder of .eml files by default.
+    mail_transport: MailTransport = MailTransport.FILE
+    mail_dir: Path = Path("./var/mail")
+    admin_email: str = "admin@ketaminetherapyclinic.ca"
+    mail_from: str = "Ketamine Therapy Clinic <no-reply@ketaminetherapyclinic.ca>"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+
+    # JSON like {"en": [{"label": …, "contact": …, "detail": …}], "fr": [...]}.
+    crisis_resources: dict[str, list[CrisisResource]] = Field(
+        default_factory=lambda: dict(DEFAULT_CRISIS_RESOURCES)
+    )
+    templates_dir: Path = Path(__file__).resolve().parent.parent / "templates"
+    clinic_name: str = "Ketamine Therapy Clinic"
+    clinic_phone: str = "888-259-9755"
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Browser origins allowed to call the JSON API, post the form, and frame the hosted form.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Client IP comes from X-Forwarded-For only when the direct peer is one of these.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    max_body_bytes: int = Field(default=32 * 1024, ge=1024)
+    rate_limit_enabled: bool = True
+    rate_limit_per_ip: str = "10/minute;60/hour"
+    rate_limit_per_email: str = "5/hour;20/day"
+    # memory:// (one process) or redis://host:6379 (shared by replicas).
+    rate_limit_storage_url: str = "memory://"
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+    form_token_max_age_seconds: int = Field(default=4 * 3600, ge=60)
+
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+                raise ValueError(f"{origin!r} is not an origin like https://example.ca")
+        return [origin.rstrip("/") for origin in value]
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db")
+        return value
+
+    @field_validator("rate_limit_per_ip", "rate_limit_per_email")
+    @classmethod
+    def _rate_limits_parse(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as error:
+            raise ValueError(f"{value!r} is not a rate limit like '10/minute;60/hour'") from error
+        return value
+
+    @field_validator("crisis_resources")
+    @classmethod
+    def _both_languages(
+        cls, value: dict[str, list[CrisisResource]]
+    ) -> dict[str, list[CrisisResource]]:
+        if set(value) != {"en", "fr"} or not all(value.values()):
+            raise ValueError("crisis resources are needed in both 'en' and 'fr'")
+        return value
+
+    @model_validator(mode="after")
+    def _no_dev_secret_in_production(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            secret = self.secret_key.get_secret_value()
+            if secret == _DEV_SECRET or len(secret) < 32:
+                raise ValueError("INQUIRY_SECRET_KEY must be set to 32+ random characters")
+        return self
+
+    @property
+    def message_domain(self) -> str:
+        """Domain of the Message-IDs we mint: the sending address's domain."""
+        return self.mail_from.rsplit("@", 1)[-1].strip("> ")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

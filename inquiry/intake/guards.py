@@ -1,0 +1,82 @@
+"""Abuse guards: rate limits per client and per email, client address, allowed origins."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+from collections.abc import Iterable
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import Storage
+from limits.storage import storage_from_string
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from inquiry.config import Settings
+from inquiry.errors import RateLimited
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SubmissionLimiter:
+    """Counts submissions per client address and per email address."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.enabled = settings.rate_limit_enabled
+        url = settings.rate_limit_storage_url
+        # limits' asyncio storages are named async+memory://, async+redis://, ...
+        scheme_url = url if url.startswith("async+") else f"async+{url}"
+        self.storage: Storage = storage_from_string(scheme_url)  # type: ignore[assignment]
+        self._limiter = MovingWindowRateLimiter(self.storage)
+        self._per_ip = parse_many(settings.rate_limit_per_ip)
+        self._per_email = parse_many(settings.rate_limit_per_email)
+
+    async def hit_client(self, client_ip: str) -> None:
+        await self._hit(self._per_ip, "ip", client_ip)
+
+    async def hit_email(self, email: str) -> None:
+        await self._hit(self._per_email, "email", email.lower())
+
+    async def _hit(self, items: Iterable[RateLimitItem], scope: str, identity: str) -> None:
+        if not self.enabled:
+            return
+        for item in items:
+            if not await self._limiter.hit(item, "inquiry", scope, identity):
+                stats = await self._limiter.get_window_stats(item, "inquiry", scope, identity)
+                retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+                raise RateLimited(headers={"Retry-After": str(retry_after)})
+
+
+def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def client_ip(peer: str | None, forwarded_for: str | None, trusted: tuple[Network, ...]) -> str:
+    """The visitor's address: X-Forwarded-For is believed only from trusted proxies.
+
+    Walks the chain from the nearest hop outward and stops at the first address that is
+    not one of our proxies: anything to the left of it could have been written by the client.
+    """
+    address = peer or "unknown"
+    if not forwarded_for or not _is_trusted(address, trusted):
+        return address
+    for hop in reversed([part.strip() for part in forwarded_for.split(",")]):
+        if not hop:
+            continue
+        address = hop
+        if not _is_trusted(hop, trusted):
+            break
+    return address
+
+
+def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def origin_allowed(origin: str, own_origins: Iterable[str], allowed: Iterable[str]) -> bool:
+    origin = origin.rstrip("/")
+    return origin in set(own_origins) or origin in set(allowed)

@@ -1,0 +1,177 @@
+"""Request and response shapes of the public intake API, with every field rule."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from inquiry.config import CrisisResource
+from inquiry.triage.taxonomy import Topic
+
+# C0 and C1 control characters; multi-line fields may still carry tab and newlines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class ContactMethod(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+class CallbackWindow(StrEnum):
+    MORNING = "morning"
+    AFTERNOON = "afternoon"
+    EVENING = "evening"
+    ANY = "any"
+
+
+class VisitorTopic(StrEnum):
+    NEW_PATIENT = Topic.NEW_PATIENT.value
+    APPOINTMENT = Topic.APPOINTMENT.value
+    CLINICAL = Topic.CLINICAL.value
+    BILLING = Topic.BILLING.value
+    REFERRAL = Topic.REFERRAL.value
+    GENERAL = Topic.GENERAL.value
+
+
+Language = Literal["en", "fr"]
+
+
+def _single_line(value: str) -> str:
+    # CR/LF in a name or subject is how header injection starts; refuse, don't strip.
+    if _CONTROL.search(value):
+        raise PydanticCustomError("control_characters", "must be a single line of text")
+    return value
+
+
+def _multi_line(value: str) -> str:
+    if _CONTROL_EXCEPT_NEWLINES.search(value):
+        raise PydanticCustomError("control_characters", "contains control characters")
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _blank_to_none(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _email(value: str) -> str:
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise PydanticCustomError("invalid_email", "is not a valid email address") from error
+    return checked.normalized
+
+
+def _phone(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, "CA")
+    except phonenumbers.NumberParseException as error:
+        raise PydanticCustomError("invalid_phone", "is not a valid phone number") from error
+    if not phonenumbers.is_valid_number(number):
+        raise PydanticCustomError("invalid_phone", "is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _consent_given(value: bool) -> bool:
+    if value is not True:
+        raise PydanticCustomError("consent_required", "consent is required")
+    return value
+
+
+SingleLine = Annotated[str, AfterValidator(_single_line)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Email = Annotated[
+    str | None,
+    BeforeValidator(_blank_to_none),
+    AfterValidator(lambda v: None if v is None else _email(_single_line(v))),
+    Field(default=None, max_length=254),
+]
+Phone = Annotated[
+    str | None,
+    BeforeValidator(_blank_to_none),
+    AfterValidator(lambda v: None if v is None else _phone(_single_line(v))),
+    Field(default=None, max_length=32),
+]
+
+
+class InquiryIn(BaseModel):
+    """A contact form submission, from the site's script or the hosted form."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[Name, AfterValidator(_single_line)]
+    email: Email = None
+    phone: Phone = None
+    preferred_contact: ContactMethod | None = None
+    callback_window: CallbackWindow = CallbackWindow.ANY
+    voicemail_ok: bool = False
+    topic: Annotated[VisitorTopic | None, BeforeValidator(_blank_to_none)] = None
+    subject: Annotated[SingleLine, Field(max_length=200)] = ""
+    message: Annotated[
+        str, AfterValidator(_multi_line), StringConstraints(min_length=1, max_length=5000)
+    ]
+    language: Annotated[Language | None, BeforeValidator(_blank_to_none)] = None
+    consent: Annotated[bool, AfterValidator(_consent_given)]
+    # Honeypot: hidden from people, filled in by bots. Accepted, then quarantined.
+    website: Annotated[str, Field(max_length=500)] = ""
+    source_page: Annotated[
+        SingleLine | None, BeforeValidator(_blank_to_none), Field(max_length=500)
+    ] = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> InquiryIn:
+        if self.email is None and self.phone is None:
+            raise PydanticCustomError("contact_required", "give an email address or a phone number")
+        if self.preferred_contact is None:
+            self.preferred_contact = ContactMethod.EMAIL if self.email else ContactMethod.PHONE
+        if self.preferred_contact is ContactMethod.PHONE and self.phone is None:
+            raise PydanticCustomError("phone_required", "a phone number is needed for a call back")
+        if self.preferred_contact is ContactMethod.EMAIL and self.email is None:
+            raise PydanticCustomError("email_required", "an email address is needed for a reply")
+        return self
+
+
+class InquiryAccepted(BaseModel):
+    """What the visitor's browser gets back once the inquiry is safely stored."""
+
+    reference: str
+    received_at: datetime
+    language: Language
+    crisis: bool = False
+    crisis_resources: list[CrisisResource] = Field(default_factory=list)
+    message: str
+
+
+class FieldError(BaseModel):
+    field: str
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    fields: list[FieldError] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    """The one shape of every error answer: a stable `code` and a human message."""
+
+    error: ErrorBody

@@ -1,0 +1,161 @@
+"""Intake: turn a valid submission into an inquiry, its triage and what it owes, stored at once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from inquiry.config import Settings
+from inquiry.intake.guards import SubmissionLimiter
+from inquiry.intake.schemas import InquiryAccepted, InquiryIn
+from inquiry.intake.writer import InquiryWriter, Outcome, Submission
+from inquiry.models import InquiryStatus, OutboxKind, OutboxStatus, utcnow
+from inquiry.triage import TriageResult, triage
+from inquiry.triage.taxonomy import Topic
+
+Source = Literal["api", "form"]
+
+_RECEIVED = {
+    "en": "Thank you, {name}. We received your inquiry; your reference is {reference}.",
+    "fr": "Merci, {name}. Nous avons bien reçu votre demande; votre référence est {reference}.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What the route needs to answer: the stored (or replayed) outcome and its triage."""
+
+    outcome: Outcome
+    language: Literal["en", "fr"]
+    crisis: bool
+
+
+class IntakeService:
+    """Accepts inquiries: guards, triages, and hands everything owed to the writer."""
+
+    def __init__(self, settings: Settings, writer: InquiryWriter, limiter: SubmissionLimiter):
+        self._settings = settings
+        self._writer = writer
+        self._limiter = limiter
+        self._key_ttl = timedelta(hours=settings.idempotency_ttl_hours)
+
+    async def accept(
+        self,
+        data: InquiryIn,
+        *,
+        source: Source,
+        idempotency_key: str | None,
+        status_code: int,
+        render: Callable[[InquiryAccepted], bytes],
+    ) -> Accepted:
+        """Store the inquiry with everything owed on it; the answer is rendered by `render`."""
+        if data.email:
+            await self._limiter.hit_email(data.email)
+        result = triage(data.subject, data.message, _visitor_topic(data))
+        language = data.language or result.language
+        received_at = utcnow()
+        status, reason = _status(data, result)
+        crisis = result.crisis
+        resources = self._settings.crisis_resources[language] if crisis else []
+
+        def answer(reference: str) -> bytes:
+            accepted = InquiryAccepted(
+                reference=reference,
+                received_at=received_at,
+                language=language,
+                crisis=crisis,
+                crisis_resources=resources,
+                message=_RECEIVED[language].format(name=data.name, reference=reference),
+            )
+            return render(accepted)
+
+        submission = Submission(
+            inquiry=_inquiry_row(data, result, language, source, status, reason, received_at),
+            outbox=self._owed(data, result, status, received_at),
+            render=answer,
+            status_code=status_code,
+            idempotency_key=idempotency_key,
+            request_hash=_request_hash(data) if idempotency_key else None,
+            idempotency_ttl=self._key_ttl,
+        )
+        outcome = await self._writer.submit(submission)
+        return Accepted(outcome=outcome, language=language, crisis=crisis)
+
+    def _owed(
+        self, data: InquiryIn, result: TriageResult, status: InquiryStatus, now: datetime
+    ) -> list[dict[str, Any]]:
+        if status is InquiryStatus.QUARANTINED:
+            return []  # spam is kept for review, never acknowledged
+        owed = [_outbox(OutboxKind.ADMIN_NOTIFICATION, self._settings.admin_email, now)]
+        if data.email:
+            owed.append(_outbox(OutboxKind.VISITOR_ACKNOWLEDGEMENT, data.email, now))
+        return owed
+
+
+def _visitor_topic(data: InquiryIn) -> Topic | None:
+    return Topic(data.topic.value) if data.topic else None
+
+
+def _status(data: InquiryIn, result: TriageResult) -> tuple[InquiryStatus, str | None]:
+    # Crisis outranks every spam signal: a browser's autofill can fill a honeypot too,
+    # and a person in crisis must never be left unanswered in a quarantine.
+    if result.crisis:
+        return InquiryStatus.NEW, None
+    if data.website:
+        return InquiryStatus.QUARANTINED, "honeypot"
+    if result.topic is Topic.SPAM:
+        return InquiryStatus.QUARANTINED, "triage_spam"
+    return InquiryStatus.NEW, None
+
+
+def _outbox(kind: OutboxKind, recipient: str, now: datetime) -> dict[str, Any]:
+    return {
+        "kind": kind.value,
+        "recipient": recipient,
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def _inquiry_row(
+    data: InquiryIn,
+    result: TriageResult,
+    language: str,
+    source: Source,
+    status: InquiryStatus,
+    reason: str | None,
+    received_at: datetime,
+) -> dict[str, Any]:
+    return {
+        "created_at": received_at,
+        "status": status.value,
+        "quarantine_reason": reason,
+        "name": data.name,
+        "email": data.email,
+        "phone": data.phone,
+        "preferred_contact": data.preferred_contact.value if data.preferred_contact else "email",
+        "callback_window": data.callback_window.value,
+        "voicemail_ok": data.voicemail_ok,
+        "visitor_topic": data.topic.value if data.topic else None,
+        "subject": data.subject,
+        "message": data.message,
+        "language": language,
+        "consent": data.consent,
+        "source": source,
+        "source_page": data.source_page,
+        "topic": result.topic.value,
+        "priority": result.priority.value,
+        "crisis": result.crisis,
+        "triage_reasons": json.dumps(list(result.reasons), ensure_ascii=False),
+    }
+
+
+def _request_hash(data: InquiryIn) -> str:
+    """Hash of the validated body: the same inquiry written differently is still the same."""
+    return hashlib.sha256(data.model_dump_json().encode()).hexdigest()

@@ -1,0 +1,239 @@
+"""Group commit: a few writer tasks fold concurrent submissions into shared transactions.
+
+SQLite has one writer; many pooled connections fighting for its lock is what makes a
+session-per-request design slow. Here requests hand their rows to a queue, and a writer
+commits whatever has gathered in one transaction and one fsync, then answers each request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from inquiry.errors import IdempotencyKeyReused, StorageUnavailable
+from inquiry.intake.reference import new_reference
+from inquiry.models import idempotency_table, inquiry_table, outbox_table, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Submission:
+    """Everything one accepted inquiry owes, to be committed together."""
+
+    inquiry: dict[str, Any]  # inquiry columns, without id and reference
+    outbox: list[dict[str, Any]]  # outbox columns, without inquiry_id and message_id
+    # Renders the answer for a given reference; stored for idempotent replays.
+    render: Callable[[str], bytes]
+    status_code: int
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    idempotency_ttl: timedelta = timedelta(hours=24)
+    reference: str = field(default_factory=new_reference)
+    future: asyncio.Future[Outcome] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to give: a new inquiry, or the replay of the first answer for this key."""
+
+    status_code: int
+    body: bytes
+    reference: str
+    replayed: bool
+
+
+class InquiryWriter:
+    """Owns every intake write of the process."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, writers: int, batch_max: int, message_domain: str
+    ) -> None:
+        self._engine = engine
+        self._message_domain = message_domain
+        self._batch_max = batch_max
+        self._queue: asyncio.Queue[Submission] = asyncio.Queue()
+        self._tasks = [asyncio.create_task(self._run(), name=f"writer-{i}") for i in range(writers)]
+
+    async def submit(self, submission: Submission) -> Outcome:
+        """Store the submission and return the answer owed; raises on key reuse or failure."""
+        submission.future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(submission)
+        return await submission.future
+
+    async def close(self) -> None:
+        """Finish what was handed over, then stop."""
+        await self._queue.join()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write_batch(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write_batch(self, batch: list[Submission]) -> None:
+        try:
+            async with self._engine.begin() as connection:
+                outcomes = await _write(connection, batch, self._message_domain)
+        except IntegrityError:
+            # A reference collision or a key another process just took: settle them one by one.
+            if len(batch) > 1:
+                for submission in batch:
+                    await self._write_batch([submission])
+                return
+            await self._retry_single(batch[0])
+            return
+        except Exception:
+            log.exception("intake write failed for %d submission(s)", len(batch))
+            _fail(batch, StorageUnavailable())
+            return
+        for submission, outcome in zip(batch, outcomes, strict=True):
+            _resolve(submission, outcome)
+
+    async def _retry_single(self, submission: Submission) -> None:
+        for _ in range(3):
+            submission.reference = new_reference()
+            try:
+                async with self._engine.begin() as connection:
+                    [outcome] = await _write(connection, [submission], self._message_domain)
+            except IntegrityError:
+                continue
+            except Exception:
+                log.exception("intake write failed")
+                break
+            _resolve(submission, outcome)
+            return
+        _fail([submission], StorageUnavailable())
+
+
+def _resolve(submission: Submission, outcome: Outcome | Exception) -> None:
+    assert submission.future is not None
+    if submission.future.done():
+        return
+    if isinstance(outcome, Exception):
+        submission.future.set_exception(outcome)
+    else:
+        submission.future.set_result(outcome)
+
+
+def _fail(batch: list[Submission], error: Exception) -> None:
+    for submission in batch:
+        _resolve(submission, error)
+
+
+async def _write(
+    connection: AsyncConnection, batch: list[Submission], message_domain: str
+) -> list[Outcome | Exception]:
+    """Insert the batch's new inquiries with what they owe; replay keys already answered."""
+    now = utcnow()
+    keys = [s.idempotency_key for s in batch if s.idempotency_key]
+    earlier: dict[str, tuple[str, Outcome]] = {}
+    if keys:
+        earlier = await _answered(connection, keys, now)
+
+    outcomes: list[Outcome | Exception] = []
+    fresh: list[tuple[Submission, Outcome]] = []
+    for submission in batch:
+        key = submission.idempotency_key
+        if key and key in earlier:
+            request_hash, outcome = earlier[key]
+            outcomes.append(_replay(outcome, request_hash, submission))
+            continue
+        outcome = Outcome(
+            submission.status_code, submission.render(submission.reference),
+            submission.reference, replayed=False,
+        )
+        if key and submission.request_hash:
+            # A duplicate later in this same batch replays this one.
+            earlier[key] = (submission.request_hash, outcome)
+        outcomes.append(outcome)
+        fresh.append((submission, outcome))
+
+    if fresh:
+        await _insert(connection, fresh, now, message_domain)
+    return outcomes
+
+
+def _replay(first: Outcome, request_hash: str, submission: Submission) -> Outcome | Exception:
+    if request_hash != submission.request_hash:
+        return IdempotencyKeyReused()
+    return Outcome(first.status_code, first.body, first.reference, replayed=True)
+
+
+async def _answered(
+    connection: AsyncConnection, keys: list[str], now: datetime
+) -> dict[str, tuple[str, Outcome]]:
+    table = idempotency_table
+    await connection.execute(
+        sa.delete(table).where(table.c.key.in_(keys), table.c.expires_at <= now)
+    )
+    rows = await connection.execute(
+        sa.select(
+            table.c.key, table.c.request_hash, table.c.status_code, table.c.response_body,
+            inquiry_table.c.reference,
+        )
+        .join(inquiry_table, inquiry_table.c.id == table.c.inquiry_id)
+        .where(table.c.key.in_(keys))
+    )
+    return {
+        row.key: (
+            row.request_hash,
+            Outcome(row.status_code, row.response_body.encode(), row.reference, replayed=True),
+        )
+        for row in rows
+    }
+
+
+async def _insert(
+    connection: AsyncConnection,
+    fresh: list[tuple[Submission, Outcome]],
+    now: datetime,
+    message_domain: str,
+) -> None:
+    result = await connection.execute(
+        sa.insert(inquiry_table).returning(inquiry_table.c.id, sort_by_parameter_order=True),
+        [{**s.inquiry, "reference": s.reference} for s, _ in fresh],
+    )
+    ids = [row.id for row in result]
+    outbox_rows = [
+        {
+            **message,
+            "inquiry_id": inquiry_id,
+            "message_id": f"<{s.reference}.{message['kind']}@{message_domain}>",
+        }
+        for (s, _), inquiry_id in zip(fresh, ids, strict=True)
+        for message in s.outbox
+    ]
+    if outbox_rows:
+        await connection.execute(sa.insert(outbox_table), outbox_rows)
+    key_rows = [
+        {
+            "key": s.idempotency_key,
+            "request_hash": s.request_hash,
+            "inquiry_id": inquiry_id,
+            "status_code": s.status_code,
+            "response_body": outcome.body.decode(),
+            "created_at": now,
+            "expires_at": now + s.idempotency_ttl,
+        }
+        for (s, outcome), inquiry_id in zip(fresh, ids, strict=True)
+        if s.idempotency_key
+    ]
+    if key_rows:
+        await connection.execute(sa.insert(idempotency_table), key_rows)

@@ -1,0 +1,103 @@
+"""Database tables. The schema itself is owned by the Alembic migrations in inquiry/migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class InquiryStatus(StrEnum):
+    NEW = "new"
+    QUARANTINED = "quarantined"  # spam (honeypot or triage): kept for review, never answered
+    CLOSED = "closed"
+
+
+class OutboxKind(StrEnum):
+    ADMIN_NOTIFICATION = "admin_notification"
+    VISITOR_ACKNOWLEDGEMENT = "visitor_acknowledgement"
+    URGENT_ALERT = "urgent_alert"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class Inquiry(SQLModel, table=True):
+    """Everything a visitor submitted, with its triage."""
+
+    __tablename__ = "inquiry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=16, sa_column_kwargs={"unique": True, "nullable": False})
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True), index=True)
+    status: str = Field(max_length=16, index=True)
+    quarantine_reason: str | None = Field(default=None, max_length=32)
+
+    name: str = Field(max_length=120)
+    email: str | None = Field(default=None, max_length=254, index=True)
+    phone: str | None = Field(default=None, max_length=20)
+    preferred_contact: str = Field(max_length=8)
+    callback_window: str = Field(max_length=12)
+    voicemail_ok: bool
+    visitor_topic: str | None = Field(default=None, max_length=16)
+    subject: str = Field(max_length=200)
+    message: str = Field(sa_type=sa.Text)
+    language: str = Field(max_length=2)
+    consent: bool
+    source: str = Field(max_length=8)  # "api" or "form"
+    source_page: str | None = Field(default=None, max_length=500)
+
+    topic: str = Field(max_length=16, index=True)
+    priority: str = Field(max_length=8, index=True)
+    crisis: bool = Field(index=True)
+    triage_reasons: str = Field(sa_type=sa.Text)  # JSON list of the signals that decided it
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message owed on an inquiry, written in the inquiry's transaction, sent by the worker."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (sa.Index("ix_outbox_message_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    inquiry_id: int = Field(foreign_key="inquiry.id", index=True)
+    kind: str = Field(max_length=32)
+    recipient: str = Field(max_length=320)
+    # A stable Message-ID, so a re-send after a crash is recognisable as the same message.
+    message_id: str = Field(max_length=200, sa_column_kwargs={"unique": True, "nullable": False})
+    status: str = Field(max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    claimed_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    sent_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first answer given for an Idempotency-Key (API) or one-time form token."""
+
+    __tablename__ = "idempotency_record"
+
+    key: str = Field(primary_key=True, max_length=200)
+    request_hash: str = Field(max_length=64)
+    inquiry_id: int = Field(foreign_key="inquiry.id")
+    status_code: int
+    response_body: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True), index=True)
+
+
+inquiry_table: sa.Table = Inquiry.__table__  # type: ignore[attr-defined]
+outbox_table: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+idempotency_table: sa.Table = IdempotencyRecord.__table__  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""Server-rendered pages: the hosted contact form and its thank-you page."""
