@@ -122,10 +122,11 @@ class Settings(BaseSettings):
     @field_validator("allowed_origins")
     @classmethod
     def _origins_are_origins(cls, value: list[str]) -> list[str]:
-        for origin in value:
+        origins = [origin.rstrip("/") for origin in value]
+        for origin in origins:
             if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
                 raise ValueError(f"{origin!r} is not an origin like https://example.ca")
-        return [origin.rstrip("/") for origin in value]
+        return origins
 
     @field_validator("database_url")
     @classmethod

@@ -98,16 +98,14 @@ def _consent_given(value: bool) -> bool:
 SingleLine = Annotated[str, AfterValidator(_single_line)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Email = Annotated[
-    str | None,
+    Annotated[str, StringConstraints(max_length=254)] | None,
     BeforeValidator(_blank_to_none),
-    AfterValidator(lambda v: None if v is None else _email(_single_line(v))),
-    Field(default=None, max_length=254),
+    AfterValidator(lambda v: None if v is None else _email(v)),
 ]
 Phone = Annotated[
-    str | None,
+    Annotated[str, StringConstraints(max_length=32)] | None,
     BeforeValidator(_blank_to_none),
-    AfterValidator(lambda v: None if v is None else _phone(_single_line(v))),
-    Field(default=None, max_length=32),
+    AfterValidator(lambda v: None if v is None else _phone(v)),
 ]
 
 
@@ -132,7 +130,8 @@ class InquiryIn(BaseModel):
     # Honeypot: hidden from people, filled in by bots. Accepted, then quarantined.
     website: Annotated[str, Field(max_length=500)] = ""
     source_page: Annotated[
-        SingleLine | None, BeforeValidator(_blank_to_none), Field(max_length=500)
+        Annotated[SingleLine, StringConstraints(max_length=500)] | None,
+        BeforeValidator(_blank_to_none),
     ] = None
 
     @model_validator(mode="after")

@@ -1,1 +1,17 @@
 """Triage: topic, priority and crisis flag for every inquiry (a pure, deterministic function)."""
+
+from inquiry.triage.classify import TriageResult, triage
+from inquiry.triage.rules import Rules, RulesError, default_rules, load_rules, reload_rules
+from inquiry.triage.taxonomy import Priority, Topic
+
+__all__ = [
+    "Priority",
+    "Rules",
+    "RulesError",
+    "Topic",
+    "TriageResult",
+    "default_rules",
+    "load_rules",
+    "reload_rules",
+    "triage",
+]

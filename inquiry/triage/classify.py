@@ -1,0 +1,119 @@
+"""The triage function: topic, priority and crisis flag of one inquiry, with the reasons."""
+
+import re
+from dataclasses import dataclass
+
+from inquiry.triage.language import Language, detect_language
+from inquiry.triage.rules import Rules, WeightedMatcher, default_rules
+from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, VISITOR_TOPICS, Priority, Topic
+from inquiry.triage.text import fold
+
+_LINK = re.compile(r"https?://|www[.]|(?<![@a-z0-9])[a-z0-9-]+[.](?:com|net|org|biz|info|xyz|ru|io|co|example)(?![a-z0-9])")
+# Enough evidence for staff without burying the deciding phrase.
+_MAX_REASON_TERMS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class TriageResult:
+    topic: Topic
+    priority: Priority
+    crisis: bool
+    language: Language
+    reasons: tuple[str, ...]
+
+
+def _score(matcher: WeightedMatcher, text: str) -> tuple[float, list[str]]:
+    """Sum the weight of each distinct term found; repeating a word adds nothing."""
+    seen: dict[str, float] = {}
+    for match in matcher.regex.finditer(text):
+        phrase = match.group()
+        if phrase not in seen:
+            seen[phrase] = matcher.weights[match.lastgroup or ""]
+    ranked = sorted(seen, key=lambda phrase: -seen[phrase])
+    return sum(seen.values()), ranked
+
+
+def _crisis_phrases(rules: Rules, text: str) -> tuple[list[str], list[str]]:
+    """Return crisis phrases that count and those cancelled by a denial or someone else's past."""
+    hits = [(m.start(), m.end(), m.group()) for m in rules.crisis.finditer(text)]
+    if not hits or rules.crisis_exclusions is None:
+        return [phrase for _, _, phrase in hits], []
+    spans = [(m.start(), m.end(), m.group()) for m in rules.crisis_exclusions.finditer(text)]
+    counted: list[str] = []
+    cancelled: list[str] = []
+    for start, end, phrase in hits:
+        cover = next((s for s in spans if s[0] < end and start < s[1]), None)
+        if cover is None:
+            counted.append(phrase)
+        elif cover[2] not in cancelled:
+            cancelled.append(cover[2])
+    return counted, cancelled
+
+
+def _quoted(label: str, phrases: list[str]) -> list[str]:
+    return [f'{label}: "{phrase}"' for phrase in dict.fromkeys(phrases)][:_MAX_REASON_TERMS]
+
+
+def _hint_reason(hint: Topic | None, topic: Topic) -> list[str]:
+    if hint is None:
+        return []
+    if hint == topic:
+        return [f"visitor chose: {hint}"]
+    return [f"visitor chose: {hint} (overridden by the message)"]
+
+
+def triage(
+    subject: str,
+    message: str,
+    visitor_topic: Topic | None = None,
+    *,
+    rules: Rules | None = None,
+) -> TriageResult:
+    """Triage one inquiry: pure and deterministic for a given rules object."""
+    rules = rules or default_rules()
+    # A full stop keeps a phrase from running across the subject and the message.
+    original = f"{subject} . {message}" if subject else message
+    text = fold(original)
+    language = detect_language(text, original)
+    hint = visitor_topic if visitor_topic in VISITOR_TOPICS else None
+
+    # Crisis first, and nothing can outrank it: not the form's topic, not links, not spam terms.
+    crisis, cancelled = _crisis_phrases(rules, text)
+    not_counted = _quoted("not counted (denial or someone else's past)", cancelled)
+    if crisis:
+        reasons = _quoted("crisis phrase", crisis) + _hint_reason(hint, Topic.CRISIS) + not_counted
+        return TriageResult(Topic.CRISIS, Priority.URGENT, True, language, tuple(reasons))
+
+    best_topic: Topic | None = None
+    best_score = 0.0
+    best_terms: list[str] = []
+    best_key = (0.0, 0.0, 0)
+    for topic, matcher in rules.topics:
+        score, terms = _score(matcher, text)
+        bonus = rules.visitor_hint_weight if topic == hint else 0.0
+        # Highest score wins; on a tie the visitor's choice, then the rules' tie order.
+        key = (score + bonus, 1.0 if topic == hint else 0.0, -rules.tie_rank[topic])
+        if score > best_score:
+            best_score = score
+        if score + bonus > 0 and (best_topic is None or key > best_key):
+            best_topic, best_terms, best_key = topic, terms, key
+
+    spam_score, spam_terms = _score(rules.spam, text)
+    links = min(len(_LINK.findall(text)), rules.max_links_counted)
+    spam_score += links * rules.link_weight
+    # Spam needs clear advertising signals and more of them than any real topic has:
+    # quarantining a real visitor is worse than letting an advert through.
+    if spam_score >= rules.spam_threshold and spam_score > best_score:
+        reasons = _quoted("spam signal", spam_terms)
+        if links:
+            reasons.append(f"links: {links}")
+        return TriageResult(Topic.SPAM, Priority.LOW, False, language, tuple(reasons + not_counted))
+
+    if best_topic is None:
+        topic = Topic.GENERAL
+        reasons = ["no topic terms matched"]
+    else:
+        topic = best_topic
+        reasons = _quoted(f"{topic} term", best_terms)
+    reasons = reasons + _hint_reason(hint, topic) + not_counted
+    return TriageResult(topic, PRIORITY_OF_TOPIC[topic], False, language, tuple(reasons))

@@ -1,0 +1,200 @@
+"""Load, validate and compile the clinic-editable triage rules file."""
+
+import json
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from inquiry.triage.taxonomy import VISITOR_TOPICS, Topic
+
+DEFAULT_RULES_PATH = Path(__file__).with_name("rules.json")
+
+# Group names and backreferences would break once terms are joined into one regex.
+_FORBIDDEN_SYNTAX = re.compile(r"\(\?P[<=]|\\[1-9]|\\g<")
+# Terms match whole word runs so "pay" does not fire inside "paypal" and "cold" not in "scolded".
+_BEFORE = r"(?<![a-z0-9])"
+_AFTER = r"(?![a-z0-9])"
+
+
+class RulesError(ValueError):
+    """The rules file is missing, unreadable or invalid; the message names the file and the problem."""
+
+
+def _check_pattern(pattern: str) -> str:
+    if not pattern.strip():
+        raise ValueError("empty pattern")
+    if _FORBIDDEN_SYNTAX.search(pattern):
+        raise ValueError(f"named groups and backreferences are not allowed: {pattern!r}")
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+    if compiled.fullmatch(""):
+        raise ValueError(f"pattern matches empty text, so it would match everywhere: {pattern!r}")
+    return pattern
+
+
+Pattern = Annotated[str, AfterValidator(_check_pattern)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TermGroup(_Strict):
+    note: str = ""
+    weight: float = Field(gt=0)
+    terms: list[Pattern] = Field(min_length=1)
+
+
+class CrisisSection(_Strict):
+    note: str = ""
+    phrases: list[Pattern] = Field(min_length=1)
+    exclusions: list[Pattern] = []
+
+
+class SpamSection(_Strict):
+    note: str = ""
+    threshold: float = Field(gt=0)
+    link_weight: float = Field(ge=0)
+    max_links_counted: int = Field(ge=0)
+    groups: list[TermGroup] = Field(min_length=1)
+
+
+class RulesFile(_Strict):
+    """The JSON document as the clinic edits it."""
+
+    version: Literal[1]
+    note: str = ""
+    visitor_hint_weight: float = Field(ge=0)
+    tie_order: list[Topic]
+    crisis: CrisisSection
+    topics: dict[Topic, list[TermGroup]]
+    spam: SpamSection
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedMatcher:
+    """One combined regex for a category; each term group is a named alternative with its weight."""
+
+    regex: re.Pattern[str]
+    weights: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Compiled rules, ready for triage; build with load_rules()."""
+
+    source: str
+    crisis: re.Pattern[str]
+    crisis_exclusions: re.Pattern[str] | None
+    topics: tuple[tuple[Topic, WeightedMatcher], ...]
+    spam: WeightedMatcher
+    spam_threshold: float
+    link_weight: float
+    max_links_counted: int
+    visitor_hint_weight: float
+    tie_rank: dict[Topic, int]
+
+
+def _alternation(patterns: list[str]) -> str:
+    return _BEFORE + "(?:" + "|".join(f"(?:{p})" for p in patterns) + ")" + _AFTER
+
+
+def _weighted(groups: list[TermGroup]) -> WeightedMatcher:
+    # Heavier groups first: at one position the first alternative that matches wins.
+    ordered = sorted(groups, key=lambda group: -group.weight)
+    parts = [f"(?P<g{i}>{_alternation(group.terms)})" for i, group in enumerate(ordered)]
+    weights = {f"g{i}": group.weight for i, group in enumerate(ordered)}
+    return WeightedMatcher(regex=re.compile("|".join(parts)), weights=weights)
+
+
+def _check_coverage(document: RulesFile) -> None:
+    scored = set(VISITOR_TOPICS)
+    missing = scored - document.topics.keys()
+    extra = document.topics.keys() - scored
+    if missing or extra:
+        raise ValueError(
+            "topics must have exactly the visitor topics "
+            f"{sorted(scored)}; missing {sorted(missing)}, not allowed {sorted(extra)}"
+        )
+    if sorted(document.tie_order) != sorted(scored) or len(set(document.tie_order)) != len(scored):
+        raise ValueError(f"tie_order must list each of {sorted(scored)} once")
+
+
+def _compile(document: RulesFile, source: str) -> Rules:
+    crisis = document.crisis
+    return Rules(
+        source=source,
+        crisis=re.compile(_alternation(crisis.phrases)),
+        crisis_exclusions=re.compile(_alternation(crisis.exclusions)) if crisis.exclusions else None,
+        topics=tuple((topic, _weighted(document.topics[topic])) for topic in document.tie_order),
+        spam=_weighted(document.spam.groups),
+        spam_threshold=document.spam.threshold,
+        link_weight=document.spam.link_weight,
+        max_links_counted=document.spam.max_links_counted,
+        visitor_hint_weight=document.visitor_hint_weight,
+        tie_rank={topic: rank for rank, topic in enumerate(document.tie_order)},
+    )
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"  {where}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_rules(path: Path | None = None) -> Rules:
+    """Read, validate and compile a rules file (the packaged rules.json by default)."""
+    path = path or DEFAULT_RULES_PATH
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError(f"{path}: cannot read triage rules: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RulesError(
+            f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
+    try:
+        document = RulesFile.model_validate(data)
+        _check_coverage(document)
+    except ValidationError as exc:
+        raise RulesError(f"{path}: invalid triage rules:\n{_describe(exc)}") from exc
+    except ValueError as exc:
+        raise RulesError(f"{path}: invalid triage rules: {exc}") from exc
+    return _compile(document, str(path))
+
+
+_lock = threading.Lock()
+_default: Rules | None = None
+_default_path: Path | None = None
+
+
+def default_rules() -> Rules:
+    """Return the rules triage uses by default, loading them on first use."""
+    global _default
+    rules = _default
+    if rules is None:
+        with _lock:
+            if _default is None:
+                _default = load_rules(_default_path)
+            rules = _default
+    return rules
+
+
+def reload_rules(path: Path | None = None) -> Rules:
+    """Re-read the rules file (or switch to path); on error the previous rules stay in use."""
+    global _default, _default_path
+    with _lock:
+        target = path or _default_path
+        fresh = load_rules(target)
+        _default, _default_path = fresh, target
+    return fresh

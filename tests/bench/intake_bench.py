@@ -1,0 +1,332 @@
+"""Load benchmark of POST /api/v1/inquiries against the framework's ceiling (not a timed test).
+
+Starts each server as one process (like `inquiry serve`), drives it with wrk at a fixed
+concurrency for a fixed time after a warm-up, and prints requests/s, p50/p99 latency,
+errors and the ratio to a bare FastAPI app that only validates the same body.
+
+    .venv/bin/python tests/bench/intake_bench.py [--seconds 10] [--connections 32]
+        [--only bare,sqlite,postgres,ratelimit] [--no-pin] [--profile DIR]
+
+Exits non-zero only if something crashes, never because a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+BARE_APP = Path(__file__).resolve().parent / "bare_app.py"
+ROUTE = "/api/v1/inquiries"
+PG_ADMIN = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-tA"]
+P99_TARGET_MS = 50.0
+WARMUP_SECONDS = 2
+MESSAGE = (
+    "Hello, my family doctor suggested I ask about ketamine therapy for depression that has "
+    "not improved after two medications. Could you tell me how the first assessment works, "
+    "how long the wait is at the moment, and whether any of it is covered by OHIP or by my "
+    "work insurance? I am usually free on weekday afternoons. Thank you for your help."
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    database: str | None  # None: the bare ceiling app
+    target: float | None  # minimum ratio to the ceiling
+    expected: frozenset[int] = frozenset({201})
+    env: dict[str, str] = field(default_factory=dict)
+
+
+SCENARIOS = (
+    Scenario("bare", None, None),
+    Scenario("sqlite", "sqlite", 0.5),
+    Scenario("postgres", "postgres", 0.4),
+    # Every client is one IP here: after the first inquiry, everything is refused with 429.
+    Scenario(
+        "ratelimit", "sqlite", 0.8, frozenset({201, 429}),
+        {"INQUIRY_RATE_LIMIT_ENABLED": "true", "INQUIRY_RATE_LIMIT_PER_IP": "1/hour"},
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one wrk run saw."""
+
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    socket_errors: int
+    statuses: dict[int, int]
+
+    def count(self, statuses: frozenset[int]) -> int:
+        return sum(n for status, n in self.statuses.items() if status in statuses)
+
+    def errors(self, expected: frozenset[int]) -> int:
+        return self.socket_errors + self.requests - self.count(expected)
+
+
+_LUA = """
+local bodies = {%(bodies)s}
+local requests = {}
+local next_request = 0
+counts = {}
+function init(args)
+  for i, body in ipairs(bodies) do
+    requests[i] = wrk.format("POST", "%(route)s", {["Content-Type"] = "application/json"}, body)
+  end
+end
+function request()
+  next_request = next_request %% #requests + 1
+  return requests[next_request]
+end
+function response(status, headers, body)
+  local key = tostring(status)
+  counts[key] = (counts[key] or 0) + 1
+end
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function done(summary, latency, _)
+  local merged = {}
+  for _, thread in ipairs(threads) do
+    for key, n in pairs(thread:get("counts")) do merged[key] = (merged[key] or 0) + n end
+  end
+  local parts = {}
+  for key, n in pairs(merged) do parts[#parts + 1] = string.format('"%%s":%%d', key, n) end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests":%%d,"duration_us":%%d,"p50_us":%%d,"p99_us":%%d,' ..
+    '"socket_errors":%%d,"statuses":{%%s}}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, table.concat(parts, ",")))
+end
+"""
+
+
+def write_lua(directory: Path, variants: int = 64) -> Path:
+    """A wrk script cycling through pre-formatted requests that differ by visitor."""
+    bodies = []
+    for i in range(variants):
+        body = {
+            "name": f"Ann Example {i}", "email": f"ann.example{i}@example.com",
+            "phone": "416-555-0199", "preferred_contact": "email", "callback_window": "any",
+            "voicemail_ok": False, "topic": "new_patient",
+            "subject": "Question about treatment", "message": MESSAGE, "language": "en",
+            "consent": True,
+        }
+        bodies.append(f"[==[{json.dumps(body)}]==]")
+    path = directory / "intake.lua"
+    path.write_text(_LUA % {"bodies": ",\n".join(bodies), "route": ROUTE})
+    return path
+
+
+def pinned(cpu: str | None, command: list[str]) -> list[str]:
+    return ["taskset", "-c", cpu, *command] if cpu else command
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(command: list[str], env: dict[str, str], cwd: Path, port: int) -> Iterator[int]:
+    """Run a server until the block ends; yield its pid once it accepts connections."""
+    log_path = cwd / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"server exited:\n{log_path.read_text()[-3000:]}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start:\n{log_path.read_text()[-3000:]}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            yield process.pid
+        finally:
+            process.terminate()  # uvicorn shuts down gracefully; the writer drains its queue
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def drive(url: str, lua: Path, seconds: int, connections: int, cpu: str | None) -> Load:
+    """One wrk run; latencies are wrk's own (from request written to response read)."""
+    threads = 1 if cpu else 2
+    command = pinned(cpu, [
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+        "-s", str(lua), url,
+    ])
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in output.splitlines() if line.startswith("BENCH "))
+    data = json.loads(line.removeprefix("BENCH "))
+    return Load(
+        requests=data["requests"], seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1000, p99_ms=data["p99_us"] / 1000,
+        socket_errors=data["socket_errors"],
+        statuses={int(status): n for status, n in data["statuses"].items()},
+    )
+
+
+def stored_rows(scenario: Scenario, url: str, pg_database: str) -> int:
+    if scenario.database == "postgres":
+        query = "SELECT count(*) FROM inquiry"
+        out = subprocess.run([*PG_ADMIN, "-d", pg_database, "-c", query],
+                             capture_output=True, text=True, check=True).stdout
+        return int(out.strip())
+    with sqlite3.connect(url.split(":///", 1)[1]) as db:
+        rows: int = db.execute("SELECT count(*) FROM inquiry").fetchone()[0]
+        return rows
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    load: Load
+    acknowledged: int = 0  # 201s over warm-up and run
+    rows: int | None = None
+
+
+def run_scenario(
+    scenario: Scenario, args: argparse.Namespace, work: Path, lua: Path, pg_database: str
+) -> Result:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INQUIRY_")}
+    cwd = work / scenario.name
+    cwd.mkdir()
+    database_url = ""
+    if scenario.database is None:
+        command = [sys.executable, str(BARE_APP), "--port", str(port)]
+    else:
+        if scenario.database == "postgres":
+            database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_database}"
+        else:
+            database_url = f"sqlite+aiosqlite:///{cwd / 'bench.db'}"
+        env |= {
+            "INQUIRY_DATABASE_URL": database_url, "INQUIRY_RATE_LIMIT_ENABLED": "false",
+            "INQUIRY_MAIL_DIR": str(cwd / "mail"), **scenario.env,
+        }
+        if scenario.database == "postgres":
+            subprocess.run([*PG_ADMIN, "-c", f"CREATE DATABASE {pg_database}"],
+                           check=True, capture_output=True)
+            subprocess.run([str(BIN / "inquiry"), "migrate"], env=env, cwd=cwd,
+                           check=True, capture_output=True)
+        command = [str(BIN / "inquiry"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}{ROUTE}"
+    server_cpu, load_cpu = ("0", "1") if args.pin else (None, None)
+    with server(pinned(server_cpu, command), env, cwd, port) as pid:
+        warmup = drive(url, lua, WARMUP_SECONDS, args.connections, load_cpu)
+        profiler = None
+        if args.profile:
+            out = Path(args.profile) / f"{scenario.name}.txt"
+            profiler = subprocess.Popen(pinned(load_cpu, [
+                str(BIN / "py-spy"), "record", "--pid", str(pid), "--nonblocking",
+                "--duration", str(max(1, args.seconds - 1)), "--format", "raw", "-o", str(out),
+            ]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        load = drive(url, lua, args.seconds, args.connections, load_cpu)
+        if profiler:
+            profiler.wait()
+    result = Result(scenario, load)
+    if scenario.database:
+        result.acknowledged = warmup.count(frozenset({201})) + load.count(frozenset({201}))
+        result.rows = stored_rows(scenario, database_url, pg_database)
+    return result
+
+
+def verdict(result: Result, ceiling: float | None) -> tuple[str, str]:
+    """(ratio column, pass/fail column) for one result."""
+    scenario, load = result.scenario, result.load
+    if scenario.target is None:
+        return "1.00", "ceiling"
+    ratio = load.requests / load.seconds / ceiling if ceiling else None
+    misses = []
+    if ratio is not None and ratio < scenario.target:
+        misses.append(f"ratio<{scenario.target}")
+    if load.p99_ms > P99_TARGET_MS:
+        misses.append(f"p99>{P99_TARGET_MS:g}ms")
+    if load.errors(scenario.expected):
+        misses.append("errors")
+    if result.rows is not None and result.rows < result.acknowledged:
+        misses.append("LOST")
+    column = "n/a" if ratio is None else f"{ratio:.2f}"
+    return column, ("FAIL " + ",".join(misses)) if misses else "pass"
+
+
+def report(results: list[Result], args: argparse.Namespace) -> None:
+    bare = next((r for r in results if r.scenario.database is None), None)
+    ceiling = bare.load.requests / bare.load.seconds if bare else None
+    head = f"{'scenario':<10} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
+    print(head + f"{'ratio':>6} {'rows/201s':>12}  verdict")
+    for result in results:
+        load = result.load
+        ratio, outcome = verdict(result, ceiling)
+        stored = "-" if result.rows is None else f"{result.rows}/{result.acknowledged}"
+        print(f"{result.scenario.name:<10} {load.requests / load.seconds:>8.0f} "
+              f"{load.p50_ms:>7.1f} {load.p99_ms:>7.1f} {load.errors(result.scenario.expected):>6} "
+              f"{ratio:>6} {stored:>12}  {outcome}")
+    print(f"statuses: { {r.scenario.name: r.load.statuses for r in results} }")
+    print("rows/201s: inquiry rows stored vs 201s received over warm-up + run; rows may exceed "
+          f"201s by up to 2x{args.connections} (requests in flight when wrk stops), never trail.")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--only", default=",".join(s.name for s in SCENARIOS))
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="let the OS place server and load generator (default: cpu 0 / 1)")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="py-spy each server under load into DIR/<scenario>.txt (collapsed)")
+    args = parser.parse_args()
+    chosen = [s for s in SCENARIOS if s.name in args.only.split(",")]
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install -y wrk")
+    args.pin = args.pin and (os.cpu_count() or 1) >= 2
+    version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+    print(f"generator: {version.split(' Copyright')[0]}, {args.connections} connections, "
+          f"{WARMUP_SECONDS}s warm-up + {args.seconds}s run per scenario")
+    print("pinning: " + ("server on cpu 0, wrk (1 thread) on cpu 1, PostgreSQL unpinned"
+                         if args.pin else "none (wrk 2 threads)"))
+    pg_database = f"inquiry_bench_{os.getpid()}"
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="inquiry-bench-") as tmp:
+        work = Path(tmp)
+        lua = write_lua(work)
+        try:
+            for scenario in chosen:
+                results.append(run_scenario(scenario, args, work, lua, pg_database))
+                print(f"  {scenario.name}: done", flush=True)
+        finally:
+            if any(s.database == "postgres" for s in chosen):
+                drop = f"DROP DATABASE IF EXISTS {pg_database} WITH (FORCE)"
+                subprocess.run([*PG_ADMIN, "-c", drop], capture_output=True)
+    report(results, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Fixtures: a fresh database per test on SQLite and on PostgreSQL, and the app on top of it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from inquiry.app import create_app
+from inquiry.config import Settings
+from inquiry.db import create_engine, migrate
+
+PG_ADMIN_DSN = os.environ.get("INQUIRY_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+_TABLES = ("idempotency_record", "outbox_message", "inquiry")
+
+
+def _url_for_pg(database: str) -> str:
+    rest = PG_ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
+    return f"postgresql+asyncpg://{rest}/{database}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy (migrating per test is slower)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    asyncio.run(migrate(Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{path}")))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A throwaway PostgreSQL database, migrated once; tables are emptied per test."""
+    name = f"inquiry_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = _url_for_pg(name)
+    asyncio.run(migrate(Settings(_env_file=None, database_url=url)))
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every database test runs on the embedded default and on production's PostgreSQL."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "inquiry.db"
+        shutil.copy(template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("pg_database")
+    asyncio.run(_truncate(url))
+    return url
+
+
+async def _truncate(url: str) -> None:
+    connection = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        await connection.execute(f"TRUNCATE {', '.join(_TABLES)} RESTART IDENTITY CASCADE")
+    finally:
+        await connection.close()
+
+
+def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "mail_dir": tmp_path / "mail",
+        "rate_limit_enabled": False,
+        "allowed_origins": ["https://www.ketaminetherapyclinic.ca"],
+        "public_base_url": "http://testserver",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """A second engine on the test database, for checking what was stored."""
+    database = create_engine(settings)
+    yield database
+    await database.dispose()
+
+
+def valid_inquiry(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "Marie Tremblay",
+        "email": "marie@example.ca",
+        "phone": "(416) 555-0199",
+        "preferred_contact": "email",
+        "callback_window": "morning",
+        "voicemail_ok": True,
+        "topic": "new_patient",
+        "subject": "Starting treatment",
+        "message": "Hello, I have treatment-resistant depression and would like to know "
+        "how to start IV ketamine treatment at your clinic.",
+        "language": "en",
+        "consent": True,
+    }
+    body.update(overrides)
+    return body

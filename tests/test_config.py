@@ -1,0 +1,68 @@
+"""Settings are validated at start-up with messages that say what to fix."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from inquiry.config import Settings
+
+
+def settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+class TestSettings:
+    def test_defaults_work_on_a_laptop(self) -> None:
+        s = settings()
+        assert s.is_sqlite and s.database_url.endswith("./var/inquiry.db")
+        assert s.mail_transport == "file"
+        assert s.admin_email == "admin@ketaminetherapyclinic.ca"
+
+    def test_environment_variables_are_read_with_the_prefix(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("INQUIRY_DATABASE_URL", "postgresql+asyncpg://postgres@db/inquiry")
+        monkeypatch.setenv("INQUIRY_ALLOWED_ORIGINS", "https://a.ca, https://b.ca/")
+        monkeypatch.setenv("INQUIRY_RATE_LIMIT_ENABLED", "false")
+        s = Settings(_env_file=None)
+        assert not s.is_sqlite
+        assert s.allowed_origins == ["https://a.ca", "https://b.ca"]
+        assert s.rate_limit_enabled is False
+
+    @pytest.mark.parametrize(
+        ("values", "words"),
+        [
+            ({"database_url": "mysql://x"}, r"use sqlite\+aiosqlite"),
+            ({"allowed_origins": ["https://a.ca/path"]}, "is not an origin"),
+            ({"rate_limit_per_ip": "lots"}, "is not a rate limit"),
+            ({"port": 70000}, "less than or equal to 65535"),
+            ({"environment": "production"}, "INQUIRY_SECRET_KEY"),
+            ({"crisis_resources": {"en": []}}, "both 'en' and 'fr'"),
+        ],
+    )
+    def test_bad_values_are_refused_with_a_clear_message(
+        self, values: dict[str, object], words: str
+    ) -> None:
+        with pytest.raises(ValidationError, match=words):
+            settings(**values)
+
+    def test_production_accepts_a_real_secret(self) -> None:
+        s = settings(environment="production", secret_key="k" * 40)
+        assert s.secret_key.get_secret_value() == "k" * 40
+
+    def test_cli_reports_configuration_errors_without_a_traceback(self) -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", "inquiry", "migrate"],
+            env={"INQUIRY_PORT": "nope", "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode != 0
+        assert "configuration error: INQUIRY_PORT" in result.stderr
+        assert "Traceback" not in result.stderr
