@@ -5,6 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -133,3 +138,53 @@ def valid_inquiry(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_server_env() -> dict[str, str]:
+    """Extra INQUIRY_* settings for the live server (tests override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, live_server_env: dict[str, str]) -> Iterator[str]:
+    """The service started the way the README starts it, in a fresh working folder."""
+    port = free_port()
+    env = {**os.environ, "INQUIRY_PORT": str(port), **live_server_env}
+    env.pop("INQUIRY_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "inquiry", "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            process.kill()
+            pytest.fail(f"server did not start: {process.communicate()[0]}")
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+        # uvicorn re-raises SIGTERM after a graceful shutdown, as a well-behaved process should.
+        assert process.returncode in (0, -signal.SIGTERM), output
+        assert "Finished server process" in output
+        # PHIPA: message bodies never reach the logs.
+        assert "treatment-resistant depression" not in output

@@ -262,7 +262,7 @@ def verdict(result: Result, ceiling: float | None) -> tuple[str, str]:
     if scenario.target is None:
         return "1.00", "ceiling"
     ratio = load.requests / load.seconds / ceiling if ceiling else None
-    misses = []
+    misses = [] if ratio is not None else ["no ceiling run"]
     if ratio is not None and ratio < scenario.target:
         misses.append(f"ratio<{scenario.target}")
     if load.p99_ms > P99_TARGET_MS:
