@@ -19,6 +19,7 @@ from inquiry.intake.service import IntakeService
 from inquiry.intake.writer import InquiryWriter
 from inquiry.middleware import FORM_TYPES, JSON_TYPES, RequestGuard
 from inquiry.signing import Signer
+from inquiry.triage import default_rules
 from inquiry.web import forms
 
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        default_rules()  # load and validate the triage rules before the first visitor
         engine = create_engine(settings)
         writer = InquiryWriter(
             engine,

@@ -18,7 +18,8 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as error:
         problems = "; ".join(
-            f"INQUIRY_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            (f"INQUIRY_{'_'.join(str(p) for p in e['loc']).upper()}: " if e["loc"] else "")
+            + e["msg"]
             for e in error.errors()
         )
         raise SystemExit(f"inquiry: configuration error: {problems}") from None
@@ -36,7 +37,9 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.is_sqlite:
         # The embedded default owns its schema; PostgreSQL deployments run `inquiry migrate`.
         migrate_blocking(settings)
-    log.info("serving on http://%s:%d (database: %s)", host, port, settings.database_url.split(":")[0])
+    log.info(
+        "serving on http://%s:%d (database: %s)", host, port, settings.database_url.split(":")[0]
+    )
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -76,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if argv[:1] == ["triage"]:
         from inquiry.triage.cli import run
 

@@ -40,23 +40,27 @@ class CrisisResource(BaseModel):
 DEFAULT_CRISIS_RESOURCES: dict[str, list[CrisisResource]] = {
     "en": [
         CrisisResource(
-            label="Emergency", contact="911",
+            label="Emergency",
+            contact="911",
             detail="If you or someone else is in immediate danger, call 911 or go to the "
             "nearest emergency department.",
         ),
         CrisisResource(
-            label="Suicide Crisis Helpline", contact="9-8-8",
+            label="Suicide Crisis Helpline",
+            contact="9-8-8",
             detail="Call or text 9-8-8, 24 hours a day, 7 days a week, in English or French.",
         ),
     ],
     "fr": [
         CrisisResource(
-            label="Urgence", contact="911",
+            label="Urgence",
+            contact="911",
             detail="Si vous ou une autre personne êtes en danger immédiat, composez le 911 ou "
             "rendez-vous à l'urgence la plus proche.",
         ),
         CrisisResource(
-            label="Ligne d'aide en cas de crise de suicide", contact="9-8-8",
+            label="Ligne d'aide en cas de crise de suicide",
+            contact="9-8-8",
             detail="Appelez ou textez le 9-8-8, 24 heures sur 24, 7 jours sur 7, en français "
             "ou en anglais.",
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -28,19 +29,19 @@ def error_response(
     message: str,
     *,
     fields: list[dict[str, str]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     body: dict[str, Any] = {"error": {"code": code, "message": message, "fields": fields or []}}
-    return Response(
-        orjson.dumps(body), status_code, headers=headers, media_type="application/json"
-    )
+    return Response(orjson.dumps(body), status_code, headers=headers, media_type="application/json")
 
 
 def validation_response(error: RequestValidationError | ValidationError, language: str) -> Response:
     fields = field_errors(error.errors(), language, drop_prefix=("body",))
     code = "invalid_json" if any(f["code"] == "invalid_json" for f in fields) else "invalid_input"
-    message = "The request body is not valid JSON." if code == "invalid_json" else (
-        "Some fields need attention."
+    message = (
+        "The request body is not valid JSON."
+        if code == "invalid_json"
+        else ("Some fields need attention.")
     )
     return error_response(422, code, message, fields=fields)
 

@@ -68,7 +68,10 @@ class RequestGuard:
         finally:
             # Path only: query strings can carry references, and bodies are health information.
             access_log.info(
-                "%s %s %d %.1fms", scope["method"], path, status,
+                "%s %s %d %.1fms",
+                scope["method"],
+                path,
+                status,
                 (time.perf_counter() - started) * 1000,
             )
 
@@ -78,9 +81,7 @@ class RequestGuard:
         headers = dict(scope["headers"])
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
         if content_type.split(";", 1)[0].strip() not in allowed:
-            raise UnsupportedMediaType(
-                "Send this as " + " or ".join(allowed) + "."
-            )
+            raise UnsupportedMediaType("Send this as " + " or ".join(allowed) + ".")
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
             raise PayloadTooLarge()

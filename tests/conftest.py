@@ -25,7 +25,9 @@ from inquiry.app import create_app
 from inquiry.config import Settings
 from inquiry.db import create_engine, migrate
 
-PG_ADMIN_DSN = os.environ.get("INQUIRY_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "INQUIRY_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 _TABLES = ("idempotency_record", "outbox_message", "inquiry")
 
 

@@ -18,7 +18,8 @@ def settings(**values: object) -> Settings:
 class TestSettings:
     def test_defaults_work_on_a_laptop(self) -> None:
         s = settings()
-        assert s.is_sqlite and s.database_url.endswith("./var/inquiry.db")
+        assert s.is_sqlite
+        assert s.database_url.endswith("./var/inquiry.db")
         assert s.mail_transport == "file"
         assert s.admin_email == "admin@ketaminetherapyclinic.ca"
 

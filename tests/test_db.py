@@ -16,7 +16,9 @@ class TestMigrations:
     async def test_schema_has_the_intake_tables(self, engine: AsyncEngine) -> None:
         async with engine.connect() as connection:
             names = await connection.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
-            version = (await connection.exec_driver_sql("SELECT version_num FROM alembic_version")).scalar()
+            version = (
+                await connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+            ).scalar()
         assert {"inquiry", "outbox_message", "idempotency_record"} <= names
         assert version == "0001"
 
@@ -37,7 +39,12 @@ class TestSqliteDurability:
                 }
         finally:
             await engine.dispose()
-        assert pragmas == {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 5000, "foreign_keys": 1}
+        assert pragmas == {
+            "journal_mode": "wal",
+            "synchronous": 2,
+            "busy_timeout": 5000,
+            "foreign_keys": 1,
+        }
 
     async def test_transactions_take_the_write_lock_at_begin(self, tmp_path: Path) -> None:
         """BEGIN IMMEDIATE: a second writer waits at BEGIN instead of deadlocking on upgrade."""

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage
-from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from inquiry.config import Settings
 from inquiry.errors import RateLimited

@@ -156,8 +156,10 @@ async def _write(
             outcomes.append(_replay(outcome, request_hash, submission))
             continue
         outcome = Outcome(
-            submission.status_code, submission.render(submission.reference),
-            submission.reference, replayed=False,
+            submission.status_code,
+            submission.render(submission.reference),
+            submission.reference,
+            replayed=False,
         )
         if key and submission.request_hash:
             # A duplicate later in this same batch replays this one.
@@ -185,7 +187,10 @@ async def _answered(
     )
     rows = await connection.execute(
         sa.select(
-            table.c.key, table.c.request_hash, table.c.status_code, table.c.response_body,
+            table.c.key,
+            table.c.request_hash,
+            table.c.status_code,
+            table.c.response_body,
             inquiry_table.c.reference,
         )
         .join(inquiry_table, inquiry_table.c.id == table.c.inquiry_id)

@@ -51,9 +51,19 @@ class TermGroup(_Strict):
     terms: list[Pattern] = Field(min_length=1)
 
 
+class NearRule(_Strict):
+    """A desire or intent word followed, a few words on, by a death or harm word."""
+
+    note: str = ""
+    first: list[Pattern] = Field(min_length=1)
+    then: list[Pattern] = Field(min_length=1)
+    max_words_between: int = Field(ge=0, le=8)
+
+
 class CrisisSection(_Strict):
     note: str = ""
     phrases: list[Pattern] = Field(min_length=1)
+    near: list[NearRule] = []
     exclusions: list[Pattern] = []
 
 
@@ -101,8 +111,18 @@ class Rules:
     tie_rank: dict[Topic, int]
 
 
+def _either(patterns: list[str]) -> str:
+    return "(?:" + "|".join(f"(?:{p})" for p in patterns) + ")"
+
+
 def _alternation(patterns: list[str]) -> str:
-    return _BEFORE + "(?:" + "|".join(f"(?:{p})" for p in patterns) + ")" + _AFTER
+    return _BEFORE + _either(patterns) + _AFTER
+
+
+def _near(rule: NearRule) -> str:
+    # Folded text has single spaces, so a word is a run of non-spaces.
+    gap = f"(?: [^ ]+){{0,{rule.max_words_between}}} "
+    return _either(rule.first) + gap + _either(rule.then)
 
 
 def _weighted(groups: list[TermGroup]) -> WeightedMatcher:
@@ -130,7 +150,7 @@ def _compile(document: RulesFile, source: str) -> Rules:
     crisis = document.crisis
     return Rules(
         source=source,
-        crisis=re.compile(_alternation(crisis.phrases)),
+        crisis=re.compile(_alternation(crisis.phrases + [_near(rule) for rule in crisis.near])),
         crisis_exclusions=re.compile(_alternation(crisis.exclusions)) if crisis.exclusions else None,
         topics=tuple((topic, _weighted(document.topics[topic])) for topic in document.tie_order),
         spam=_weighted(document.spam.groups),

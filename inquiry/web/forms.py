@@ -112,9 +112,7 @@ async def submit_form(
     content_key = "form-content:" + hashlib.sha256(inquiry.model_dump_json().encode()).hexdigest()
 
     def receipt_location(answer: Any) -> bytes:
-        receipt = receipt_signer.sign(
-            f"{answer.reference}:{answer.language}:{int(answer.crisis)}"
-        )
+        receipt = receipt_signer.sign(f"{answer.reference}:{answer.language}:{int(answer.crisis)}")
         return ("/forms/thanks?" + urlencode({"receipt": receipt})).encode()
 
     async def accept(key: str) -> bytes:
@@ -158,8 +156,12 @@ async def thanks(
     language = pick_language(language_code, None)
     resources = request.app.state.settings.crisis_resources[language] if crisis == "1" else []
     return _render(
-        request, "form/thanks.html", language,
-        reference=reference, crisis=crisis == "1", resources=resources,
+        request,
+        "form/thanks.html",
+        language,
+        reference=reference,
+        crisis=crisis == "1",
+        resources=resources,
     )
 
 

@@ -19,7 +19,9 @@ URL = "/api/v1/inquiries"
 
 async def count(engine: AsyncEngine, table: sa.Table) -> int:
     async with engine.connect() as connection:
-        return int((await connection.execute(sa.select(sa.func.count()).select_from(table))).scalar_one())
+        return int(
+            (await connection.execute(sa.select(sa.func.count()).select_from(table))).scalar_one()
+        )
 
 
 async def stored(engine: AsyncEngine, reference: str) -> dict[str, Any]:
@@ -54,9 +56,11 @@ class TestCreateInquiry:
 
         assert response.status_code == 201
         body = response.json()
-        assert body["reference"].startswith("INQ-") and len(body["reference"]) == 10
+        assert body["reference"].startswith("INQ-")
+        assert len(body["reference"]) == 10
         assert body["language"] == "en"
-        assert body["crisis"] is False and body["crisis_resources"] == []
+        assert body["crisis"] is False
+        assert body["crisis_resources"] == []
         row = await stored(engine, body["reference"])
         assert row["phone"] == "+14165550199"
         assert row["email"] == "marie@example.ca"
@@ -65,7 +69,9 @@ class TestCreateInquiry:
         assert row["topic"] == "new_patient"
         assert row["priority"] == "normal"
         assert json.loads(row["triage_reasons"])
-        kinds = {(m["kind"], m["recipient"], m["status"]) for m in await outbox_for(engine, row["id"])}
+        kinds = {
+            (m["kind"], m["recipient"], m["status"]) for m in await outbox_for(engine, row["id"])
+        }
         assert kinds == {
             ("admin_notification", "admin@ketaminetherapyclinic.ca", "pending"),
             ("visitor_acknowledgement", "marie@example.ca", "pending"),
@@ -78,7 +84,9 @@ class TestCreateInquiry:
         row = await stored(engine, reference)
         ids = [m["message_id"] for m in await outbox_for(engine, row["id"])]
         assert len(set(ids)) == 2
-        assert all(i.startswith(f"<{reference}.") and i.endswith("@ketaminetherapyclinic.ca>") for i in ids)
+        assert all(
+            i.startswith(f"<{reference}.") and i.endswith("@ketaminetherapyclinic.ca>") for i in ids
+        )
 
     async def test_phone_only_inquiry_owes_no_visitor_email(
         self, client: httpx.AsyncClient, engine: AsyncEngine
@@ -106,7 +114,7 @@ class TestCreateInquiry:
     async def test_french_inquiry_is_answered_in_french(self, client: httpx.AsyncClient) -> None:
         body = valid_inquiry(
             language=None,
-            message="Bonjour, je voudrais savoir si le traitement est couvert par la RAMQ ou l'OHIP.",
+            message="Bonjour, je voudrais savoir si le traitement est couvert par l'OHIP.",
         )
         answer = (await client.post(URL, json=body)).json()
         assert answer["language"] == "fr"
@@ -133,7 +141,8 @@ class TestCreateInquiry:
         body = valid_inquiry(website="x", message="I want to kill myself, please call me.")
         response = await client.post(URL, json=body)
         row = await stored(engine, response.json()["reference"])
-        assert row["status"] == "new" and row["crisis"] is True
+        assert row["status"] == "new"
+        assert row["crisis"] is True
         assert len(await outbox_for(engine, row["id"])) == 2
 
 
@@ -204,7 +213,10 @@ class TestFieldRules:
     async def test_phone_numbers_are_stored_in_e164(
         self, client: httpx.AsyncClient, engine: AsyncEngine
     ) -> None:
-        for written, e164 in [("613.555.0142", "+16135550142"), ("+33 1 42 68 53 00", "+33142685300")]:
+        for written, e164 in [
+            ("613.555.0142", "+16135550142"),
+            ("+33 1 42 68 53 00", "+33142685300"),
+        ]:
             response = await client.post(URL, json=valid_inquiry(phone=written))
             assert (await stored(engine, response.json()["reference"]))["phone"] == e164
 
@@ -334,7 +346,10 @@ class TestCors:
             },
         )
         assert response.status_code == 200
-        assert response.headers["access-control-allow-origin"] == "https://www.ketaminetherapyclinic.ca"
+        assert (
+            response.headers["access-control-allow-origin"]
+            == "https://www.ketaminetherapyclinic.ca"
+        )
 
     async def test_preflight_from_another_site_is_refused(self, client: httpx.AsyncClient) -> None:
         response = await client.options(
@@ -351,12 +366,17 @@ class TestCors:
             URL, json=valid_inquiry(), headers={"Origin": "https://www.ketaminetherapyclinic.ca"}
         )
         assert response.status_code == 201
-        assert response.headers["access-control-allow-origin"] == "https://www.ketaminetherapyclinic.ca"
+        assert (
+            response.headers["access-control-allow-origin"]
+            == "https://www.ketaminetherapyclinic.ca"
+        )
 
     async def test_post_from_another_origin_is_refused_and_stores_nothing(
         self, client: httpx.AsyncClient, engine: AsyncEngine
     ) -> None:
-        response = await client.post(URL, json=valid_inquiry(), headers={"Origin": "https://evil.example"})
+        response = await client.post(
+            URL, json=valid_inquiry(), headers={"Origin": "https://evil.example"}
+        )
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "origin_not_allowed"
         assert await count(engine, inquiry_table) == 0

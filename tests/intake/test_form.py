@@ -115,7 +115,8 @@ class TestHostedForm:
             "Please confirm that we may contact you about your inquiry."
         )
         assert field_error(page, "name") is None
-        assert 'value="Jean Roy"' in page and 'value="jean@"' in page
+        assert 'value="Jean Roy"' in page
+        assert 'value="jean@"' in page
         assert 'aria-invalid="true" aria-describedby="email-error"' in page
         assert await count(engine, inquiry_table) == 0
 
@@ -125,9 +126,10 @@ class TestHostedForm:
         data = valid_form(language="fr", phone="123", preferred_contact="phone")
         response = await client.post(FORM, data=data)
         assert response.status_code == 422
-        assert field_error(response.text, "phone", ) == (
-            "Veuillez entrer un numéro de téléphone valide, p. ex. 416-555-0123."
-        )
+        assert field_error(
+            response.text,
+            "phone",
+        ) == ("Veuillez entrer un numéro de téléphone valide, p. ex. 416-555-0123.")
 
     async def test_visitor_input_is_escaped_when_shown_again(
         self, client: httpx.AsyncClient
@@ -142,7 +144,9 @@ class TestHostedForm:
         self, client: httpx.AsyncClient, engine: AsyncEngine
     ) -> None:
         data = {**valid_form(), "form_token": await fresh_token(client)}
-        first, second = await asyncio.gather(client.post(FORM, data=data), client.post(FORM, data=data))
+        first, second = await asyncio.gather(
+            client.post(FORM, data=data), client.post(FORM, data=data)
+        )
         assert first.status_code == second.status_code == 303
         assert first.headers["location"] == second.headers["location"]
         assert await count(engine, inquiry_table) == 1
@@ -202,14 +206,17 @@ class TestThanksPage:
     async def test_crisis_resources_lead_the_page_in_french(
         self, client: httpx.AsyncClient, engine: AsyncEngine
     ) -> None:
-        data = valid_form(language="fr", message="Je n'en peux plus, j'ai des idées noires et je veux mourir.")
+        data = valid_form(
+            language="fr", message="Je n'en peux plus, j'ai des idées noires et je veux mourir."
+        )
         response = await client.post(FORM, data=data)
         page = (await client.get(response.headers["location"])).text
 
         assert '<html lang="fr">' in page
         crisis = page.index("Demandez de l'aide dès maintenant".replace("'", "&#39;"))
         assert crisis < page.index('id="reference"')
-        assert 'href="tel:988"' in page and 'href="tel:911"' in page
+        assert 'href="tel:988"' in page
+        assert 'href="tel:911"' in page
         async with engine.connect() as connection:
             priority = (await connection.execute(sa.select(inquiry_table.c.priority))).scalar_one()
         assert priority == "urgent"

@@ -34,7 +34,9 @@ def limited_settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-async def started(settings: Settings, peer: str = "203.0.113.9") -> AsyncIterator[httpx.AsyncClient]:
+async def started(
+    settings: Settings, peer: str = "203.0.113.9"
+) -> AsyncIterator[httpx.AsyncClient]:
     app: FastAPI = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=(peer, 1234))
@@ -94,7 +96,9 @@ class TestRateLimits:
 
     async def test_limits_are_off_when_disabled(self, settings: Settings) -> None:
         async for client in started(settings):
-            statuses = {(await client.post(URL, json=valid_inquiry())).status_code for _ in range(12)}
+            statuses = {
+                (await client.post(URL, json=valid_inquiry())).status_code for _ in range(12)
+            }
         assert statuses == {201}
 
     async def test_forwarded_address_counts_only_behind_a_trusted_proxy(
@@ -136,7 +140,9 @@ class TestSharedLimits:
         statuses = []
         for _replica in range(3):
             async for client in started(settings):
-                statuses.append((await client.post(URL, json=valid_inquiry(email=email))).status_code)
+                statuses.append(
+                    (await client.post(URL, json=valid_inquiry(email=email))).status_code
+                )
         assert statuses == [201, 201, 429]
 
 

@@ -31,8 +31,13 @@ def browser() -> Iterator[Browser]:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
             ],
         )
         yield chromium
@@ -55,20 +60,26 @@ def phone_page(browser: Browser) -> Iterator[Page]:
 
 
 class TestFormInBrowser:
-    def test_errors_then_success_without_javascript(self, live_server: str, phone_page: Page) -> None:
+    def test_errors_then_success_without_javascript(
+        self, live_server: str, phone_page: Page
+    ) -> None:
         page = phone_page
         page.goto(f"{live_server}/forms/contact?lang=fr")
         page.get_by_label("Votre nom").fill("Élise Gagnon")
         page.get_by_label("Courriel", exact=True).fill("elise@")
         page.get_by_role("button", name="Envoyer").click()
 
-        expect(page.locator("#email-error")).to_have_text("Veuillez entrer une adresse courriel valide.")
+        expect(page.locator("#email-error")).to_have_text(
+            "Veuillez entrer une adresse courriel valide."
+        )
         expect(page.locator("#message-error")).to_have_text("Ce champ est obligatoire.")
         expect(page.get_by_label("Votre nom")).to_have_value("Élise Gagnon")
 
         page.get_by_label("Courriel", exact=True).fill("elise@example.ca")
         page.get_by_label("Votre message").fill("Bonjour, combien coûte une série de perfusions?")
-        page.get_by_label("J'accepte que la clinique me contacte au sujet de cette demande.").check()
+        page.get_by_label(
+            "J'accepte que la clinique me contacte au sujet de cette demande."
+        ).check()
         page.get_by_role("button", name="Envoyer").click()
 
         expect(page).to_have_url(re.compile(r"/forms/thanks\?receipt="))
@@ -82,7 +93,9 @@ class TestFormInBrowser:
         page.goto(f"{live_server}/forms/contact?lang=en")
         page.get_by_label("Your name").fill("Sam")
         page.get_by_label("Email", exact=True).fill("sam@example.ca")
-        page.get_by_label("Your message").fill("I don't want to be here anymore. I wrote goodbye letters.")
+        page.get_by_label("Your message").fill(
+            "I don't want to be here anymore. I wrote goodbye letters."
+        )
         page.get_by_label("I agree that the clinic may contact me about this inquiry.").check()
         page.get_by_role("button", name="Send").click()
 
@@ -91,7 +104,9 @@ class TestFormInBrowser:
         expect(alert.get_by_role("link", name="9-8-8")).to_have_attribute("href", "tel:988")
         help_box = alert.bounding_box()
         reference = page.locator("#reference").bounding_box()
-        assert help_box and reference and help_box["y"] < reference["y"]
+        assert help_box
+        assert reference
+        assert help_box["y"] < reference["y"]
         assert help_box["y"] < 844  # visible without scrolling on a phone
 
 

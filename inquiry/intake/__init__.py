@@ -1,0 +1,1 @@
+"""Public intake: schemas, guards, idempotent storage of inquiries."""
