@@ -18,6 +18,7 @@ from inquiry.intake.guards import SubmissionLimiter, parse_networks
 from inquiry.intake.service import IntakeService
 from inquiry.intake.writer import InquiryWriter
 from inquiry.middleware import FORM_TYPES, JSON_TYPES, RequestGuard
+from inquiry.notify.worker import OutboxWorker
 from inquiry.signing import Signer
 from inquiry.triage import default_rules
 from inquiry.web import forms
@@ -31,20 +32,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         default_rules()  # load and validate the triage rules before the first visitor
         engine = create_engine(settings)
+        worker = OutboxWorker(engine, settings) if settings.worker_in_process else None
         writer = InquiryWriter(
             engine,
             writers=1 if settings.is_sqlite else min(4, settings.database_pool_size),
             batch_max=settings.write_batch_max,
             message_domain=settings.message_domain,
+            on_commit=worker.notify if worker else lambda: None,
         )
         limiter = SubmissionLimiter(settings)
         app.state.engine = engine
         app.state.limiter = limiter
         app.state.intake = IntakeService(settings, writer, limiter)
+        app.state.outbox_worker = worker
+        if worker:
+            worker.start()
         try:
             yield
         finally:
             await writer.close()
+            if worker:
+                await worker.stop()
             await engine.dispose()
 
     app = FastAPI(

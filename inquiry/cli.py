@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 
@@ -59,6 +60,19 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(_: argparse.Namespace) -> int:
+    from inquiry.notify.run import run_worker
+
+    asyncio.run(run_worker(_settings()))
+    return 0
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    from inquiry.notify.run import outbox_command
+
+    return asyncio.run(outbox_command(_settings(), args, sys.stdout))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="inquiry", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +85,19 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(handler=_migrate)
+
+    worker = commands.add_parser("worker", help="deliver the outbox (for several processes)")
+    worker.set_defaults(handler=_worker)
+
+    box = commands.add_parser("outbox", help="inspect and requeue outbox messages")
+    box_commands = box.add_subparsers(dest="outbox_command", required=True)
+    listing = box_commands.add_parser("list", help="list recent messages")
+    listing.add_argument("--status", choices=["pending", "sending", "sent", "dead"])
+    listing.add_argument("--limit", type=int, default=100)
+    retry = box_commands.add_parser("retry", help="queue a dead message again")
+    retry.add_argument("id", type=int)
+    box_commands.add_parser("stats", help="count messages by status")
+    box.set_defaults(handler=_outbox)
 
     commands.add_parser("triage", help="triage JSON Lines from stdin (see `inquiry triage -h`)")
     return parser

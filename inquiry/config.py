@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,17 @@ class Environment(StrEnum):
 class MailTransport(StrEnum):
     FILE = "file"
     SMTP = "smtp"
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"  # implicit TLS, usually port 465
+
+
+class EmailDetail(StrEnum):
+    FULL = "full"
+    SUMMARY = "summary"  # reference, topic, priority and a staff link: no health information
 
 
 _DEV_SECRET = "dev-only-change-me-dev-only-change-me"  # noqa: S105 - refused outside development
@@ -94,6 +106,27 @@ class Settings(BaseSettings):
     mail_from: str = "Ketamine Therapy Clinic <no-reply@ketaminetherapyclinic.ca>"
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    # CA bundle to trust for the relay (tests use their own); the system store by default.
+    smtp_ca_file: Path | None = None
+    admin_email_detail: EmailDetail = EmailDetail.FULL
+
+    # Urgent alerts: crisis always, clinical when asked.
+    oncall_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    alert_on_clinical: bool = False
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: SecretStr | None = None
+    alert_webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    # Outbox worker.
+    worker_in_process: bool = True  # `inquiry serve` delivers mail itself
+    outbox_batch_size: int = Field(default=50, ge=1, le=1000)
+    outbox_lease_seconds: int = Field(default=120, ge=5)
+    outbox_max_lifetime_hours: float = Field(default=48.0, gt=0)
+    outbox_poll_seconds: float = Field(default=5.0, gt=0)
 
     # JSON like {"en": [{"label": …, "contact": …, "detail": …}], "fr": [...]}.
     crisis_resources: dict[str, list[CrisisResource]] = Field(
@@ -118,7 +151,70 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     form_token_max_age_seconds: int = Field(default=4 * 3600, ge=60)
 
-    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    # Callback queue and staff
+    clinic_timezone: str = "America/Toronto"
+    business_days: Annotated[list[int], NoDecode] = Field(default=[1, 2, 3, 4, 5])  # ISO weekdays
+    business_open: time = time(9, 0)
+    business_close: time = time(17, 0)
+    holiday_subdivision: str = "ON"  # Canadian statutory holidays of this province; "" for none
+    # The visitor's preferred call-back windows, in clinic time ("any" is business hours).
+    callback_window_morning: str = "09:00-12:00"
+    callback_window_afternoon: str = "12:00-17:00"
+    callback_window_evening: str = "17:00-20:00"
+    callback_due_high_hours: float = Field(default=2, ge=0)  # business hours
+    callback_due_normal_days: float = Field(default=1, ge=0)  # business days
+    callback_due_low_days: float = Field(default=2, ge=0)
+    callback_lease_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    callback_retry_hours: float = Field(default=2, gt=0)  # business hours between attempts
+    callback_max_attempts: int = Field(default=3, ge=1, le=20)
+    staff_password_min_length: int = Field(default=12, ge=8, le=128)
+    staff_login_max_failures: int = Field(default=5, ge=1)
+    staff_login_window_minutes: int = Field(default=15, ge=1)
+    staff_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+
+    @field_validator("business_days", mode="before")
+    @classmethod
+    def _days_csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("business_days")
+    @classmethod
+    def _iso_weekdays(cls, value: list[int]) -> list[int]:
+        if not value or any(day < 1 or day > 7 for day in value):
+            raise ValueError("business days are ISO weekdays 1 (Monday) to 7 (Sunday)")
+        return sorted(set(value))
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"{value!r} is not a time zone like America/Toronto") from error
+        return value
+
+    @field_validator(
+        "callback_window_morning", "callback_window_afternoon", "callback_window_evening"
+    )
+    @classmethod
+    def _time_range(cls, value: str) -> str:
+        start, _, end = value.partition("-")
+        try:
+            if time.fromisoformat(start.strip()) >= time.fromisoformat(end.strip()):
+                raise ValueError(value)
+        except ValueError as error:
+            raise ValueError(f"{value!r} is not a range of the day like 09:00-12:00") from error
+        return value
+
+    @model_validator(mode="after")
+    def _business_hours(self) -> Settings:
+        if self.business_open >= self.business_close:
+            raise ValueError("INQUIRY_BUSINESS_OPEN must be before INQUIRY_BUSINESS_CLOSE")
+        return self
+
+    @field_validator("allowed_origins", "trusted_proxies", "oncall_emails", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
@@ -158,6 +254,12 @@ class Settings(BaseSettings):
         if set(value) != {"en", "fr"} or not all(value.values()):
             raise ValueError("crisis resources are needed in both 'en' and 'fr'")
         return value
+
+    @model_validator(mode="after")
+    def _webhook_is_signed(self) -> Settings:
+        if self.alert_webhook_url and not self.alert_webhook_secret:
+            raise ValueError("INQUIRY_ALERT_WEBHOOK_SECRET is needed to sign webhook alerts")
+        return self
 
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> Settings:

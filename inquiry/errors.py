@@ -50,3 +50,71 @@ class StorageUnavailable(InquiryError):
     status_code = 503
     code = "storage_unavailable"
     message = "The inquiry could not be stored just now. Please try again, or call the clinic."
+
+
+# Callback queue and staff
+
+
+class NotAuthenticated(InquiryError):
+    status_code = 401
+    code = "not_authenticated"
+    message = "Sign in, or send a valid API token as 'Authorization: Bearer <token>'."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class InvalidCredentials(NotAuthenticated):
+    code = "invalid_credentials"
+    message = "The email address or password is not right."
+
+
+class LoginThrottled(InquiryError):
+    status_code = 429
+    code = "login_throttled"
+    message = "Too many failed sign-ins. Please wait before trying again."
+
+
+class Forbidden(InquiryError):
+    status_code = 403
+    code = "forbidden"
+    message = "Your role does not allow this."
+
+
+class NotFound(InquiryError):
+    status_code = 404
+    code = "not_found"
+    message = "There is nothing with this id."
+
+
+class Conflict(InquiryError):
+    status_code = 409
+    code = "conflict"
+    message = "This conflicts with what is stored."
+
+
+class ClaimConflict(Conflict):
+    code = "claim_conflict"
+    message = "Someone else holds this task."
+
+
+class TransitionNotAllowed(Conflict):
+    code = "transition_not_allowed"
+    message = "The task cannot go there from where it is."
+
+
+class StaffExists(Conflict):
+    code = "staff_exists"
+    message = "A staff account with this email address exists."
+
+
+class InvalidPassword(InquiryError):
+    status_code = 422
+    code = "invalid_password"
+    message = "The password is too short."
+
+
+class InvalidSchedule(InquiryError):
+    status_code = 422
+    code = "invalid_schedule"
+    message = "Choose a time in the future, within a year."

@@ -23,6 +23,8 @@ class OutboxKind(StrEnum):
     ADMIN_NOTIFICATION = "admin_notification"
     VISITOR_ACKNOWLEDGEMENT = "visitor_acknowledgement"
     URGENT_ALERT = "urgent_alert"
+    URGENT_WEBHOOK = "urgent_webhook"
+    VISITOR_UNREACHABLE = "visitor_unreachable"
 
 
 class OutboxStatus(StrEnum):

@@ -89,6 +89,7 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
         "database_url": database_url,
         "mail_dir": tmp_path / "mail",
         "rate_limit_enabled": False,
+        "worker_in_process": False,  # mail tests start their own worker
         "allowed_origins": ["https://www.ketaminetherapyclinic.ca"],
         "public_base_url": "http://testserver",
         **overrides,

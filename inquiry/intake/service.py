@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from inquiry.callbacks.tasks import callback_task_for
 from inquiry.config import Settings
 from inquiry.intake.guards import SubmissionLimiter
 from inquiry.intake.schemas import InquiryAccepted, InquiryIn
@@ -81,6 +82,14 @@ class IntakeService:
             idempotency_key=idempotency_key,
             request_hash=_request_hash(data) if idempotency_key else None,
             idempotency_ttl=self._key_ttl,
+            callback_task=callback_task_for(
+                data,
+                result,
+                language=language,
+                quarantined=status is InquiryStatus.QUARANTINED,
+                now=received_at,
+                settings=self._settings,
+            ),
         )
         outcome = await self._writer.submit(submission)
         return Accepted(outcome=outcome, language=language, crisis=crisis)
@@ -90,9 +99,14 @@ class IntakeService:
     ) -> list[dict[str, Any]]:
         if status is InquiryStatus.QUARANTINED:
             return []  # spam is kept for review, never acknowledged
-        owed = [_outbox(OutboxKind.ADMIN_NOTIFICATION, self._settings.admin_email, now)]
+        settings = self._settings
+        owed = [_outbox(OutboxKind.ADMIN_NOTIFICATION, settings.admin_email, now)]
         if data.email:
             owed.append(_outbox(OutboxKind.VISITOR_ACKNOWLEDGEMENT, data.email, now))
+        if result.crisis or (result.topic is Topic.CLINICAL and settings.alert_on_clinical):
+            owed += [_outbox(OutboxKind.URGENT_ALERT, to, now) for to in settings.oncall_emails]
+            if settings.alert_webhook_url:
+                owed.append(_outbox(OutboxKind.URGENT_WEBHOOK, settings.alert_webhook_url, now))
         return owed
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,11 +19,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from inquiry.callbacks.models import task_table
 from inquiry.errors import IdempotencyKeyReused, StorageUnavailable
 from inquiry.intake.reference import new_reference
 from inquiry.models import idempotency_table, inquiry_table, outbox_table, utcnow
 
 log = logging.getLogger(__name__)
+
+OUTBOX_CHANNEL = "inquiry_outbox"
 
 
 @dataclass(slots=True)
@@ -37,6 +41,7 @@ class Submission:
     idempotency_key: str | None = None
     request_hash: str | None = None
     idempotency_ttl: timedelta = timedelta(hours=24)
+    callback_task: dict[str, Any] | None = None  # task columns, without inquiry_id
     reference: str = field(default_factory=new_reference)
     future: asyncio.Future[Outcome] | None = None
 
@@ -55,10 +60,18 @@ class InquiryWriter:
     """Owns every intake write of the process."""
 
     def __init__(
-        self, engine: AsyncEngine, *, writers: int, batch_max: int, message_domain: str
+        self,
+        engine: AsyncEngine,
+        *,
+        writers: int,
+        batch_max: int,
+        message_domain: str,
+        on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._engine = engine
         self._message_domain = message_domain
+        # Wakes the in-process outbox worker: new mail goes out at once, not on the next poll.
+        self._on_commit = on_commit
         self._batch_max = batch_max
         self._queue: asyncio.Queue[Submission] = asyncio.Queue()
         self._tasks = [asyncio.create_task(self._run(), name=f"writer-{i}") for i in range(writers)]
@@ -103,6 +116,7 @@ class InquiryWriter:
             log.exception("intake write failed for %d submission(s)", len(batch))
             _fail(batch, StorageUnavailable())
             return
+        self._on_commit()
         for submission, outcome in zip(batch, outcomes, strict=True):
             _resolve(submission, outcome)
 
@@ -117,9 +131,22 @@ class InquiryWriter:
             except Exception:
                 log.exception("intake write failed")
                 break
+            self._on_commit()
             _resolve(submission, outcome)
             return
         _fail([submission], StorageUnavailable())
+
+
+def message_ids(reference: str, outbox: list[dict[str, Any]], domain: str) -> list[str]:
+    """Stable Message-IDs: a re-send after a crash carries the same one."""
+    seen: Counter[str] = Counter()
+    ids = []
+    for message in outbox:
+        seen[message["kind"]] += 1
+        count = seen[message["kind"]]
+        suffix = "" if count == 1 else f".{count}"
+        ids.append(f"<{reference}.{message['kind']}{suffix}@{domain}>")
+    return ids
 
 
 def _resolve(submission: Submission, outcome: Outcome | Exception) -> None:
@@ -217,16 +244,24 @@ async def _insert(
     )
     ids = [row.id for row in result]
     outbox_rows = [
-        {
-            **message,
-            "inquiry_id": inquiry_id,
-            "message_id": f"<{s.reference}.{message['kind']}@{message_domain}>",
-        }
+        {**message, "inquiry_id": inquiry_id, "message_id": message_id}
         for (s, _), inquiry_id in zip(fresh, ids, strict=True)
-        for message in s.outbox
+        for message, message_id in zip(
+            s.outbox, message_ids(s.reference, s.outbox, message_domain), strict=True
+        )
     ]
     if outbox_rows:
         await connection.execute(sa.insert(outbox_table), outbox_rows)
+        if connection.dialect.name == "postgresql":
+            # Workers in other processes LISTEN; the notification is delivered on commit.
+            await connection.execute(sa.text(f"NOTIFY {OUTBOX_CHANNEL}"))
+    task_rows = [
+        {**s.callback_task, "inquiry_id": inquiry_id}
+        for (s, _), inquiry_id in zip(fresh, ids, strict=True)
+        if s.callback_task is not None
+    ]
+    if task_rows:
+        await connection.execute(sa.insert(task_table), task_rows)
     key_rows = [
         {
             "key": s.idempotency_key,

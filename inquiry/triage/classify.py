@@ -8,7 +8,9 @@ from inquiry.triage.rules import Rules, WeightedMatcher, default_rules
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, VISITOR_TOPICS, Priority, Topic
 from inquiry.triage.text import fold
 
-_LINK = re.compile(r"https?://|www[.]|(?<![@a-z0-9])[a-z0-9-]+[.](?:com|net|org|biz|info|xyz|ru|io|co|example)(?![a-z0-9])")
+# Counted on the lower-cased raw text: folding puts spaces inside addresses.
+_URL = re.compile(r"(?:https?://|www[.])[^\s]+")
+_DOMAIN = re.compile(r"[.](?:com|net|org|biz|info|xyz|ru|io|co|ca|example)(?![a-z0-9])")
 # Enough evidence for staff without burying the deciding phrase.
 _MAX_REASON_TERMS = 3
 
@@ -26,7 +28,7 @@ def _score(matcher: WeightedMatcher, text: str) -> tuple[float, list[str]]:
     """Sum the weight of each distinct term found; repeating a word adds nothing."""
     seen: dict[str, float] = {}
     for match in matcher.regex.finditer(text):
-        phrase = match.group()
+        phrase = match.group()[1:]
         if phrase not in seen:
             seen[phrase] = matcher.weights[match.lastgroup or ""]
     ranked = sorted(seen, key=lambda phrase: -seen[phrase])
@@ -35,10 +37,10 @@ def _score(matcher: WeightedMatcher, text: str) -> tuple[float, list[str]]:
 
 def _crisis_phrases(rules: Rules, text: str) -> tuple[list[str], list[str]]:
     """Return crisis phrases that count and those cancelled by a denial or someone else's past."""
-    hits = [(m.start(), m.end(), m.group()) for m in rules.crisis.finditer(text)]
+    hits = [(m.start(), m.end(), m.group()[1:]) for m in rules.crisis.finditer(text)]
     if not hits or rules.crisis_exclusions is None:
         return [phrase for _, _, phrase in hits], []
-    spans = [(m.start(), m.end(), m.group()) for m in rules.crisis_exclusions.finditer(text)]
+    spans = [(m.start(), m.end(), m.group()[1:]) for m in rules.crisis_exclusions.finditer(text)]
     counted: list[str] = []
     cancelled: list[str] = []
     for start, end, phrase in hits:
@@ -73,8 +75,10 @@ def triage(
     rules = rules or default_rules()
     # A full stop keeps a phrase from running across the subject and the message.
     original = f"{subject} . {message}" if subject else message
-    text = fold(original)
-    language = detect_language(text, original)
+    folded = fold(original)
+    language = detect_language(folded, original)
+    # The leading space lets a phrase at the very start match like any other word.
+    text = " " + folded
     hint = visitor_topic if visitor_topic in VISITOR_TOPICS else None
 
     # Crisis first, and nothing can outrank it: not the form's topic, not links, not spam terms.
@@ -99,7 +103,9 @@ def triage(
             best_topic, best_terms, best_key = topic, terms, key
 
     spam_score, spam_terms = _score(rules.spam, text)
-    links = min(len(_LINK.findall(text)), rules.max_links_counted)
+    lowered = original.lower()
+    found = max(len(_URL.findall(lowered)), len(_DOMAIN.findall(lowered)))
+    links = min(found, rules.max_links_counted)
     spam_score += links * rules.link_weight
     # Spam needs clear advertising signals and more of them than any real topic has:
     # quarantining a real visitor is worse than letting an advert through.

@@ -42,7 +42,7 @@ class Evaluation:
         return self.correct / self.total if self.total else 0.0
 
     def crisis_recall(self, language: str | None = None) -> float:
-        """Share of crisis inquiries flagged, overall or for one language; 1.0 when there are none."""
+        """Share of crisis inquiries flagged, overall or in one language (1.0 if none)."""
         found = self.crisis_found.total() if language is None else self.crisis_found[language]
         total = self.crisis_total.total() if language is None else self.crisis_total[language]
         return found / total if total else 1.0

@@ -26,13 +26,10 @@ _ACCENTED = re.compile(r"[éèêàâçùûîôëïœÉÈÊÀÇ]")
 
 def detect_language(folded: str, original: str) -> Language:
     """Return "fr" when the text reads as French, otherwise "en" (the clinic's default)."""
-    french = 0.0
-    english = 0.0
-    for token in _TOKEN.findall(folded):
-        if token in _FRENCH:
-            french += 1
-        if token in _ENGLISH:
-            english += 1
-    # Accented letters are strong evidence once accents were typed at all.
-    french += 0.5 * min(len(_ACCENTED.findall(original)), 6)
+    tokens = _TOKEN.findall(folded)
+    french = float(sum(map(_FRENCH.__contains__, tokens)))
+    english = float(sum(map(_ENGLISH.__contains__, tokens)))
+    if not original.isascii():
+        # Accented letters are strong evidence once accents were typed at all.
+        french += 0.5 * min(len(_ACCENTED.findall(original)), 6)
     return "fr" if french > english else "en"

@@ -9,19 +9,21 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from inquiry.triage.patterns import alternation
 from inquiry.triage.taxonomy import VISITOR_TOPICS, Topic
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.json")
 
 # Group names and backreferences would break once terms are joined into one regex.
 _FORBIDDEN_SYNTAX = re.compile(r"\(\?P[<=]|\\[1-9]|\\g<")
-# Terms match whole word runs so "pay" does not fire inside "paypal" and "cold" not in "scolded".
-_BEFORE = r"(?<![a-z0-9])"
+# Terms match whole words so "pay" does not fire inside "paypal" nor "cold" inside "scolded".
+# Text is matched with a space in front (see classify), so a word start is a literal space.
+_BEFORE = " "
 _AFTER = r"(?![a-z0-9])"
 
 
 class RulesError(ValueError):
-    """The rules file is missing, unreadable or invalid; the message names the file and the problem."""
+    """The rules file is missing or invalid; the message names the file and the problem."""
 
 
 def _check_pattern(pattern: str) -> str:
@@ -116,7 +118,7 @@ def _either(patterns: list[str]) -> str:
 
 
 def _alternation(patterns: list[str]) -> str:
-    return _BEFORE + _either(patterns) + _AFTER
+    return _BEFORE + alternation(patterns) + _AFTER
 
 
 def _near(rule: NearRule) -> str:
@@ -128,22 +130,21 @@ def _near(rule: NearRule) -> str:
 def _weighted(groups: list[TermGroup]) -> WeightedMatcher:
     # Heavier groups first: at one position the first alternative that matches wins.
     ordered = sorted(groups, key=lambda group: -group.weight)
-    parts = [f"(?P<g{i}>{_alternation(group.terms)})" for i, group in enumerate(ordered)]
+    parts = [f"(?P<g{i}>{alternation(group.terms)})" for i, group in enumerate(ordered)]
     weights = {f"g{i}": group.weight for i, group in enumerate(ordered)}
-    return WeightedMatcher(regex=re.compile("|".join(parts)), weights=weights)
+    regex = re.compile(_BEFORE + "(?:" + "|".join(parts) + ")" + _AFTER)
+    return WeightedMatcher(regex=regex, weights=weights)
 
 
 def _check_coverage(document: RulesFile) -> None:
-    scored = set(VISITOR_TOPICS)
-    missing = scored - document.topics.keys()
-    extra = document.topics.keys() - scored
+    scored = sorted(topic.value for topic in VISITOR_TOPICS)
+    present = {topic.value for topic in document.topics}
+    missing = sorted(set(scored) - present)
+    extra = sorted(present - set(scored))
     if missing or extra:
-        raise ValueError(
-            "topics must have exactly the visitor topics "
-            f"{sorted(scored)}; missing {sorted(missing)}, not allowed {sorted(extra)}"
-        )
-    if sorted(document.tie_order) != sorted(scored) or len(set(document.tie_order)) != len(scored):
-        raise ValueError(f"tie_order must list each of {sorted(scored)} once")
+        raise ValueError(f"topics must be exactly {scored}; missing {missing}, not allowed {extra}")
+    if sorted(topic.value for topic in document.tie_order) != scored:
+        raise ValueError(f"tie_order must list each of {scored} once")
 
 
 def _compile(document: RulesFile, source: str) -> Rules:
@@ -151,7 +152,9 @@ def _compile(document: RulesFile, source: str) -> Rules:
     return Rules(
         source=source,
         crisis=re.compile(_alternation(crisis.phrases + [_near(rule) for rule in crisis.near])),
-        crisis_exclusions=re.compile(_alternation(crisis.exclusions)) if crisis.exclusions else None,
+        crisis_exclusions=re.compile(_alternation(crisis.exclusions))
+        if crisis.exclusions
+        else None,
         topics=tuple((topic, _weighted(document.topics[topic])) for topic in document.tie_order),
         spam=_weighted(document.spam.groups),
         spam_threshold=document.spam.threshold,

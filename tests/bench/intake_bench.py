@@ -229,6 +229,8 @@ def run_scenario(
             "INQUIRY_DATABASE_URL": database_url, "INQUIRY_RATE_LIMIT_ENABLED": "false",
             "INQUIRY_MAIL_DIR": str(cwd / "mail"), **scenario.env,
         }
+        if not args.worker:
+            env["INQUIRY_WORKER_IN_PROCESS"] = "false"
         if scenario.database == "postgres":
             subprocess.run([*PG_ADMIN, "-c", f"CREATE DATABASE {pg_database}"],
                            check=True, capture_output=True)
@@ -299,6 +301,8 @@ def main() -> int:
     parser.add_argument("--only", default=",".join(s.name for s in SCENARIOS))
     parser.add_argument("--no-pin", dest="pin", action="store_false",
                         help="let the OS place server and load generator (default: cpu 0 / 1)")
+    parser.add_argument("--no-worker", dest="worker", action="store_false",
+                        help="intake only: no in-process outbox worker delivering the mail")
     parser.add_argument("--profile", metavar="DIR",
                         help="py-spy each server under load into DIR/<scenario>.txt (collapsed)")
     args = parser.parse_args()
@@ -308,7 +312,8 @@ def main() -> int:
     args.pin = args.pin and (os.cpu_count() or 1) >= 2
     version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
     print(f"generator: {version.split(' Copyright')[0]}, {args.connections} connections, "
-          f"{WARMUP_SECONDS}s warm-up + {args.seconds}s run per scenario")
+          f"{WARMUP_SECONDS}s warm-up + {args.seconds}s run per scenario, outbox worker "
+          + ("in process (the `inquiry serve` default)" if args.worker else "off"))
     print("pinning: " + ("server on cpu 0, wrk (1 thread) on cpu 1, PostgreSQL unpinned"
                          if args.pin else "none (wrk 2 threads)"))
     pg_database = f"inquiry_bench_{os.getpid()}"

@@ -1,0 +1,1 @@
+"""The callback queue: phone calls owed to visitors, claimed on a lease, attempted, closed."""

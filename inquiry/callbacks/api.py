@@ -1,0 +1,122 @@
+"""The callback queue API of the phone team, under /api/v1/staff/callbacks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from inquiry.callbacks.models import TaskStatus
+from inquiry.callbacks.schemas import (
+    AttemptIn,
+    CallbackPage,
+    CallbackTaskOut,
+    CancelIn,
+    ClaimNextOut,
+    ReassignIn,
+    RescheduleIn,
+)
+from inquiry.callbacks.service import CallbackService
+from inquiry.deps import SettingsDep
+from inquiry.staff.deps import CallerDep, SessionDep, authenticate, require_admin
+from inquiry.staff.responses import errors
+
+router = APIRouter(
+    prefix="/api/v1/staff/callbacks", tags=["callbacks"], dependencies=[Depends(authenticate)]
+)
+
+
+def get_callbacks(session: SessionDep, settings: SettingsDep, caller: CallerDep) -> CallbackService:
+    return CallbackService(session, settings, caller)
+
+
+CallbacksDep = Annotated[CallbackService, Depends(get_callbacks)]
+_TRANSITION = errors(404, 409)
+
+
+@router.get("", response_model=CallbackPage, responses=errors(422))
+async def list_callbacks(
+    callbacks: CallbacksDep,
+    caller: CallerDep,
+    status: Annotated[list[TaskStatus] | None, Query()] = None,
+    mine: bool = False,
+    on_call: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CallbackPage:
+    """The queue in call order (urgent, overdue, due time, age), or tasks with these statuses."""
+    views = await callbacks.page(
+        statuses=status, mine=mine, on_call=on_call, limit=limit, offset=offset
+    )
+    tasks = [CallbackTaskOut.of(view, caller.now) for view in views]
+    return CallbackPage(tasks=tasks, limit=limit, offset=offset)
+
+
+@router.post("/claim-next", response_model=ClaimNextOut, responses=errors())
+async def claim_next(callbacks: CallbacksDep, caller: CallerDep) -> ClaimNextOut:
+    """Claim the first waiting task atomically; `{"task": null}` when the queue is empty."""
+    task = await callbacks.claim_next()
+    if task is None:
+        return ClaimNextOut(task=None)
+    return ClaimNextOut(task=CallbackTaskOut.of(await callbacks.view(task), caller.now))
+
+
+@router.get("/{task_id}", response_model=CallbackTaskOut, responses=errors(404))
+async def read_callback(task_id: int, callbacks: CallbacksDep, caller: CallerDep) -> CallbackTaskOut:
+    """One task with the history of its attempts."""
+    return CallbackTaskOut.of(await callbacks.read(task_id), caller.now)
+
+
+@router.post("/{task_id}/claim", response_model=CallbackTaskOut, responses=_TRANSITION)
+async def claim(task_id: int, callbacks: CallbacksDep, caller: CallerDep) -> CallbackTaskOut:
+    """Claim this task on a lease; claiming a task you hold renews the lease."""
+    task = await callbacks.claim(task_id)
+    return CallbackTaskOut.of(await callbacks.view(task), caller.now)
+
+
+@router.post("/{task_id}/release", response_model=CallbackTaskOut, responses=_TRANSITION)
+async def release(task_id: int, callbacks: CallbacksDep, caller: CallerDep) -> CallbackTaskOut:
+    """Give a task you hold back to the queue."""
+    task = await callbacks.release(task_id)
+    return CallbackTaskOut.of(await callbacks.view(task), caller.now)
+
+
+@router.post("/{task_id}/attempts", response_model=CallbackTaskOut, responses=errors(404, 409, 422))
+async def record_attempt(
+    task_id: int, body: AttemptIn, callbacks: CallbacksDep, caller: CallerDep
+) -> CallbackTaskOut:
+    """Record a call on a task you hold: closes it, schedules the next try, or gives up."""
+    task = await callbacks.attempt(task_id, body.outcome, body.note)
+    return CallbackTaskOut.of(await callbacks.view(task, with_attempts=True), caller.now)
+
+
+@router.post("/{task_id}/reschedule", response_model=CallbackTaskOut, responses=errors(404, 409, 422))
+async def reschedule(
+    task_id: int, body: RescheduleIn, callbacks: CallbacksDep, caller: CallerDep
+) -> CallbackTaskOut:
+    """Put the task back in the queue, due at the chosen time."""
+    task = await callbacks.reschedule(task_id, body.at)
+    return CallbackTaskOut.of(await callbacks.view(task), caller.now)
+
+
+@router.post("/{task_id}/cancel", response_model=CallbackTaskOut, responses=errors(404, 409, 422))
+async def cancel(
+    task_id: int, body: CancelIn, callbacks: CallbacksDep, caller: CallerDep
+) -> CallbackTaskOut:
+    """Cancel a task that nobody else holds, with a reason."""
+    task = await callbacks.cancel(task_id, body.reason)
+    return CallbackTaskOut.of(await callbacks.view(task), caller.now)
+
+
+@router.post(
+    "/{task_id}/reassign",
+    response_model=CallbackTaskOut,
+    responses=errors(403, 404, 409, 422),
+    dependencies=[Depends(require_admin)],
+)
+async def reassign(
+    task_id: int, body: ReassignIn, callbacks: CallbacksDep, caller: CallerDep
+) -> CallbackTaskOut:
+    """Hand a task to another staff member on a fresh lease (admins only)."""
+    task = await callbacks.reassign(task_id, body.staff_id)
+    return CallbackTaskOut.of(await callbacks.view(task), caller.now)

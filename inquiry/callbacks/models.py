@@ -1,0 +1,93 @@
+"""Callback tables: the task owed on an inquiry, and every attempt made on it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from inquiry.staff import models as _staff_models  # noqa: F401 - staff.id must be in metadata
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    DONE = "done"
+    UNREACHABLE = "unreachable"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATUSES = frozenset({TaskStatus.OPEN, TaskStatus.CLAIMED})
+
+
+class AttemptOutcome(StrEnum):
+    REACHED = "reached"
+    VOICEMAIL = "voicemail"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    WRONG_NUMBER = "wrong_number"
+    DECLINED = "declined"
+
+
+# Literal SQL on purpose: the partial queue index is only chosen (by SQLite) when a query
+# repeats its WHERE clause word for word, which a bound parameter never does.
+ACTIVE_SQL = "status IN ('open', 'claimed')"
+
+
+class CallbackTask(SQLModel, table=True):
+    """A phone call owed to a visitor."""
+
+    __tablename__ = "callback_task"
+    __table_args__ = (
+        # Serves the queue order and "claim next": band (urgent first), due time, age.
+        sa.Index(
+            "ix_callback_task_queue",
+            "queue_band",
+            "due_at",
+            "created_at",
+            "id",
+            sqlite_where=sa.text(ACTIVE_SQL),
+            postgresql_where=sa.text(ACTIVE_SQL),
+        ),
+        sa.Index("ix_callback_task_status", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    inquiry_id: int = Field(foreign_key="inquiry.id", sa_column_kwargs={"unique": True})
+    phone: str = Field(max_length=20)
+    name: str = Field(max_length=120)
+    language: str = Field(max_length=2)
+    callback_window: str = Field(max_length=12)
+    voicemail_ok: bool
+    priority: str = Field(max_length=8)
+    priority_rank: int  # PRIORITY_RANK: 0 urgent … 3 low
+    queue_band: int  # 0 urgent, 1 everything else: urgent calls come before all others
+    on_call: bool  # urgent: the on-call clinician is told, whatever the hour
+    status: str = Field(max_length=12)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    due_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    next_attempt_at: datetime = Field(sa_type=sa.DateTime(timezone=True))  # not before
+    claimed_by: int | None = Field(default=None, foreign_key="staff.id", index=True)
+    claimed_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    attempts: int = 0
+    closed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    close_reason: str | None = Field(default=None, max_length=500)
+
+
+class CallbackAttempt(SQLModel, table=True):
+    """One call made on a task, with its outcome and the caller's note."""
+
+    __tablename__ = "callback_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="callback_task.id", index=True)
+    staff_id: int = Field(foreign_key="staff.id")
+    at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    outcome: str = Field(max_length=16)
+    note: str = Field(default="", max_length=1000)
+
+
+task_table: sa.Table = CallbackTask.__table__  # type: ignore[attr-defined]
+attempt_table: sa.Table = CallbackAttempt.__table__  # type: ignore[attr-defined]

@@ -1,0 +1,84 @@
+"""Queue queries: the call order, and finding the next claimable task without a race."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inquiry.callbacks.models import ACTIVE_SQL, CallbackTask, TaskStatus, task_table
+from inquiry.models import inquiry_table
+
+t = task_table
+
+# Urgent first; then by due time, which puts overdue calls before the rest; then by age.
+QUEUE_ORDER = (t.c.queue_band, t.c.due_at, t.c.created_at, t.c.id)
+
+
+def active() -> sa.ColumnElement[bool]:
+    """Open and claimed tasks, worded exactly as the partial queue index is."""
+    return sa.text(f"callback_task.{ACTIVE_SQL}")
+
+
+def claimable(now: datetime) -> sa.ColumnElement[bool]:
+    """Open (or claimed on a lapsed lease) and not scheduled for later."""
+    return sa.and_(
+        active(),
+        sa.or_(t.c.status == TaskStatus.OPEN.value, t.c.claimed_until <= now),
+        t.c.next_attempt_at <= now,
+    )
+
+
+async def next_claimable_id(session: AsyncSession, now: datetime) -> int | None:
+    """Lock and return the first claimable task in queue order, or None.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent callers each lock a different row; a
+    row another transaction claimed meanwhile is re-checked and passed over. SQLite: the
+    transaction began with BEGIN IMMEDIATE, so nobody else writes until it commits.
+    """
+    query = (
+        sa.select(t.c.id)
+        .where(claimable(now))
+        .order_by(*QUEUE_ORDER)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    found: int | None = await session.scalar(query)
+    return found
+
+
+async def queue_page(
+    session: AsyncSession,
+    *,
+    statuses: Sequence[TaskStatus] | None,
+    claimed_by: int | None,
+    on_call: bool | None,
+    limit: int,
+    offset: int,
+) -> list[tuple[CallbackTask, str]]:
+    """Tasks with their inquiry's reference: the active queue in call order by default."""
+    query = (
+        sa.select(CallbackTask, inquiry_table.c.reference)
+        .join(inquiry_table, inquiry_table.c.id == t.c.inquiry_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if statuses is None:
+        query = query.where(active()).order_by(*QUEUE_ORDER)
+    else:
+        query = query.where(t.c.status.in_([s.value for s in statuses]))
+        query = query.order_by(t.c.due_at.desc(), t.c.id.desc())
+    if claimed_by is not None:
+        query = query.where(t.c.claimed_by == claimed_by)
+    if on_call is not None:
+        query = query.where(t.c.on_call.is_(on_call))
+    rows = await session.execute(query)
+    return [(task, reference) for task, reference in rows.tuples()]
+
+
+async def reference_of(session: AsyncSession, inquiry_id: int) -> str:
+    query = sa.select(inquiry_table.c.reference).where(inquiry_table.c.id == inquiry_id)
+    reference: str = (await session.execute(query)).scalar_one()
+    return reference

@@ -1,0 +1,290 @@
+"""Working the queue: claim, release, attempt, reschedule, cancel, reassign.
+
+Takes the request's session and flushes; the request commits. Every change is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inquiry.callbacks import queue
+from inquiry.callbacks.models import (
+    ACTIVE_STATUSES,
+    AttemptOutcome,
+    CallbackAttempt,
+    CallbackTask,
+    TaskStatus,
+    attempt_table,
+)
+from inquiry.callbacks.schedule import calendar_for
+from inquiry.config import Settings
+from inquiry.errors import ClaimConflict, InvalidSchedule, NotFound, TransitionNotAllowed
+from inquiry.intake.writer import OUTBOX_CHANNEL
+from inquiry.models import Inquiry, OutboxKind, OutboxMessage, OutboxStatus
+from inquiry.staff.audit import Caller, record
+from inquiry.staff.clock import as_utc
+from inquiry.staff.models import Staff
+from inquiry.triage.taxonomy import Priority
+
+CLOSING = {AttemptOutcome.REACHED: TaskStatus.DONE, AttemptOutcome.DECLINED: TaskStatus.DONE}
+RETRYING = frozenset({AttemptOutcome.NO_ANSWER, AttemptOutcome.BUSY, AttemptOutcome.VOICEMAIL})
+_FURTHEST_RESCHEDULE = timedelta(days=366)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """A task as staff see it: with its inquiry's reference and, when asked, its attempts."""
+
+    task: CallbackTask
+    reference: str
+    attempts: list[CallbackAttempt]
+
+
+def holder(task: CallbackTask, now: datetime) -> int | None:
+    """Who holds the task right now: nobody once the lease has lapsed."""
+    if task.status != TaskStatus.CLAIMED or task.claimed_until is None:
+        return None
+    return task.claimed_by if as_utc(task.claimed_until) > now else None
+
+
+class CallbackService:
+    """The phone team's operations on callback tasks."""
+
+    def __init__(self, session: AsyncSession, settings: Settings, caller: Caller) -> None:
+        assert caller.staff is not None
+        self._session = session
+        self._settings = settings
+        self._caller = caller
+        self._me = caller.staff.id
+        self._now = caller.now
+        self._lease = timedelta(minutes=settings.callback_lease_minutes)
+
+    async def view(self, task: CallbackTask, *, with_attempts: bool = False) -> TaskView:
+        attempts: list[CallbackAttempt] = []
+        if with_attempts:
+            query = (
+                sa.select(CallbackAttempt)
+                .where(attempt_table.c.task_id == task.id)
+                .order_by(attempt_table.c.id)
+            )
+            attempts = list(await self._session.scalars(query))
+        return TaskView(task, await queue.reference_of(self._session, task.inquiry_id), attempts)
+
+    async def get(self, task_id: int, *, lock: bool = False) -> CallbackTask:
+        """The task; `lock` holds its row until commit (PostgreSQL) so changes never cross."""
+        task = await self._session.get(
+            CallbackTask, task_id, with_for_update=lock or None, populate_existing=lock
+        )
+        if task is None:
+            raise NotFound("There is no callback task with this id.")
+        return task
+
+    async def read(self, task_id: int) -> TaskView:
+        """One task with its attempts (a read of the inquiry: audited)."""
+        task = await self.get(task_id)
+        record(self._session, self._caller, "callback.read", ("callback_task", task.id))
+        return await self.view(task, with_attempts=True)
+
+    async def page(
+        self,
+        *,
+        statuses: list[TaskStatus] | None,
+        mine: bool,
+        on_call: bool | None,
+        limit: int,
+        offset: int,
+    ) -> list[TaskView]:
+        """A page of tasks: the active queue in call order unless statuses are given."""
+        rows = await queue.queue_page(
+            self._session,
+            statuses=statuses,
+            claimed_by=self._me if mine else None,
+            on_call=on_call,
+            limit=limit,
+            offset=offset,
+        )
+        record(
+            self._session,
+            self._caller,
+            "callback.list",
+            statuses=[s.value for s in statuses or ()],
+            tasks=[task.id for task, _ in rows],
+        )
+        return [TaskView(task, reference, []) for task, reference in rows]
+
+    async def claim_next(self) -> CallbackTask | None:
+        """Claim the first claimable task in queue order; None when there is none."""
+        task_id = await queue.next_claimable_id(self._session, self._now)
+        if task_id is None:
+            return None
+        task = await self._session.get(CallbackTask, task_id, populate_existing=True)
+        assert task is not None
+        return self._take(task, "callback.claim_next")
+
+    async def claim(self, task_id: int) -> CallbackTask:
+        """Claim this task, or renew the lease on it when the caller already holds it."""
+        task = await self._active(task_id)
+        held_by = holder(task, self._now)
+        if held_by is not None and held_by != self._me:
+            raise ClaimConflict()
+        return self._take(task, "callback.renew" if held_by == self._me else "callback.claim")
+
+    async def release(self, task_id: int) -> CallbackTask:
+        task = await self._held(task_id)
+        self._back_to_queue(task)
+        record(self._session, self._caller, "callback.release", ("callback_task", task.id))
+        return task
+
+    async def attempt(self, task_id: int, outcome: AttemptOutcome, note: str) -> CallbackTask:
+        """Record a call: close, retry later inside the visitor's window, or give up."""
+        task = await self._held(task_id)
+        if outcome is AttemptOutcome.VOICEMAIL and not task.voicemail_ok:
+            raise TransitionNotAllowed("The visitor did not agree to a voicemail.")
+        self._session.add(
+            CallbackAttempt(
+                task_id=task.id, staff_id=self._me, at=self._now, outcome=outcome, note=note
+            )
+        )
+        task.attempts += 1
+        if outcome in CLOSING:
+            self._close(task, CLOSING[outcome], outcome.value)
+        elif outcome in RETRYING and task.attempts < self._settings.callback_max_attempts:
+            self._schedule(task, self._retry_at(task))
+        else:
+            await self._unreachable(task, outcome.value)
+        await self._session.flush()
+        record(
+            self._session,
+            self._caller,
+            "callback.attempt",
+            ("callback_task", task.id),
+            outcome=outcome.value,
+            status=task.status,
+            attempts=task.attempts,
+        )
+        return task
+
+    async def reschedule(self, task_id: int, at: datetime) -> CallbackTask:
+        """Put the task back in the queue, due at the chosen time."""
+        task = await self._unheld_or_mine(task_id)
+        at = as_utc(at)
+        if not self._now < at <= self._now + _FURTHEST_RESCHEDULE:
+            raise InvalidSchedule()
+        self._schedule(task, at)
+        record(
+            self._session,
+            self._caller,
+            "callback.reschedule",
+            ("callback_task", task.id),
+            at=at.isoformat(),
+        )
+        return task
+
+    async def cancel(self, task_id: int, reason: str) -> CallbackTask:
+        task = await self._unheld_or_mine(task_id)
+        self._close(task, TaskStatus.CANCELLED, reason)
+        record(self._session, self._caller, "callback.cancel", ("callback_task", task.id))
+        return task
+
+    async def reassign(self, task_id: int, staff_id: int) -> CallbackTask:
+        """Hand the task to another staff member on a fresh lease (admins)."""
+        task = await self._active(task_id)
+        staff = await self._session.get(Staff, staff_id)
+        if staff is None or not staff.active:
+            raise NotFound("There is no active staff account with this id.")
+        previous = holder(task, self._now)
+        self._hold_for(task, staff_id)
+        record(
+            self._session,
+            self._caller,
+            "callback.reassign",
+            ("callback_task", task.id),
+            to=staff_id,
+            previous=previous,
+        )
+        return task
+
+    # -- state changes --------------------------------------------------------------------
+
+    def _take(self, task: CallbackTask, action: str) -> CallbackTask:
+        self._hold_for(task, self._me)
+        record(self._session, self._caller, action, ("callback_task", task.id))
+        return task
+
+    def _hold_for(self, task: CallbackTask, staff_id: int | None) -> None:
+        task.status = TaskStatus.CLAIMED.value
+        task.claimed_by = staff_id
+        task.claimed_until = self._now + self._lease
+
+    def _back_to_queue(self, task: CallbackTask) -> None:
+        task.status = TaskStatus.OPEN.value
+        task.claimed_by = None
+        task.claimed_until = None
+
+    def _schedule(self, task: CallbackTask, at: datetime) -> None:
+        self._back_to_queue(task)
+        task.next_attempt_at = at
+        task.due_at = at
+
+    def _close(self, task: CallbackTask, status: TaskStatus, reason: str) -> None:
+        self._back_to_queue(task)
+        task.status = status.value
+        task.closed_at = self._now
+        task.close_reason = reason
+
+    def _retry_at(self, task: CallbackTask) -> datetime:
+        hours = self._settings.callback_retry_hours
+        if task.priority == Priority.URGENT:
+            return self._now + timedelta(hours=hours)  # on call: not held to business hours
+        calendar = calendar_for(self._settings)
+        return calendar.next_attempt_at(self._now, task.callback_window, hours)
+
+    async def _unreachable(self, task: CallbackTask, reason: str) -> None:
+        """Give up calling; the visitor gets an email when they gave an address."""
+        self._close(task, TaskStatus.UNREACHABLE, reason)
+        inquiry = await self._session.get(Inquiry, task.inquiry_id)
+        if inquiry is None or not inquiry.email:
+            return
+        kind = OutboxKind.VISITOR_UNREACHABLE
+        self._session.add(
+            OutboxMessage(
+                inquiry_id=inquiry.id,
+                kind=kind.value,
+                recipient=inquiry.email,
+                message_id=f"<{inquiry.reference}.{kind.value}@{self._settings.message_domain}>",
+                status=OutboxStatus.PENDING.value,
+                attempts=0,
+                next_attempt_at=self._now,
+                created_at=self._now,
+            )
+        )
+        if self._session.get_bind().dialect.name == "postgresql":
+            await self._session.execute(sa.text(f"NOTIFY {OUTBOX_CHANNEL}"))
+
+    # -- preconditions --------------------------------------------------------------------
+
+    async def _active(self, task_id: int) -> CallbackTask:
+        task = await self.get(task_id, lock=True)
+        if task.status not in ACTIVE_STATUSES:
+            raise TransitionNotAllowed(f"The task is {task.status}.")
+        return task
+
+    async def _held(self, task_id: int) -> CallbackTask:
+        """The task, which the caller must hold (a lapsed lease nobody took still counts)."""
+        task = await self._active(task_id)
+        if task.status == TaskStatus.CLAIMED and task.claimed_by == self._me:
+            return task
+        if holder(task, self._now) is not None:
+            raise ClaimConflict()
+        raise TransitionNotAllowed("Claim the task first.")
+
+    async def _unheld_or_mine(self, task_id: int) -> CallbackTask:
+        task = await self._active(task_id)
+        held_by = holder(task, self._now)
+        if held_by is not None and held_by != self._me:
+            raise ClaimConflict()
+        return task

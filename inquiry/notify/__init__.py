@@ -1,0 +1,1 @@
+"""Notifications: render outbox messages and deliver them by SMTP, files or webhook."""

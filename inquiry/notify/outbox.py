@@ -1,0 +1,173 @@
+"""The outbox life cycle: claim due rows under a lease, record results, requeue dead ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from inquiry.models import OutboxStatus, inquiry_table, outbox_table
+
+_MESSAGE_COLUMNS = (
+    outbox_table.c.id,
+    outbox_table.c.inquiry_id,
+    outbox_table.c.kind,
+    outbox_table.c.recipient,
+    outbox_table.c.message_id,
+    outbox_table.c.attempts,
+    outbox_table.c.created_at,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    id: int
+    inquiry_id: int
+    kind: str
+    recipient: str
+    message_id: str
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What happened to one claimed message."""
+
+    message: ClaimedMessage
+    status: OutboxStatus  # SENT, PENDING (retry) or DEAD
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+async def claim_due(
+    engine: AsyncEngine, *, now: datetime, lease_until: datetime, limit: int
+) -> list[ClaimedMessage]:
+    """Take up to `limit` due rows, and rows whose worker's lease lapsed, for this worker."""
+    table = outbox_table
+    due = sa.or_(
+        sa.and_(table.c.status == OutboxStatus.PENDING.value, table.c.next_attempt_at <= now),
+        sa.and_(table.c.status == OutboxStatus.SENDING.value, table.c.claimed_until < now),
+    )
+    # SKIP LOCKED lets several workers on PostgreSQL claim side by side without waiting or
+    # sharing rows; SQLite serialises writers (BEGIN IMMEDIATE) and ignores the clause.
+    candidates = (
+        sa.select(table.c.id)
+        .where(due)
+        .order_by(table.c.next_attempt_at, table.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    async with engine.begin() as connection:
+        rows = await connection.execute(
+            sa.update(table)
+            .where(table.c.id.in_(candidates.scalar_subquery()))
+            .values(status=OutboxStatus.SENDING.value, claimed_until=lease_until)
+            .returning(*_MESSAGE_COLUMNS)
+        )
+        claimed = [ClaimedMessage(**row._mapping) for row in rows]
+    return sorted(claimed, key=lambda message: message.id)
+
+
+async def inquiries_for(
+    engine: AsyncEngine, messages: Iterable[ClaimedMessage]
+) -> dict[int, dict[str, Any]]:
+    ids = {message.inquiry_id for message in messages}
+    if not ids:
+        return {}
+    async with engine.connect() as connection:
+        rows = await connection.execute(sa.select(inquiry_table).where(inquiry_table.c.id.in_(ids)))
+        return {row.id: dict(row._mapping) for row in rows}
+
+
+async def record(engine: AsyncEngine, results: Sequence[Result], *, now: datetime) -> None:
+    """Write every result of a batch in one transaction."""
+    if not results:
+        return
+    table = outbox_table
+    statement = (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("message_pk"))
+        .where(table.c.status == OutboxStatus.SENDING.value)
+        .values(
+            status=sa.bindparam("new_status"),
+            attempts=table.c.attempts + 1,
+            claimed_until=None,
+            last_error=sa.bindparam("error"),
+            next_attempt_at=sa.func.coalesce(sa.bindparam("retry_at"), table.c.next_attempt_at),
+            sent_at=sa.bindparam("sent"),
+        )
+    )
+    parameters = [
+        {
+            "message_pk": result.message.id,
+            "new_status": result.status.value,
+            "error": result.error[:500] if result.error else None,
+            "retry_at": result.next_attempt_at,
+            "sent": now if result.status is OutboxStatus.SENT else None,
+        }
+        for result in results
+    ]
+    async with engine.begin() as connection:
+        await connection.execute(statement, parameters)
+
+
+async def release(engine: AsyncEngine, messages: Iterable[ClaimedMessage]) -> None:
+    """Hand back claimed rows that were not attempted (shutdown): due again at once."""
+    ids = [message.id for message in messages]
+    if not ids:
+        return
+    table = outbox_table
+    async with engine.begin() as connection:
+        await connection.execute(
+            sa.update(table)
+            .where(table.c.id.in_(ids), table.c.status == OutboxStatus.SENDING.value)
+            .values(status=OutboxStatus.PENDING.value, claimed_until=None)
+        )
+
+
+async def list_messages(
+    engine: AsyncEngine, *, status: OutboxStatus | None, limit: int = 100
+) -> list[dict[str, Any]]:
+    table = outbox_table
+    query = (
+        sa.select(table, inquiry_table.c.reference)
+        .join(inquiry_table, inquiry_table.c.id == table.c.inquiry_id)
+        .order_by(table.c.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(table.c.status == status.value)
+    async with engine.connect() as connection:
+        return [dict(row._mapping) for row in await connection.execute(query)]
+
+
+async def counts(engine: AsyncEngine) -> dict[str, int]:
+    table = outbox_table
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            sa.select(table.c.status, sa.func.count()).group_by(table.c.status)
+        )
+        found = {str(status): int(number) for status, number in rows}
+    return {status.value: found.get(status.value, 0) for status in OutboxStatus}
+
+
+async def requeue(engine: AsyncEngine, message_pk: int, *, now: datetime) -> bool:
+    """Queue a dead message again, with a fresh lifetime (its queue time restarts now)."""
+    table = outbox_table
+    async with engine.begin() as connection:
+        result = await connection.execute(
+            sa.update(table)
+            .where(table.c.id == message_pk, table.c.status == OutboxStatus.DEAD.value)
+            .values(
+                status=OutboxStatus.PENDING.value,
+                next_attempt_at=now,
+                created_at=now,
+                claimed_until=None,
+            )
+        )
+        return bool(result.rowcount)

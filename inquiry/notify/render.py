@@ -1,0 +1,157 @@
+"""Turn an outbox row and its inquiry into an email (text and HTML) or a webhook payload."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+import orjson
+
+from inquiry.config import EmailDetail, Settings
+from inquiry.models import OutboxKind
+
+CLINIC_TIME = ZoneInfo("America/Toronto")
+
+_TOPIC_LABEL = {
+    "crisis": "Crisis",
+    "clinical": "Clinical",
+    "new_patient": "New patient",
+    "appointment": "Appointment",
+    "billing": "Billing",
+    "referral": "Referral",
+    "general": "General",
+    "spam": "Spam",
+}
+_VISITOR_SUBJECT = {
+    (OutboxKind.VISITOR_ACKNOWLEDGEMENT, "en"): "We received your message ({reference})",
+    (OutboxKind.VISITOR_ACKNOWLEDGEMENT, "fr"): "Nous avons bien reçu votre message ({reference})",
+    (OutboxKind.VISITOR_UNREACHABLE, "en"): "We tried to call you ({reference})",
+    (OutboxKind.VISITOR_UNREACHABLE, "fr"): "Nous avons tenté de vous joindre ({reference})",
+}
+_CRISIS_FIRST = {
+    "en": "If you are in danger now, call 911 or 9-8-8",
+    "fr": "En danger maintenant? Composez le 911 ou le 9-8-8",
+}
+_WINDOW = {
+    "en": {"morning": "morning", "afternoon": "afternoon", "evening": "evening"},
+    "fr": {"morning": "le matin", "afternoon": "l'après-midi", "evening": "le soir"},
+}
+
+
+class RenderError(Exception):
+    """The message cannot be built (a template or data problem): retrying will not help."""
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class MessageRenderer:
+    """Renders the templates in templates/email/ (HTML autoescaped, text verbatim)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        loader = jinja2.FileSystemLoader(settings.templates_dir / "email")
+        self._html = jinja2.Environment(
+            loader=loader, autoescape=True, undefined=jinja2.StrictUndefined
+        )
+        self._text = jinja2.Environment(
+            loader=loader,
+            autoescape=False,  # noqa: S701 - text/plain bodies: HTML escaping would garble them
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+        )
+        name, address = parseaddr(settings.mail_from)
+        self._sender = Address(display_name=name, addr_spec=address)
+
+    def email(
+        self, kind: str, recipient: str, message_id: str, inquiry: Mapping[str, Any]
+    ) -> EmailMessage:
+        """Build the email for one outbox row."""
+        try:
+            return self._email(OutboxKind(kind), recipient, message_id, inquiry)
+        except (jinja2.TemplateError, ValueError, KeyError, IndexError) as error:
+            raise RenderError(f"{kind}: {type(error).__name__}: {error}") from error
+
+    def _email(
+        self, kind: OutboxKind, recipient: str, message_id: str, inquiry: Mapping[str, Any]
+    ) -> EmailMessage:
+        language = inquiry["language"] if inquiry["language"] in ("en", "fr") else "en"
+        context = self._context(inquiry, language)
+        visitor_facing = kind in (
+            OutboxKind.VISITOR_ACKNOWLEDGEMENT,
+            OutboxKind.VISITOR_UNREACHABLE,
+        )
+        suffix = f".{language}" if visitor_facing else ""
+        message = EmailMessage()
+        message["Subject"] = self._subject(kind, inquiry, language)
+        message["From"] = self._sender
+        message["To"] = Address(addr_spec=recipient)
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Message-ID"] = message_id
+        message["Auto-Submitted"] = "auto-generated"
+        if kind is OutboxKind.ADMIN_NOTIFICATION and inquiry["email"]:
+            # Staff press Reply and write to the visitor; built as an Address, never by hand.
+            message["Reply-To"] = Address(display_name=inquiry["name"], addr_spec=inquiry["email"])
+        message.set_content(self._text.get_template(f"{kind.value}{suffix}.txt").render(context))
+        html = self._html.get_template(f"{kind.value}{suffix}.html").render(context)
+        message.add_alternative(html, subtype="html")
+        if visitor_facing:
+            # After the body: set_content() clears Content-* headers.
+            message["Content-Language"] = language
+        return message
+
+    def _subject(self, kind: OutboxKind, inquiry: Mapping[str, Any], language: str) -> str:
+        reference = inquiry["reference"]
+        topic = _TOPIC_LABEL.get(inquiry["topic"], inquiry["topic"])
+        if kind is OutboxKind.ADMIN_NOTIFICATION:
+            return f"[{str(inquiry['priority']).upper()}] {topic} — {reference}"
+        if kind is OutboxKind.URGENT_ALERT:
+            return f"[URGENT] {topic} — {reference} — call back now"
+        subject = _VISITOR_SUBJECT[(kind, language)].format(reference=reference)
+        if kind is OutboxKind.VISITOR_ACKNOWLEDGEMENT and inquiry["crisis"]:
+            subject = f"{_CRISIS_FIRST[language]} — {subject}"
+        return subject
+
+    def _context(self, inquiry: Mapping[str, Any], language: str) -> dict[str, Any]:
+        settings = self._settings
+        received = as_utc(inquiry["created_at"]).astimezone(CLINIC_TIME)
+        return {
+            "i": inquiry,
+            "heading": f"New inquiry {inquiry['reference']}",
+            "received": received.strftime("%Y-%m-%d %H:%M %Z"),
+            "reasons": json.loads(inquiry["triage_reasons"] or "[]"),
+            "full": settings.admin_email_detail is EmailDetail.FULL,
+            "link": staff_link(settings, inquiry["reference"]),
+            "resources": settings.crisis_resources[language],
+            "clinic": settings.clinic_name,
+            "phone": settings.clinic_phone,
+            "window": _WINDOW[language].get(inquiry["callback_window"], ""),
+        }
+
+    def webhook_payload(self, inquiry: Mapping[str, Any]) -> bytes:
+        """The urgent alert for chat or paging tools: no names, no message text."""
+        return orjson.dumps(
+            {
+                "event": "urgent_inquiry",
+                "reference": inquiry["reference"],
+                "topic": inquiry["topic"],
+                "priority": inquiry["priority"],
+                "crisis": bool(inquiry["crisis"]),
+                "language": inquiry["language"],
+                "received_at": as_utc(inquiry["created_at"]).isoformat(),
+                "link": staff_link(self._settings, inquiry["reference"]),
+            }
+        )
+
+
+def staff_link(settings: Settings, reference: str) -> str:
+    return f"{settings.public_base_url.rstrip('/')}/staff/inquiries/{reference}"

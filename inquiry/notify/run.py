@@ -1,0 +1,67 @@
+"""Entry points behind `inquiry worker` and `inquiry outbox …`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from typing import TextIO
+
+from inquiry.config import Settings
+from inquiry.db import create_engine
+from inquiry.models import OutboxStatus, utcnow
+from inquiry.notify import outbox
+from inquiry.notify.listen import outbox_notifications
+from inquiry.notify.worker import OutboxWorker
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(settings: Settings) -> None:
+    """Deliver until SIGTERM or SIGINT, then finish or hand back what is in hand."""
+    engine = create_engine(settings)
+    worker = OutboxWorker(engine, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            if not settings.is_sqlite:
+                await stack.enter_async_context(
+                    outbox_notifications(settings.database_url, worker.notify)
+                )
+            worker.start()
+            log.info("outbox worker started")
+            await stop.wait()
+            log.info("stopping: finishing the message in hand")
+            await worker.stop()
+    finally:
+        await engine.dispose()
+
+
+async def outbox_command(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    engine = create_engine(settings)
+    try:
+        if args.outbox_command == "list":
+            status = OutboxStatus(args.status) if args.status else None
+            for row in await outbox.list_messages(engine, status=status, limit=args.limit):
+                out.write(
+                    f"{row['id']:>8} {row['status']:<8} {row['kind']:<24} {row['reference']} "
+                    f"attempts={row['attempts']} next={row['next_attempt_at']:%Y-%m-%d %H:%M} "
+                    f"error={row['last_error'] or '-'}\n"
+                )
+            return 0
+        if args.outbox_command == "retry":
+            if await outbox.requeue(engine, args.id, now=utcnow()):
+                out.write(f"message {args.id} queued again\n")
+                return 0
+            out.write(f"message {args.id} is not dead (or does not exist)\n")
+            return 1
+        out.write(json.dumps(await outbox.counts(engine)) + "\n")
+        return 0
+    finally:
+        await engine.dispose()

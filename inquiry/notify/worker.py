@@ -1,0 +1,153 @@
+"""The outbox worker: claims due messages, renders and sends them, and records what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from inquiry.config import Settings
+from inquiry.models import OutboxKind, OutboxStatus, utcnow
+from inquiry.notify import outbox
+from inquiry.notify.outbox import ClaimedMessage, Result
+from inquiry.notify.render import MessageRenderer, RenderError, as_utc
+from inquiry.notify.transports import DeliveryError, Mailer, WebhookSender, mailer_for
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY_SECONDS = 30.0
+MAX_RETRY_SECONDS = 3600.0
+
+
+def retry_delay(attempts: int, rng: random.Random) -> timedelta:
+    """Exponential backoff with jitter: 15–30 s after the first failure, at most an hour."""
+    ceiling = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=ceiling / 2 + rng.random() * ceiling / 2)
+
+
+class OutboxWorker:
+    """Delivers the outbox. Runs inside `inquiry serve` or alone as `inquiry worker`."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        mailer_factory: Callable[[], Mailer] | None = None,
+        webhook: WebhookSender | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._clock = clock
+        self._mailer_factory = mailer_factory or (lambda: mailer_for(settings))
+        self._webhook = webhook
+        self._renderer = MessageRenderer(settings)
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._lease = timedelta(seconds=settings.outbox_lease_seconds)
+        self._lifetime = timedelta(hours=settings.outbox_max_lifetime_hours)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        """New rows were committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="outbox-worker")
+
+    async def stop(self) -> None:
+        """Finish the message in hand, hand back the rest of the batch, and stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        if self._webhook is not None:
+            await self._webhook.aclose()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                handled = await self.drain_once()
+            except Exception:
+                log.exception("outbox batch failed; trying again shortly")
+                handled = 0
+            if handled == 0 and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._settings.outbox_poll_seconds)
+                self._wake.clear()
+
+    async def drain_once(self) -> int:
+        """Deliver one batch of due messages; returns how many were claimed."""
+        now = self._clock()
+        lease_until = now + self._lease
+        claimed = await outbox.claim_due(
+            self._engine, now=now, lease_until=lease_until, limit=self._settings.outbox_batch_size
+        )
+        if not claimed:
+            return 0
+        inquiries = await outbox.inquiries_for(self._engine, claimed)
+        results: list[Result] = []
+        unattempted: list[ClaimedMessage] = []
+        async with self._mailer_factory() as mailer:
+            for message in claimed:
+                # Stop on SIGTERM, and never send on a lease that may have passed to another worker.
+                if self._stopping or self._clock() >= lease_until - timedelta(seconds=5):
+                    unattempted.append(message)
+                    continue
+                results.append(
+                    await self._deliver(message, inquiries.get(message.inquiry_id), mailer)
+                )
+        await outbox.record(self._engine, results, now=self._clock())
+        await outbox.release(self._engine, unattempted)
+        return len(claimed)
+
+    async def _deliver(
+        self, message: ClaimedMessage, inquiry: dict[str, Any] | None, mailer: Mailer
+    ) -> Result:
+        try:
+            if inquiry is None:
+                raise RenderError(f"inquiry {message.inquiry_id} is missing")
+            if message.kind == OutboxKind.URGENT_WEBHOOK:
+                await self._send_webhook(message, inquiry)
+            else:
+                email = self._renderer.email(
+                    message.kind, message.recipient, message.message_id, inquiry
+                )
+                await mailer.send(email)
+        except RenderError as error:
+            return self._dead(message, str(error))
+        except DeliveryError as error:
+            if error.permanent:
+                return self._dead(message, str(error))
+            return self._retry(message, str(error))
+        return Result(message, OutboxStatus.SENT)
+
+    async def _send_webhook(self, message: ClaimedMessage, inquiry: dict[str, Any]) -> None:
+        if self._webhook is None:
+            self._webhook = WebhookSender(self._settings)
+        body = self._renderer.webhook_payload(inquiry)
+        await self._webhook.send(message.recipient, body, message.message_id)
+
+    def _retry(self, message: ClaimedMessage, error: str) -> Result:
+        now = self._clock()
+        if now - as_utc(message.created_at) >= self._lifetime:
+            return self._dead(message, f"gave up after {self._lifetime}: {error}")
+        retry_at = now + retry_delay(message.attempts + 1, self._rng)
+        log.warning(
+            "outbox %d (%s) failed, retrying at %s: %s", message.id, message.kind, retry_at, error
+        )
+        return Result(message, OutboxStatus.PENDING, error, retry_at)
+
+    def _dead(self, message: ClaimedMessage, error: str) -> Result:
+        # Loud on purpose: a dead message is an inquiry someone has not been told about.
+        log.error("outbox %d (%s) is dead: %s", message.id, message.kind, error)
+        return Result(message, OutboxStatus.DEAD, error)

@@ -1,0 +1,190 @@
+"""Staff accounts, their tokens, and signing in. Takes a session and flushes; never commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inquiry.callbacks.models import TaskStatus, task_table
+from inquiry.config import Settings
+from inquiry.errors import NotFound, StaffExists, TransitionNotAllowed
+from inquiry.staff import passwords, tokens
+from inquiry.staff.audit import Caller, record
+from inquiry.staff.models import ApiToken, Staff, StaffRole, TokenKind, staff_table, token_table
+
+
+@dataclass(frozen=True, slots=True)
+class MintedToken:
+    """A token as shown once: the secret itself, and its stored row."""
+
+    secret: str
+    row: ApiToken
+
+
+def normalize_email(email: str) -> str:
+    """Staff emails are compared lower-cased; raises ValueError when not an address."""
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise ValueError(f"{email!r} is not a valid email address") from error
+
+
+class StaffService:
+    """What admins (and the command line) do with staff accounts and tokens."""
+
+    def __init__(self, session: AsyncSession, settings: Settings, caller: Caller) -> None:
+        self._session = session
+        self._settings = settings
+        self._caller = caller
+
+    async def create(
+        self, *, email: str, role: StaffRole, name: str = "", password: str | None = None
+    ) -> Staff:
+        """Add a staff account; without a password it can only use API tokens."""
+        email = normalize_email(email)
+        if await self.find(email) is not None:
+            raise StaffExists()
+        password_hash = None
+        if password is not None:
+            passwords.check_strength(password, self._settings.staff_password_min_length)
+            password_hash = await passwords.hash_password(password)
+        staff = Staff(
+            email=email,
+            name=name,
+            role=role.value,
+            password_hash=password_hash,
+            active=True,
+            created_at=self._caller.now,
+        )
+        self._session.add(staff)
+        await self._session.flush()
+        record(self._session, self._caller, "staff.create", ("staff", staff.id), role=role.value)
+        return staff
+
+    async def find(self, email: str) -> Staff | None:
+        query = sa.select(Staff).where(staff_table.c.email == email.strip().lower())
+        return (await self._session.scalars(query)).first()
+
+    async def get(self, staff_id: int) -> Staff:
+        staff = await self._session.get(Staff, staff_id)
+        if staff is None:
+            raise NotFound("There is no staff account with this id.")
+        return staff
+
+    async def all(self) -> list[Staff]:
+        return list((await self._session.scalars(sa.select(Staff).order_by(staff_table.c.id))))
+
+    async def update(
+        self,
+        staff: Staff,
+        *,
+        role: StaffRole | None = None,
+        active: bool | None = None,
+        name: str | None = None,
+        password: str | None = None,
+    ) -> Staff:
+        """Change an account; disabling one returns its claimed calls to the queue."""
+        changed: list[str] = []
+        demoted = role is not None and role is not StaffRole.ADMIN
+        if staff.role == StaffRole.ADMIN and (demoted or active is False):
+            await self._keep_an_admin(staff)
+        if role is not None and role != staff.role:
+            staff.role = role.value
+            changed.append("role")
+        if name is not None and name != staff.name:
+            staff.name = name
+            changed.append("name")
+        if password is not None:
+            passwords.check_strength(password, self._settings.staff_password_min_length)
+            staff.password_hash = await passwords.hash_password(password)
+            changed.append("password")
+        if active is not None and active != staff.active:
+            staff.active = active
+            changed.append("active")
+            if not active:
+                await self._release_claims(staff)
+        await self._session.flush()
+        record(
+            self._session,
+            self._caller,
+            "staff.update",
+            ("staff", staff.id),
+            changed=changed,
+            role=staff.role,
+            active=staff.active,
+        )
+        return staff
+
+    async def mint_token(
+        self,
+        staff: Staff,
+        *,
+        kind: TokenKind = TokenKind.API,
+        label: str = "",
+        lifetime: timedelta | None = None,
+    ) -> MintedToken:
+        """A new token for this account; the secret is returned here and never again."""
+        secret = tokens.mint()
+        row = ApiToken(
+            staff_id=staff.id,
+            kind=kind.value,
+            label=label,
+            prefix=tokens.shown_prefix(secret),
+            token_hash=tokens.digest(secret),
+            created_at=self._caller.now,
+            expires_at=self._caller.now + lifetime if lifetime else None,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        action = "session.create" if kind is TokenKind.SESSION else "token.create"
+        record(self._session, self._caller, action, ("staff", staff.id), token=row.id)
+        return MintedToken(secret=secret, row=row)
+
+    async def tokens_of(self, staff: Staff) -> list[ApiToken]:
+        query = (
+            sa.select(ApiToken)
+            .where(token_table.c.staff_id == staff.id)
+            .order_by(token_table.c.id.desc())
+        )
+        return list(await self._session.scalars(query))
+
+    async def get_token(self, token_id: int) -> ApiToken:
+        token = await self._session.get(ApiToken, token_id)
+        if token is None:
+            raise NotFound("There is no token with this id.")
+        return token
+
+    async def revoke(self, token: ApiToken, *, action: str = "token.revoke") -> ApiToken:
+        """Revoke a token from now on (revoking twice keeps the first time)."""
+        if token.revoked_at is None:
+            token.revoked_at = self._caller.now
+        await self._session.flush()
+        record(self._session, self._caller, action, ("staff", token.staff_id), token=token.id)
+        return token
+
+    async def _keep_an_admin(self, staff: Staff) -> None:
+        others = await self._session.scalar(
+            sa.select(sa.func.count())
+            .select_from(staff_table)
+            .where(
+                staff_table.c.role == StaffRole.ADMIN.value,
+                staff_table.c.active.is_(True),
+                staff_table.c.id != staff.id,
+            )
+        )
+        if not others:
+            raise TransitionNotAllowed("The last active admin cannot be demoted or disabled.")
+
+    async def _release_claims(self, staff: Staff) -> None:
+        await self._session.execute(
+            sa.update(task_table)
+            .where(
+                task_table.c.claimed_by == staff.id,
+                task_table.c.status == TaskStatus.CLAIMED.value,
+            )
+            .values(status=TaskStatus.OPEN.value, claimed_by=None, claimed_until=None)
+        )

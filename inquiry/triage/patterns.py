@@ -1,0 +1,127 @@
+"""Join many term regexes into one fast alternation, matching exactly the same texts.
+
+Python's regex engine tries alternatives one after another at every word start, but skips
+an alternative cheaply when it begins with a plain character that does not match. So the
+terms are rewritten to start with plain characters (leading groups such as "(?:since|after)"
+are expanded) and then folded into a character trie: "cost|covered" becomes "co(?:st|vered)".
+"""
+
+# Expanding a term with many leading choices multiplies the pattern; past this, keep it as is.
+_MAX_VARIANTS = 256
+_QUANTIFIERS = frozenset("?*+{")
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789 '-")
+
+
+def _close_paren(term: str, start: int) -> int:
+    """Return the index of the parenthesis closing the group opened at start, or -1."""
+    depth = 0
+    in_class = False
+    index = start
+    while index < len(term):
+        char = term[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if term[index + 1 : index + 2] == "]":
+                index += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+        index += 1
+    return -1
+
+
+def _split_top(term: str) -> list[str]:
+    """Split a regex on the "|" that are not inside a group or a character class."""
+    parts: list[str] = []
+    depth = 0
+    in_class = False
+    last = 0
+    index = 0
+    while index < len(term):
+        char = term[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if term[index + 1 : index + 2] == "]":
+                index += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(term[last:index])
+            last = index + 1
+        index += 1
+    parts.append(term[last:])
+    return parts
+
+
+def _expand(term: str, budget: int = _MAX_VARIANTS) -> list[str]:
+    """Rewrite a term as equivalent alternatives that start with plain characters."""
+    alternatives = _split_top(term)
+    if len(alternatives) > 1:
+        return [variant for alt in alternatives for variant in _expand(alt, budget)]
+    if not term.startswith("(?:"):
+        return [term]
+    end = _close_paren(term, 0)
+    rest = term[end + 1 :]
+    optional = rest.startswith("?") and not rest.startswith("??")
+    if end < 0 or (rest[:1] in _QUANTIFIERS and not optional):
+        return [term]
+    if optional:
+        rest = rest[1:]
+    heads = _split_top(term[3:end]) + ([""] if optional else [])
+    variants = [head + rest for head in heads if head + rest]
+    if len(variants) > budget or len(variants) < len(heads) - optional:
+        return [term]
+    expanded = [
+        piece for variant in variants for piece in _expand(variant, budget // len(variants))
+    ]
+    return expanded if len(expanded) <= budget else [term]
+
+
+def _starts_plain(term: str) -> bool:
+    return term[:1] in _PLAIN and term[1:2] not in _QUANTIFIERS
+
+
+def _trie(terms: list[str]) -> str:
+    """Fold terms that share leading plain characters into nested alternations."""
+    branches: dict[str, list[str]] = {}
+    others: list[str] = []
+    ends_here = False
+    for term in (piece for original in terms for piece in _expand(original)):
+        if not term:
+            ends_here = True
+        elif _starts_plain(term):
+            branches.setdefault(term[0], []).append(term[1:])
+        elif term not in others:
+            others.append(term)
+    parts = []
+    for char, rests in branches.items():
+        unique = list(dict.fromkeys(rests))
+        if len(unique) == 1:
+            parts.append(char + (f"(?:{unique[0]})" if "|" in unique[0] else unique[0]))
+        else:
+            parts.append(f"{char}(?:{_trie(unique)})")
+    parts += [f"(?:{term})" for term in others]
+    # An ended term is tried last so the longer phrase sharing its start is preferred.
+    if ends_here:
+        parts.append("")
+    return "|".join(parts)
+
+
+def alternation(terms: list[str]) -> str:
+    """Return one regex (without boundaries) matching exactly what any of the terms matches."""
+    return f"(?:{_trie(terms)})"

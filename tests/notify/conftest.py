@@ -1,0 +1,110 @@
+"""A real SMTP server on loopback (aiosmtpd) that records what it accepts and can misbehave."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.conftest import free_port
+
+SMTP_USER = "inquiry"
+SMTP_PASSWORD = "correct horse battery staple"  # noqa: S105 - test server only
+
+
+@dataclass
+class Sink:
+    """What the server accepted, and the answers it should give next."""
+
+    port: int
+    received: list[EmailMessage] = field(default_factory=list)
+    # Each DATA takes the next scripted answer; "250" (accept) when the script is empty.
+    script: list[str] = field(default_factory=list)
+    delay: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def message_ids(self) -> list[str]:
+        with self.lock:
+            return [str(message["Message-ID"]) for message in self.received]
+
+    def by_kind(self, kind: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.received if f".{kind}" in str(m["Message-ID"])]
+
+
+class RecordingHandler:
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)
+        with self.sink.lock:
+            answer = self.sink.script.pop(0) if self.sink.script else "250 OK"
+            if answer.startswith("250"):
+                parsed = message_from_bytes(envelope.content, policy=policy.default)
+                assert isinstance(parsed, EmailMessage)
+                self.sink.received.append(parsed)
+        return answer
+
+
+def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    ok = (
+        isinstance(data, LoginPassword)
+        and data.login.decode() == SMTP_USER
+        and data.password.decode() == SMTP_PASSWORD
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture(scope="session")
+def certificate_authority(tmp_path_factory: pytest.TempPathFactory) -> tuple[trustme.CA, Path]:
+    ca = trustme.CA()
+    bundle = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    return ca, bundle
+
+
+def _start(sink: Sink, **options: Any) -> Controller:
+    controller = Controller(RecordingHandler(sink), hostname="127.0.0.1", port=sink.port, **options)
+    controller.start()
+    return controller
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[Sink]:
+    """A plain SMTP server on loopback."""
+    sink = Sink(port=free_port())
+    controller = _start(sink)
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_tls_sink(certificate_authority: tuple[trustme.CA, Path]) -> Iterator[Sink]:
+    """An SMTP server that requires STARTTLS and a login, with a certificate from a test CA."""
+    ca, _ = certificate_authority
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    sink = Sink(port=free_port())
+    controller = _start(
+        sink,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=_authenticate,
+        auth_required=True,
+        auth_require_tls=True,
+    )
+    yield sink
+    controller.stop()

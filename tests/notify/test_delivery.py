@@ -1,0 +1,300 @@
+"""Delivery through a real SMTP server on loopback: content, headers, languages, TLS, injection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import trustme
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from inquiry.app import create_app
+from inquiry.config import Settings
+from inquiry.models import inquiry_table, outbox_table, utcnow
+from inquiry.notify.worker import OutboxWorker
+from tests.conftest import make_settings, valid_inquiry
+from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, Sink
+
+URL = "/api/v1/inquiries"
+
+
+class Clock:
+    """A clock the test moves by hand: leases and retries without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def smtp_settings(database_url: str, tmp_path: Path, sink: Sink, **overrides: Any) -> Settings:
+    return make_settings(
+        database_url,
+        tmp_path,
+        mail_transport="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=sink.port,
+        oncall_emails=["oncall@ketaminetherapyclinic.ca"],
+        **overrides,
+    )
+
+
+async def submit(settings: Settings, *bodies: dict[str, Any]) -> list[str]:
+    app: FastAPI = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            responses = [await client.post(URL, json=body) for body in bodies]
+    assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
+    return [r.json()["reference"] for r in responses]
+
+
+@pytest.fixture
+async def worker_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    from inquiry.db import create_engine
+
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+async def drain(engine: AsyncEngine, settings: Settings, clock: Clock | None = None) -> int:
+    worker = OutboxWorker(engine, settings, clock=clock or Clock())
+    total = 0
+    while handled := await worker.drain_once():
+        total += handled
+    return total
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def html_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())
+
+
+async def statuses(engine: AsyncEngine) -> list[tuple[str, str, int]]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            sa.select(outbox_table.c.kind, outbox_table.c.status, outbox_table.c.attempts).order_by(
+                outbox_table.c.id
+            )
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+class TestDeliveredContent:
+    async def test_admin_notification_and_english_acknowledgement(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        [reference] = await submit(settings, valid_inquiry())
+
+        assert await drain(engine, settings) == 2
+
+        [admin] = smtp_sink.by_kind("admin_notification")
+        assert admin["Subject"] == f"[NORMAL] New patient — {reference}"
+        assert admin["To"] == "admin@ketaminetherapyclinic.ca"
+        assert admin["Reply-To"] == "Marie Tremblay <marie@example.ca>"
+        assert admin["Message-ID"] == f"<{reference}.admin_notification@ketaminetherapyclinic.ca>"
+        assert admin.get_content_type() == "multipart/alternative"
+        body = text_of(admin)
+        assert "how to start IV ketamine treatment" in body
+        assert "+14165550199" in body
+        assert "Why triage decided this" in body
+        assert f"/staff/inquiries/{reference}" in html_of(admin)
+
+        [ack] = smtp_sink.by_kind("visitor_acknowledgement")
+        assert ack["To"] == "marie@example.ca"
+        assert ack["Subject"] == f"We received your message ({reference})"
+        assert ack["Content-Language"] == "en"
+        assert "Your reference is" in text_of(ack) and reference in text_of(ack)
+        assert await statuses(engine) == [
+            ("admin_notification", "sent", 1),
+            ("visitor_acknowledgement", "sent", 1),
+        ]
+
+    async def test_french_acknowledgement_is_in_french(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        body = valid_inquiry(
+            language="fr",
+            preferred_contact="phone",
+            callback_window="evening",
+            message="Bonjour, j'aimerais prendre rendez-vous pour une évaluation.",
+        )
+        [reference] = await submit(settings, body)
+        await drain(engine, settings)
+
+        [ack] = smtp_sink.by_kind("visitor_acknowledgement")
+        assert ack["Subject"] == f"Nous avons bien reçu votre message ({reference})"
+        text = text_of(ack)
+        assert text.startswith("Bonjour Marie Tremblay,")
+        assert "notre équipe vous rappellera le soir" in text
+        assert '<html lang="fr">' in html_of(ack)
+
+    async def test_crisis_alerts_on_call_and_leads_the_acknowledgement_with_help(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        body = valid_inquiry(topic="billing", message="I have a plan to kill myself this weekend.")
+        [reference] = await submit(settings, body)
+        await drain(engine, settings)
+
+        [admin] = smtp_sink.by_kind("admin_notification")
+        assert admin["Subject"] == f"[URGENT] Crisis — {reference}"
+        [alert] = smtp_sink.by_kind("urgent_alert")
+        assert alert["To"] == "oncall@ketaminetherapyclinic.ca"
+        assert alert["Subject"] == f"[URGENT] Crisis — {reference} — call back now"
+        assert "kill myself" not in text_of(alert)  # no message text outside the service
+        [ack] = smtp_sink.by_kind("visitor_acknowledgement")
+        assert ack["Subject"].startswith("If you are in danger now, call 911 or 9-8-8")
+        assert text_of(ack).startswith("If you are in danger right now, do not wait for our call:")
+        assert "9-8-8" in text_of(ack).split("Hello")[0]
+
+    async def test_summary_mode_keeps_health_information_out_of_the_admin_email(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, admin_email_detail="summary")
+        [reference] = await submit(settings, valid_inquiry())
+        await drain(engine, settings)
+
+        [admin] = smtp_sink.by_kind("admin_notification")
+        for part in (text_of(admin), html_of(admin)):
+            assert reference in part and "/staff/inquiries/" in part
+            assert "treatment-resistant depression" not in part
+            assert "marie@example.ca" not in part and "+14165550199" not in part
+
+    async def test_spam_is_never_acknowledged(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        await submit(settings, valid_inquiry(website="https://seo.example"))
+        assert await drain(engine, settings) == 0
+        assert smtp_sink.received == []
+
+
+class TestSmtpSecurity:
+    async def test_starttls_and_login_with_a_test_certificate(
+        self,
+        database_url: str,
+        tmp_path: Path,
+        smtp_tls_sink: Sink,
+        engine: AsyncEngine,
+        certificate_authority: tuple[trustme.CA, Path],
+    ) -> None:
+        _, bundle = certificate_authority
+        settings = smtp_settings(
+            database_url,
+            tmp_path,
+            smtp_tls_sink,
+            smtp_security="starttls",
+            smtp_username=SMTP_USER,
+            smtp_password=SMTP_PASSWORD,
+            smtp_ca_file=bundle,
+        )
+        await submit(settings, valid_inquiry())
+        await drain(engine, settings)
+        assert len(smtp_tls_sink.received) == 2
+
+    async def test_wrong_password_is_retried_not_dropped(
+        self,
+        database_url: str,
+        tmp_path: Path,
+        smtp_tls_sink: Sink,
+        engine: AsyncEngine,
+        certificate_authority: tuple[trustme.CA, Path],
+    ) -> None:
+        _, bundle = certificate_authority
+        settings = smtp_settings(
+            database_url,
+            tmp_path,
+            smtp_tls_sink,
+            smtp_security="starttls",
+            smtp_username=SMTP_USER,
+            smtp_password="wrong",
+            smtp_ca_file=bundle,
+        )
+        await submit(settings, valid_inquiry())
+        await drain(engine, settings)
+        assert smtp_tls_sink.received == []
+        assert {status for _, status, _ in await statuses(engine)} == {"pending"}
+
+    async def test_untrusted_certificate_is_refused(
+        self, database_url: str, tmp_path: Path, smtp_tls_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(
+            database_url,
+            tmp_path,
+            smtp_tls_sink,
+            smtp_security="starttls",
+            smtp_username=SMTP_USER,
+            smtp_password=SMTP_PASSWORD,
+        )
+        await submit(settings, valid_inquiry())
+        await drain(engine, settings)
+        assert smtp_tls_sink.received == []
+
+
+HOSTILE = {
+    "name": 'Eve <script>alert("name")</script> =?utf-8?q?Bcc=3A_x=40evil=2Eexample?=',
+    "subject": '<img src=x onerror=alert("subject")>',
+    "message": "</div><script>alert('message')</script>\nBcc: victim@evil.example\n\r\n.\r\n",
+    "source_page": '/contact"><script>alert("page")</script>',
+}
+
+
+class TestInjection:
+    async def test_hostile_fields_add_no_headers_and_are_escaped_in_html(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        await submit(settings, valid_inquiry(**HOSTILE))
+        await drain(engine, settings)
+
+        assert len(smtp_sink.received) == 2
+        for message in smtp_sink.received:
+            assert message["Bcc"] is None and message["Cc"] is None
+            assert len(message.get_all("To", [])) == 1
+            html = html_of(message)
+            assert "<script>" not in html and "<img" not in html
+        [admin] = smtp_sink.by_kind("admin_notification")
+        html = html_of(admin)
+        assert "&lt;script&gt;alert(&#39;message&#39;)&lt;/script&gt;" in html
+        assert "&lt;img src=x onerror=alert(&#34;subject&#34;)&gt;" in html
+
+    async def test_stored_rows_with_crlf_still_cannot_add_headers(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        """Defence in depth: even a row that bypassed intake validation renders safely."""
+        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        await submit(settings, valid_inquiry())
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.update(inquiry_table).values(name="Mallory\r\nBcc: victim@evil.example")
+            )
+        await drain(engine, settings)
+
+        for message in smtp_sink.received:
+            assert message["Bcc"] is None
+        assert await statuses(engine) in (
+            [("admin_notification", "sent", 1), ("visitor_acknowledgement", "sent", 1)],
+            [("admin_notification", "dead", 1), ("visitor_acknowledgement", "sent", 1)],
+        )

@@ -1,0 +1,161 @@
+"""Behaviour of triage(): crisis first, the visitor's hint, spam, language and reasons."""
+
+import dataclasses
+
+import pytest
+
+from inquiry.triage import Priority, Topic, TriageResult, triage
+from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC
+
+
+class TestCrisis:
+    @pytest.mark.parametrize(
+        "message",
+        [
+            "I don't want to be here anymore",
+            "everyone would be better off without me",
+            "I wrote goodbye letters last night",
+            "I've been giving my things away",
+            "im suicidle",
+            "i want to kil myself",
+            "My son said he wants to kill himself",
+            "J'ai des idées noires",
+            "je veux en finir",
+            "j'ai peur de me faire du mal",
+            "je n'ai plus envie de vivre",
+            "je pense à me tuer",
+            "je veux mourir",
+            "idees noires tous les soirs",
+            "help.i want to die",
+        ],
+    )
+    def test_direct_indirect_and_misspelt_phrases_are_crisis(self, message: str) -> None:
+        result = triage("", message)
+        assert result.crisis
+        assert result.topic == Topic.CRISIS
+        assert result.priority == Priority.URGENT
+
+    def test_crisis_message_is_urgent_even_when_topic_is_billing(self) -> None:
+        result = triage("Invoice", "Send the invoice. I want to end my life.", Topic.BILLING)
+        assert result.topic == Topic.CRISIS
+        assert "visitor chose: billing (overridden by the message)" in result.reasons
+
+    def test_crisis_overrides_spam_words_and_links(self) -> None:
+        message = "Cheap SEO backlinks http://a.example http://b.example - I want to kill myself"
+        result = triage("", message)
+        assert result.topic == Topic.CRISIS
+        assert result.crisis
+
+    def test_reason_quotes_the_deciding_phrase(self) -> None:
+        result = triage("", "Lately I keep wishing I was dead.")
+        assert result.reasons[0] == 'crisis phrase: "wishing i was dead"'
+
+    @pytest.mark.parametrize(
+        "message",
+        [
+            "I'm not suicidal, just very depressed. How do I get assessed?",
+            "No suicidal thoughts, but my anxiety is bad. What does treatment involve?",
+            "My grandmother died by suicide. Am I eligible for ketamine?",
+            "I lost my brother to suicide and want to donate to your research.",
+            "Je ne suis pas suicidaire mais ma dépression résiste. Comment commencer?",
+            "Mon oncle s'est suicidé. Avez-vous des groupes pour les familles?",
+            "I don't want to die or anything, but the dissociation scared me.",
+            "Is there a risk of overdose with ketamine?",
+            "This headache is killing me lol, do you treat migraine?",
+        ],
+    )
+    def test_denials_and_past_events_about_others_are_not_crisis(self, message: str) -> None:
+        assert not triage("", message).crisis
+
+    def test_a_denial_does_not_cancel_another_crisis_phrase(self) -> None:
+        result = triage("", "I'm not suicidal, but I have been hurting myself again.")
+        assert result.crisis
+        assert any("not counted" in reason for reason in result.reasons)
+
+
+class TestVisitorHint:
+    def test_hint_decides_when_the_message_says_nothing_topical(self) -> None:
+        result = triage("", "Please call me back when you can.", Topic.BILLING)
+        assert result.topic == Topic.BILLING
+        assert "visitor chose: billing" in result.reasons
+
+    def test_message_overrides_the_hint(self) -> None:
+        result = triage("", "Could you send me a receipt for my insurance?", Topic.APPOINTMENT)
+        assert result.topic == Topic.BILLING
+        assert "visitor chose: appointment (overridden by the message)" in result.reasons
+
+    def test_hint_breaks_a_weak_tie(self) -> None:
+        message = "Question about my next infusion"
+        assert triage("", message, Topic.APPOINTMENT).topic == Topic.APPOINTMENT
+        assert triage("", message, Topic.CLINICAL).topic == Topic.CLINICAL
+
+    def test_topics_a_visitor_cannot_pick_are_ignored_as_hints(self) -> None:
+        assert triage("", "Please call me back.", Topic.CRISIS).topic == Topic.GENERAL
+        assert triage("", "Please call me back.", Topic.SPAM).topic == Topic.GENERAL
+
+    def test_no_signal_and_no_hint_is_general(self) -> None:
+        result = triage("", "hello?")
+        assert result.topic == Topic.GENERAL
+        assert result.reasons == ("no topic terms matched",)
+
+
+class TestSpam:
+    def test_advert_is_spam_and_low(self) -> None:
+        result = triage(
+            "", "Premium backlinks and SEO packages, rank #1 on Google! http://x.example"
+        )
+        assert result.topic == Topic.SPAM
+        assert result.priority == Priority.LOW
+        assert any("spam signal" in reason for reason in result.reasons)
+
+    def test_real_inquiry_with_links_is_not_spam(self) -> None:
+        message = (
+            "Saw https://www.cbc.ca/news/ketamine and https://x.ca - how do I start treatment?"
+        )
+        assert triage("", message).topic == Topic.NEW_PATIENT
+
+    def test_spam_ignores_the_visitor_hint(self) -> None:
+        assert triage("", "Buy bitcoin now, guaranteed returns!", Topic.BILLING).topic == Topic.SPAM
+
+
+class TestLanguage:
+    @pytest.mark.parametrize(
+        ("message", "language"),
+        [
+            ("Combien coûte le traitement?", "fr"),
+            ("je veux annuler mon rdv de demain", "fr"),
+            ("Où êtes-vous situés?", "fr"),
+            ("How much does one infusion cost?", "en"),
+            ("running late", "en"),
+            ("", "en"),
+        ],
+    )
+    def test_detects_english_and_french(self, message: str, language: str) -> None:
+        assert triage("", message).language == language
+
+
+class TestResult:
+    def test_result_is_frozen_and_consistent(self) -> None:
+        result = triage("Receipt", "Could I get a receipt?")
+        assert isinstance(result, TriageResult)
+        assert result.priority == PRIORITY_OF_TOPIC[result.topic]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            result.topic = Topic.SPAM  # type: ignore[misc]
+
+    def test_is_deterministic(self) -> None:
+        first = triage(
+            "Hi", "Dizzy since my infusion yesterday, is that normal?", Topic.APPOINTMENT
+        )
+        assert all(
+            first
+            == triage("Hi", "Dizzy since my infusion yesterday, is that normal?", Topic.APPOINTMENT)
+            for _ in range(3)
+        )
+        assert first.topic == Topic.CLINICAL
+
+    def test_subject_counts(self) -> None:
+        assert triage("Reschedule please", "Thursday does not work.").topic == Topic.APPOINTMENT
+
+    def test_empty_and_odd_text(self) -> None:
+        assert triage("", "").topic == Topic.GENERAL
+        assert triage("", "🙂🙂🙂 \u00a0 —").topic == Topic.GENERAL

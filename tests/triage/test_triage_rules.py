@@ -1,0 +1,139 @@
+"""Loading, validating and reloading the clinic-editable rules file."""
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inquiry.triage import RulesError, Topic, default_rules, load_rules, reload_rules, triage
+from inquiry.triage.patterns import alternation
+from inquiry.triage.rules import DEFAULT_RULES_PATH
+
+
+def packaged() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))
+    return data
+
+
+def write(tmp_path: Path, data: Any) -> Path:
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_rules() -> Any:
+    yield
+    reload_rules(DEFAULT_RULES_PATH)
+
+
+class TestLoadRules:
+    def test_packaged_rules_load_and_are_cached(self) -> None:
+        assert default_rules() is default_rules()
+        assert load_rules().source == str(DEFAULT_RULES_PATH)
+
+    def test_rules_error_is_a_value_error(self) -> None:
+        assert issubclass(RulesError, ValueError)
+
+    def test_missing_file_names_the_file(self, tmp_path: Path) -> None:
+        missing = tmp_path / "nope.json"
+        with pytest.raises(RulesError, match=re.escape(str(missing))):
+            load_rules(missing)
+
+    def test_bad_json_gives_line_and_column(self, tmp_path: Path) -> None:
+        path = tmp_path / "rules.json"
+        path.write_text('{"version": 1,\n  "crisis": }', encoding="utf-8")
+        with pytest.raises(RulesError, match=r"rules\.json: not valid JSON at line 2, column 13"):
+            load_rules(path)
+
+    def test_invalid_regex_names_its_place(self, tmp_path: Path) -> None:
+        data = packaged()
+        data["topics"]["billing"][0]["terms"][0] = "receipt(s"
+        with pytest.raises(
+            RulesError, match=r"topics\.billing\.0\.terms\.0: .*invalid regular expression"
+        ) as error:
+            load_rules(write(tmp_path, data))
+        assert str(tmp_path / "rules.json") in str(error.value)
+
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            (lambda d: d.update(version=2), r"version"),
+            (lambda d: d.update(surprise=True), r"surprise: Extra inputs are not permitted"),
+            (lambda d: d["topics"].pop("general"), r"missing \['general'\]"),
+            (lambda d: d["topics"].update(holidays=[]), r"topics\.holidays"),
+            (
+                lambda d: d["topics"]["billing"][0].update(weight=-1),
+                r"weight: Input should be greater than 0",
+            ),
+            (lambda d: d["crisis"].update(phrases=[]), r"crisis\.phrases"),
+            (lambda d: d["crisis"]["phrases"].append("(?:maybe)?"), r"matches empty text"),
+            (lambda d: d["crisis"]["phrases"].append("(?P<x>end)"), r"named groups"),
+            (lambda d: d.update(tie_order=["billing"]), r"tie_order"),
+            (lambda d: d["spam"].update(threshold=0), r"spam\.threshold"),
+        ],
+    )
+    def test_invalid_content_is_refused_clearly(
+        self, tmp_path: Path, change: Any, message: str
+    ) -> None:
+        data = packaged()
+        change(data)
+        with pytest.raises(RulesError, match=message):
+            load_rules(write(tmp_path, data))
+
+
+class TestReload:
+    def test_reload_reads_the_edited_file(self, tmp_path: Path) -> None:
+        data = packaged()
+        data["topics"]["general"][0]["terms"].append("pineapple")
+        path = write(tmp_path, data)
+        assert triage("", "pineapple", Topic.BILLING).topic == Topic.BILLING
+        reload_rules(path)
+        assert triage("", "pineapple", Topic.BILLING).topic == Topic.GENERAL
+        assert default_rules().source == str(path)
+
+    def test_failed_reload_keeps_the_rules_in_use(self, tmp_path: Path) -> None:
+        before = default_rules()
+        broken = tmp_path / "broken.json"
+        broken.write_text("{", encoding="utf-8")
+        with pytest.raises(RulesError):
+            reload_rules(broken)
+        assert default_rules() is before
+
+    def test_explicit_rules_win_over_the_default(self, tmp_path: Path) -> None:
+        data = packaged()
+        data["crisis"]["phrases"].append("purple elephant")
+        custom = load_rules(write(tmp_path, data))
+        assert triage("", "purple elephant", rules=custom).crisis
+        assert not triage("", "purple elephant").crisis
+
+
+class TestAlternation:
+    TERMS = [
+        "cost[a-z]*",
+        "covered",
+        "cover",
+        "(?:don'?t|dont) want(?: to)? live",
+        "monday|tuesday",
+        "[$][0-9]+",
+        "a(?:b|c)?d",
+        "(?:since|after) (?:my |the )?infusion",
+        "(?:x|y)+z",
+    ]
+    TEXTS = [
+        "cost costs covered cover",
+        "i dont want to live, i don't want live",
+        "monday tuesday $199 ad abd acd",
+        "since infusion after my infusion since the infusion",
+        "xz xyxz",
+    ]
+
+    @pytest.mark.parametrize("text", TEXTS)
+    def test_matches_what_the_plain_alternation_matches(self, text: str) -> None:
+        plain = re.compile(" (?:" + "|".join(f"(?:{t})" for t in self.TERMS) + ")(?![a-z0-9])")
+        fast = re.compile(" " + alternation(self.TERMS) + "(?![a-z0-9])")
+        padded = " " + text
+        found = {m.span() for m in fast.finditer(padded)}
+        assert found == {m.span() for m in plain.finditer(padded)}
