@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.middleware.cors import CORSMiddleware
 
 from inquiry import __version__, health
+from inquiry.callbacks import api as callbacks_api
 from inquiry.config import Settings
 from inquiry.db import create_engine
 from inquiry.http_errors import install_error_handlers
@@ -18,8 +20,12 @@ from inquiry.intake.guards import SubmissionLimiter, parse_networks
 from inquiry.intake.service import IntakeService
 from inquiry.intake.writer import InquiryWriter
 from inquiry.middleware import FORM_TYPES, JSON_TYPES, RequestGuard
+from inquiry.models import utcnow
 from inquiry.notify.worker import OutboxWorker
 from inquiry.signing import Signer
+from inquiry.staff import api as staff_api
+from inquiry.staff import inquiries_api as staff_inquiries_api
+from inquiry.staff.throttle import LoginThrottle
 from inquiry.triage import default_rules
 from inquiry.web import forms
 
@@ -45,6 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.limiter = limiter
         app.state.intake = IntakeService(settings, writer, limiter)
         app.state.outbox_worker = worker
+        # Callback queue and staff: one session factory, the clock tests move, login throttle.
+        app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        app.state.clock = utcnow
+        app.state.login_throttle = LoginThrottle(settings)
         if worker:
             worker.start()
         try:
@@ -72,6 +82,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(intake_api.router)
     app.include_router(forms.router)
     app.include_router(health.router)
+    app.include_router(staff_api.public)
+    app.include_router(staff_api.router)
+    app.include_router(staff_api.admin)
+    app.include_router(staff_inquiries_api.router)
+    app.include_router(callbacks_api.router)
 
     app.add_middleware(
         RequestGuard,

@@ -28,7 +28,17 @@ from inquiry.db import create_engine, migrate
 PG_ADMIN_DSN = os.environ.get(
     "INQUIRY_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-_TABLES = ("idempotency_record", "outbox_message", "inquiry")
+_TABLES = (
+    "audit_entry",
+    "callback_attempt",
+    "callback_task",
+    "triage_override",
+    "api_token",
+    "staff",
+    "idempotency_record",
+    "outbox_message",
+    "inquiry",
+)
 
 
 def _url_for_pg(database: str) -> str:

@@ -59,7 +59,9 @@ class RecordingHandler:
         return answer
 
 
-def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+def _authenticate(
+    server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+) -> AuthResult:
     ok = (
         isinstance(data, LoginPassword)
         and data.login.decode() == SMTP_USER

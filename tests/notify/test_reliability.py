@@ -1,0 +1,311 @@
+"""Nothing lost, nothing sent twice: retries, dead letters, leases, crashes, several workers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from inquiry.app import create_app
+from inquiry.config import Settings
+from inquiry.db import create_engine
+from inquiry.models import outbox_table, utcnow
+from inquiry.notify import outbox
+from inquiry.notify.render import as_utc
+from inquiry.notify.run import outbox_command
+from inquiry.notify.worker import OutboxWorker, retry_delay
+from tests.conftest import free_port, make_settings, valid_inquiry
+from tests.notify.conftest import RecordingHandler, Sink
+from tests.notify.test_delivery import Clock, drain, smtp_settings, statuses, submit
+
+
+def bodies(n: int) -> list[dict[str, object]]:
+    return [valid_inquiry(email=f"visitor{i}@example.ca") for i in range(n)]
+
+
+async def rows(engine: AsyncEngine) -> list[dict[str, object]]:
+    async with engine.connect() as connection:
+        result = await connection.execute(sa.select(outbox_table).order_by(outbox_table.c.id))
+        return [dict(row._mapping) for row in result]
+
+
+def assert_each_delivered_once(sink: Sink, expected: int) -> None:
+    ids = Counter(sink.message_ids())
+    assert len(ids) == expected
+    assert set(ids.values()) == {1}, [i for i, n in ids.items() if n > 1]
+
+
+class TestRetries:
+    def test_backoff_starts_within_a_minute_and_is_capped_at_an_hour(self) -> None:
+        rng = random.Random(7)
+        first = [retry_delay(1, rng).total_seconds() for _ in range(200)]
+        late = [retry_delay(30, rng).total_seconds() for _ in range(200)]
+        assert 15 <= min(first) and max(first) <= 30
+        assert 1800 <= min(late) and max(late) <= 3600
+        assert len(set(first)) > 100  # jittered, so retries do not stampede together
+
+    @pytest.mark.parametrize("answer", ["451 4.3.0 Try again later", "421 4.7.0 Closing"])
+    async def test_temporary_refusal_is_retried_then_delivered_once(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine, answer: str
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        await submit(settings, valid_inquiry())
+        smtp_sink.script = [answer]
+        clock = Clock()
+
+        await drain(engine, settings, clock)
+        [admin, ack] = await rows(engine)
+        assert (admin["status"], admin["attempts"]) == ("pending", 1)
+        assert answer.split()[0] in str(admin["last_error"])
+        wait = (as_utc(admin["next_attempt_at"]) - clock.now).total_seconds()  # type: ignore[arg-type]
+        assert 15 <= wait <= 30
+        assert ack["status"] == "sent"
+
+        assert await drain(engine, settings, clock) == 0  # not due yet
+        clock.advance(seconds=31)
+        await drain(engine, settings, clock)
+        assert [s for _, s, _ in await statuses(engine)] == ["sent", "sent"]
+        assert_each_delivered_once(smtp_sink, 2)
+
+    async def test_permanent_refusal_is_dead_at_once_and_can_be_requeued(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        await submit(settings, valid_inquiry())
+        smtp_sink.script = ["550 5.1.1 No such mailbox"]
+        await drain(engine, settings)
+        assert await statuses(engine) == [
+            ("admin_notification", "dead", 1),
+            ("visitor_acknowledgement", "sent", 1),
+        ]
+
+        listing = io.StringIO()
+        args = argparse.Namespace(outbox_command="list", status="dead", limit=10)
+        assert await outbox_command(settings, args, listing) == 0
+        [line] = listing.getvalue().splitlines()
+        assert "admin_notification" in line and "550" in line
+        dead_id = int(line.split()[0])
+
+        stats = io.StringIO()
+        await outbox_command(settings, argparse.Namespace(outbox_command="stats"), stats)
+        assert json.loads(stats.getvalue())["dead"] == 1
+
+        out = io.StringIO()
+        retry = argparse.Namespace(outbox_command="retry", id=dead_id)
+        assert await outbox_command(settings, retry, out) == 0
+        assert await outbox_command(settings, retry, io.StringIO()) == 1  # no longer dead
+        await drain(engine, settings)
+        assert [s for _, s, _ in await statuses(engine)] == ["sent", "sent"]
+
+    async def test_gives_up_after_the_lifetime(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_max_lifetime_hours=48)
+        await submit(settings, valid_inquiry(email=None, preferred_contact="phone"))
+        clock = Clock()
+        clock.advance(hours=48, seconds=1)
+        smtp_sink.script = ["451 still down"]
+        await drain(engine, settings, clock)
+        [row] = await rows(engine)
+        assert row["status"] == "dead"
+        assert "gave up after 2 days" in str(row["last_error"])
+
+    async def test_server_down_then_up_delivers_everything_once(
+        self, database_url: str, tmp_path: Path, engine: AsyncEngine
+    ) -> None:
+        port = free_port()
+        sink = Sink(port=port)
+        settings = smtp_settings(database_url, tmp_path, sink)
+        await submit(settings, *bodies(5))
+        clock = Clock()
+
+        await drain(engine, settings, clock)  # nobody listens on the port
+        assert {(s, a) for _, s, a in await statuses(engine)} == {("pending", 1)}
+
+        from aiosmtpd.controller import Controller
+
+        controller = Controller(RecordingHandler(sink), hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            clock.advance(minutes=1)
+            await drain(engine, settings, clock)
+        finally:
+            controller.stop()
+        assert {s for _, s, _ in await statuses(engine)} == {"sent"}
+        assert_each_delivered_once(sink, 10)
+
+
+class TestLeases:
+    async def test_rows_of_a_dead_worker_return_after_the_lease(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_lease_seconds=120)
+        await submit(settings, valid_inquiry())
+        clock = Clock()
+        # A worker claims and then dies before sending or recording anything.
+        claimed = await outbox.claim_due(
+            engine, now=clock.now, lease_until=clock.now + timedelta(seconds=120), limit=10
+        )
+        assert len(claimed) == 2
+
+        assert await drain(engine, settings, clock) == 0  # still leased
+        clock.advance(seconds=121)
+        assert await drain(engine, settings, clock) == 2
+        assert_each_delivered_once(smtp_sink, 2)
+
+
+def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "INQUIRY_DATABASE_URL": settings.database_url,
+        "INQUIRY_MAIL_TRANSPORT": "smtp",
+        "INQUIRY_SMTP_HOST": settings.smtp_host,
+        "INQUIRY_SMTP_PORT": str(settings.smtp_port),
+        "INQUIRY_OUTBOX_BATCH_SIZE": "10",
+        **extra,
+    }
+
+
+def wait_for(condition: object, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+class TestWorkerProcess:
+    async def test_worker_killed_mid_batch_loses_nothing(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        await submit(settings, *bodies(15))  # 30 messages
+        smtp_sink.delay = 0.05
+        process = subprocess.Popen(
+            [sys.executable, "-m", "inquiry", "worker"],
+            env=worker_env(settings),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        await asyncio.to_thread(wait_for, lambda: len(smtp_sink.received) >= 5)
+        process.kill()
+        process.wait(timeout=10)
+        delivered_before = len(smtp_sink.received)
+        assert delivered_before < 30
+
+        smtp_sink.delay = 0
+        clock = Clock()
+        clock.advance(seconds=settings.outbox_lease_seconds + 1)
+        await drain(engine, settings, clock)
+
+        assert {s for _, s, _ in await statuses(engine)} == {"sent"}
+        ids = Counter(smtp_sink.message_ids())
+        assert len(ids) == 30  # every message arrived
+        # Re-sent only what was in the dead worker's hands, and recognisably the same message.
+        assert sum(ids.values()) - 30 <= 10
+
+    async def test_sigterm_finishes_the_message_in_hand_and_releases_the_rest(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        await submit(settings, *bodies(5))
+        smtp_sink.delay = 0.2
+        process = subprocess.Popen(
+            [sys.executable, "-m", "inquiry", "worker"],
+            env=worker_env(settings),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        await asyncio.to_thread(wait_for, lambda: len(smtp_sink.received) >= 1)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+        assert process.returncode == 0, output
+
+        found = Counter(s for _, s, _ in await statuses(engine))
+        assert found["sending"] == 0
+        assert found["sent"] == len(smtp_sink.received) < 10
+        assert found["pending"] == 10 - found["sent"]
+        assert_each_delivered_once(smtp_sink, found["sent"])
+
+
+class TestPrompt:
+    async def test_serve_sends_a_new_inquiry_without_waiting_for_the_poll(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink
+    ) -> None:
+        settings = smtp_settings(
+            database_url, tmp_path, smtp_sink, worker_in_process=True, outbox_poll_seconds=300
+        )
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            await asyncio.sleep(0.2)  # the worker's first look finds nothing; now it waits
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                started = time.monotonic()
+                response = await client.post("/api/v1/inquiries", json=valid_inquiry())
+                assert response.status_code == 201
+                await asyncio.to_thread(wait_for, lambda: len(smtp_sink.received) == 2, 10)
+                # Far below the 300 s poll: the commit itself woke the worker.
+                assert time.monotonic() - started < 10
+
+
+class TestFileTransport:
+    async def test_eml_files_are_named_by_message_id_and_never_duplicated(
+        self, database_url: str, tmp_path: Path, engine: AsyncEngine
+    ) -> None:
+        settings = make_settings(database_url, tmp_path, mail_dir=tmp_path / "mail")
+        [reference] = await submit(settings, valid_inquiry())
+        await drain(engine, settings)
+        async with engine.begin() as connection:  # as if the results were lost in a crash
+            await connection.execute(sa.update(outbox_table).values(status="pending"))
+        await drain(engine, settings)
+
+        files = sorted(p.name for p in (tmp_path / "mail").iterdir())
+        assert files == [
+            f"{reference}.admin_notification@ketaminetherapyclinic.ca.eml",
+            f"{reference}.visitor_acknowledgement@ketaminetherapyclinic.ca.eml",
+        ]
+        saved = message_from_bytes(
+            (tmp_path / "mail" / files[0]).read_bytes(), policy=policy.default
+        )
+        assert saved["Subject"] == f"[NORMAL] New patient — {reference}"
+
+
+class TestSeveralWorkers:
+    async def test_two_workers_on_postgresql_never_send_a_row_twice(
+        self, pg_database: str, tmp_path: Path, smtp_sink: Sink
+    ) -> None:
+        from tests.conftest import _truncate
+
+        await _truncate(pg_database)
+        settings = smtp_settings(pg_database, tmp_path, smtp_sink, outbox_batch_size=7)
+        await submit(settings, *bodies(60))  # 120 messages
+        smtp_sink.delay = 0.002
+
+        engines = [create_engine(settings), create_engine(settings)]
+        try:
+            sent = await asyncio.gather(*(drain(engine, settings) for engine in engines))
+        finally:
+            for engine in engines:
+                await engine.dispose()
+
+        assert sum(sent) == 120
+        assert all(n > 0 for n in sent), sent  # both really worked
+        assert_each_delivered_once(smtp_sink, 120)
