@@ -13,7 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from inquiry import __version__, health
 from inquiry.callbacks import api as callbacks_api
 from inquiry.config import Settings
-from inquiry.db import create_engine
+from inquiry.db import create_engine, create_transactor
 from inquiry.http_errors import install_error_handlers
 from inquiry.intake import api as intake_api
 from inquiry.intake.guards import SubmissionLimiter, parse_networks
@@ -39,8 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_rules()  # load and validate the triage rules before the first visitor
         engine = create_engine(settings)
         worker = OutboxWorker(engine, settings) if settings.worker_in_process else None
+        transactor = create_transactor(settings, engine)
         writer = InquiryWriter(
-            engine,
+            transactor,
             writers=1 if settings.is_sqlite else min(4, settings.database_pool_size),
             batch_max=settings.write_batch_max,
             message_domain=settings.message_domain,
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await writer.close()
+            await transactor.close()
             if worker:
                 await worker.stop()
             await engine.dispose()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from inquiry.config import Settings
 
@@ -21,8 +25,8 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so that "begin" below is what runs.
         dbapi_connection.isolation_level = None
@@ -35,7 +39,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front: two transactions can never both hold
         # a read lock and deadlock while upgrading it to write.
@@ -47,7 +51,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         _prepare_sqlite_file(settings.database_url)
         engine = create_async_engine(settings.database_url, pool_size=5, max_overflow=0)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(
         settings.database_url,
@@ -55,6 +59,66 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=0,
         pool_pre_ping=True,
     )
+
+
+T = TypeVar("T")
+
+
+class Transactor(Protocol):
+    """Runs a synchronous unit of work in one transaction and returns its result."""
+
+    async def __call__(self, work: Callable[[Connection], T]) -> T: ...
+
+    async def close(self) -> None: ...
+
+
+class AsyncTransactor:
+    """PostgreSQL: the work runs on an asyncpg connection (SQLAlchemy's run_sync)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def __call__(self, work: Callable[[Connection], T]) -> T:
+        async with self._engine.begin() as connection:
+            return await connection.run_sync(work)
+
+    async def close(self) -> None:
+        return None
+
+
+class SqliteWriterThread:
+    """SQLite: one thread with its own connection runs each unit of work in one hop.
+
+    aiosqlite sends every statement to a thread and back; a batch of inserts then costs
+    a dozen hops through a busy event loop. Here the whole transaction is one hop.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        _prepare_sqlite_file(settings.database_url)
+        url = make_url(settings.database_url).set(drivername="sqlite+pysqlite")
+        self._engine = sa_create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+        _configure_sqlite(self._engine)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+
+    def _run(self, work: Callable[[Connection], T]) -> T:
+        with self._engine.begin() as connection:
+            return work(connection)
+
+    async def __call__(self, work: Callable[[Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, work)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
+        self._thread.shutdown(wait=True)
+
+
+def create_transactor(settings: Settings, engine: AsyncEngine) -> Transactor:
+    """The write path for intake: a writer thread on SQLite, the async engine on PostgreSQL."""
+    if settings.is_sqlite:
+        return SqliteWriterThread(settings)
+    return AsyncTransactor(engine)
 
 
 def _alembic_config(connection: Any) -> Any:

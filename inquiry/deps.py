@@ -8,35 +8,51 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.config import Settings
+from inquiry.errors import OriginNotAllowed
 from inquiry.intake.guards import SubmissionLimiter, client_ip, origin_allowed
 from inquiry.intake.service import IntakeService
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_engine(request: Request) -> AsyncEngine:
+async def get_engine(request: Request) -> AsyncEngine:
     engine: AsyncEngine = request.app.state.engine
     return engine
 
 
-def get_intake(request: Request) -> IntakeService:
+async def get_intake(request: Request) -> IntakeService:
     intake: IntakeService = request.app.state.intake
     return intake
 
 
-def get_limiter(request: Request) -> SubmissionLimiter:
+async def get_limiter(request: Request) -> SubmissionLimiter:
     limiter: SubmissionLimiter = request.app.state.limiter
     return limiter
 
 
-def get_client_ip(request: Request) -> str:
+async def get_client_ip(request: Request) -> str:
+    return client_address(request)
+
+
+# Dependencies are async although they do no I/O: FastAPI runs plain `def` ones in a thread.
+
+
+def client_address(request: Request) -> str:
     peer = request.client.host if request.client else None
     return client_ip(
         peer, request.headers.get("x-forwarded-for"), request.app.state.trusted_proxies
     )
+
+
+async def guard_submission(request: Request) -> None:
+    """Refuse foreign origins and over-limit clients before the body is even validated."""
+    if not is_allowed_origin(request):
+        raise OriginNotAllowed()
+    limiter: SubmissionLimiter = request.app.state.limiter
+    await limiter.hit_client(client_address(request))
 
 
 def is_allowed_origin(request: Request) -> bool:

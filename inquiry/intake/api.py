@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Response
 
-from inquiry.deps import ClientIpDep, IntakeDep, LimiterDep, is_allowed_origin
-from inquiry.errors import OriginNotAllowed
+from inquiry.deps import IntakeDep, guard_submission
 from inquiry.intake.schemas import ErrorResponse, InquiryAccepted, InquiryIn
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
@@ -27,25 +26,20 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 
 @router.post(
     "/inquiries",
+    dependencies=[Depends(guard_submission)],
     status_code=201,
     response_model=InquiryAccepted,
     responses=_ERRORS,
     summary="Submit an inquiry",
 )
 async def create_inquiry(
-    request: Request,
     inquiry: InquiryIn,
     intake: IntakeDep,
-    limiter: LimiterDep,
-    client: ClientIpDep,
     idempotency_key: Annotated[
         str | None, Header(min_length=8, max_length=200, pattern=r"^[\x21-\x7e]+$")
     ] = None,
 ) -> Response:
     """Store an inquiry with everything owed on it; a repeated Idempotency-Key replays."""
-    if not is_allowed_origin(request):
-        raise OriginNotAllowed()
-    await limiter.hit_client(client)
     accepted = await intake.accept(
         inquiry,
         source="api",

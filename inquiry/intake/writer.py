@@ -12,14 +12,15 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cache, partial
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inquiry.callbacks.models import task_table
+from inquiry.db import Transactor
 from inquiry.errors import IdempotencyKeyReused, StorageUnavailable
 from inquiry.intake.reference import new_reference
 from inquiry.models import idempotency_table, inquiry_table, outbox_table, utcnow
@@ -61,14 +62,14 @@ class InquiryWriter:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        transact: Transactor,
         *,
         writers: int,
         batch_max: int,
         message_domain: str,
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
-        self._engine = engine
+        self._transact = transact
         self._message_domain = message_domain
         # Wakes the in-process outbox worker: new mail goes out at once, not on the next poll.
         self._on_commit = on_commit
@@ -102,8 +103,9 @@ class InquiryWriter:
 
     async def _write_batch(self, batch: list[Submission]) -> None:
         try:
-            async with self._engine.begin() as connection:
-                outcomes = await _write(connection, batch, self._message_domain)
+            outcomes = await self._transact(
+                partial(write_batch, batch=batch, message_domain=self._message_domain)
+            )
         except IntegrityError:
             # A reference collision or a key another process just took: settle them one by one.
             if len(batch) > 1:
@@ -124,8 +126,9 @@ class InquiryWriter:
         for _ in range(3):
             submission.reference = new_reference()
             try:
-                async with self._engine.begin() as connection:
-                    [outcome] = await _write(connection, [submission], self._message_domain)
+                [outcome] = await self._transact(
+                    partial(write_batch, batch=[submission], message_domain=self._message_domain)
+                )
             except IntegrityError:
                 continue
             except Exception:
@@ -164,15 +167,15 @@ def _fail(batch: list[Submission], error: Exception) -> None:
         _resolve(submission, error)
 
 
-async def _write(
-    connection: AsyncConnection, batch: list[Submission], message_domain: str
+def write_batch(
+    connection: sa.Connection, batch: list[Submission], message_domain: str
 ) -> list[Outcome | Exception]:
     """Insert the batch's new inquiries with what they owe; replay keys already answered."""
     now = utcnow()
     keys = [s.idempotency_key for s in batch if s.idempotency_key]
     earlier: dict[str, tuple[str, Outcome]] = {}
     if keys:
-        earlier = await _answered(connection, keys, now)
+        earlier = _answered(connection, keys, now)
 
     outcomes: list[Outcome | Exception] = []
     fresh: list[tuple[Submission, Outcome]] = []
@@ -195,7 +198,7 @@ async def _write(
         fresh.append((submission, outcome))
 
     if fresh:
-        await _insert(connection, fresh, now, message_domain)
+        _insert(connection, fresh, now, message_domain)
     return outcomes
 
 
@@ -205,14 +208,12 @@ def _replay(first: Outcome, request_hash: str, submission: Submission) -> Outcom
     return Outcome(first.status_code, first.body, first.reference, replayed=True)
 
 
-async def _answered(
-    connection: AsyncConnection, keys: list[str], now: datetime
+def _answered(
+    connection: sa.Connection, keys: list[str], now: datetime
 ) -> dict[str, tuple[str, Outcome]]:
     table = idempotency_table
-    await connection.execute(
-        sa.delete(table).where(table.c.key.in_(keys), table.c.expires_at <= now)
-    )
-    rows = await connection.execute(
+    connection.execute(sa.delete(table).where(table.c.key.in_(keys), table.c.expires_at <= now))
+    rows = connection.execute(
         sa.select(
             table.c.key,
             table.c.request_hash,
@@ -232,48 +233,93 @@ async def _answered(
     }
 
 
-async def _insert(
-    connection: AsyncConnection,
+def _insert(
+    connection: sa.Connection,
     fresh: list[tuple[Submission, Outcome]],
     now: datetime,
     message_domain: str,
 ) -> None:
-    result = await connection.execute(
-        sa.insert(inquiry_table).returning(inquiry_table.c.id, sort_by_parameter_order=True),
-        [{**s.inquiry, "reference": s.reference} for s, _ in fresh],
+    insert_rows(
+        connection, inquiry_table, [{**s.inquiry, "reference": s.reference} for s, _ in fresh]
     )
-    ids = [row.id for row in result]
+    ids = _ids_by_reference(connection, [s.reference for s, _ in fresh])
     outbox_rows = [
-        {**message, "inquiry_id": inquiry_id, "message_id": message_id}
-        for (s, _), inquiry_id in zip(fresh, ids, strict=True)
+        {**message, "inquiry_id": ids[s.reference], "message_id": message_id}
+        for s, _ in fresh
         for message, message_id in zip(
             s.outbox, message_ids(s.reference, s.outbox, message_domain), strict=True
         )
     ]
     if outbox_rows:
-        await connection.execute(sa.insert(outbox_table), outbox_rows)
+        insert_rows(connection, outbox_table, outbox_rows)
         if connection.dialect.name == "postgresql":
             # Workers in other processes LISTEN; the notification is delivered on commit.
-            await connection.execute(sa.text(f"NOTIFY {OUTBOX_CHANNEL}"))
+            connection.exec_driver_sql(f"NOTIFY {OUTBOX_CHANNEL}")
     task_rows = [
-        {**s.callback_task, "inquiry_id": inquiry_id}
-        for (s, _), inquiry_id in zip(fresh, ids, strict=True)
+        {**s.callback_task, "inquiry_id": ids[s.reference]}
+        for s, _ in fresh
         if s.callback_task is not None
     ]
     if task_rows:
-        await connection.execute(sa.insert(task_table), task_rows)
+        insert_rows(connection, task_table, task_rows)
     key_rows = [
         {
             "key": s.idempotency_key,
             "request_hash": s.request_hash,
-            "inquiry_id": inquiry_id,
+            "inquiry_id": ids[s.reference],
             "status_code": s.status_code,
             "response_body": outcome.body.decode(),
             "created_at": now,
             "expires_at": now + s.idempotency_ttl,
         }
-        for (s, outcome), inquiry_id in zip(fresh, ids, strict=True)
+        for s, outcome in fresh
         if s.idempotency_key
     ]
     if key_rows:
-        await connection.execute(sa.insert(idempotency_table), key_rows)
+        insert_rows(connection, idempotency_table, key_rows)
+
+
+def _ids_by_reference(connection: sa.Connection, references: list[str]) -> dict[str, int]:
+    rows = connection.execute(
+        sa.select(inquiry_table.c.reference, inquiry_table.c.id).where(
+            inquiry_table.c.reference.in_(references)
+        )
+    )
+    return {reference: inquiry_id for reference, inquiry_id in rows}  # noqa: C416
+
+
+def insert_rows(
+    connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
+) -> int | None:
+    """Insert all rows with one multi-row statement; on SQLite, return the last rowid.
+
+    One statement, not executemany: SQLite's driver releases and retakes the GIL for every
+    row of an executemany, and against a busy event loop each retake waits its turn.
+    """
+    columns = tuple(rows[0])
+    dialect = connection.dialect.name
+    sql = _insert_sql(dialect, table.name, columns, len(rows))
+    values = [value for row in rows for value in row.values()]
+    if dialect == "sqlite":
+        # The text form SQLAlchemy's SQLite DateTime reads back, always in UTC.
+        values = [_text_time(v) if isinstance(v, datetime) else v for v in values]
+    result = connection.exec_driver_sql(sql, tuple(values))
+    return result.lastrowid if dialect == "sqlite" else None
+
+
+def _text_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+@cache
+def _insert_sql(dialect: str, table: str, columns: tuple[str, ...], rows: int) -> str:
+    width = len(columns)
+    if dialect == "sqlite":
+        groups = ["(" + ", ".join("?" * width) + ")" for _ in range(rows)]
+    else:  # asyncpg's numbered style
+        groups = [
+            "(" + ", ".join(f"${row * width + n}" for n in range(1, width + 1)) + ")"
+            for row in range(rows)
+        ]
+    names = ", ".join(columns)
+    return f"INSERT INTO {table} ({names}) VALUES {', '.join(groups)}"  # noqa: S608 - our names
