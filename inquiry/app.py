@@ -72,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Contact and inquiry service of the Ketamine Therapy Clinic",
         lifespan=lifespan,
+        # No OpenTelemetry here; otherwise FastAPI looks for providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     secret = settings.secret_key.get_secret_value()
     app.state.settings = settings

@@ -10,6 +10,7 @@ import sys
 from pydantic import ValidationError
 
 from inquiry.config import Settings
+from inquiry.logs import configure_logging
 
 log = logging.getLogger("inquiry")
 
@@ -100,17 +101,21 @@ def _parser() -> argparse.ArgumentParser:
     box.set_defaults(handler=_outbox)
 
     commands.add_parser("triage", help="triage JSON Lines from stdin (see `inquiry triage -h`)")
+    commands.add_parser("staff", help="staff accounts and API tokens (see `inquiry staff -h`)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    configure_logging()
     if argv[:1] == ["triage"]:
         from inquiry.triage.cli import run
 
         return run(argv[1:], sys.stdin, sys.stdout)
+    if argv[:1] == ["staff"]:
+        from inquiry.staff.cli import run as run_staff
+
+        return run_staff(argv[1:], sys.stdin, sys.stdout, _settings())
     args = _parser().parse_args(argv)
     handler = args.handler
     result: int = handler(args)

@@ -9,7 +9,11 @@ from fastapi import FastAPI, Response
 
 from inquiry.intake.schemas import InquiryIn
 
-app = FastAPI(title="inquiry-bench-ceiling")
+# Configured like the real app (inquiry/app.py): no OpenTelemetry lookups per request.
+app = FastAPI(
+    title="inquiry-bench-ceiling",
+    telemetry={"tracing": False, "metrics": False, "logs": False},
+)
 
 _ANSWER = b'{"reference":"BENCH-0000","message":"received"}'
 
