@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import email.policy
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
@@ -43,6 +44,24 @@ _WINDOW = {
     "en": {"morning": "morning", "afternoon": "afternoon", "evening": "evening"},
     "fr": {"morning": "le matin", "afternoon": "l'après-midi", "evening": "le soir"},
 }
+
+
+class _CachedHeaderRegistry(HeaderRegistry):
+    """The stdlib builds a new header class with type() on every lookup; build each once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        found = self._classes.get(key)
+        if found is None:
+            found = self._classes[key] = super().__getitem__(name)
+        return found
+
+
+POLICY = email.policy.default.clone(header_factory=_CachedHeaderRegistry())
 
 
 class RenderError(Exception):
@@ -91,7 +110,7 @@ class MessageRenderer:
             OutboxKind.VISITOR_UNREACHABLE,
         )
         suffix = f".{language}" if visitor_facing else ""
-        message = EmailMessage()
+        message = EmailMessage(policy=POLICY)
         message["Subject"] = self._subject(kind, inquiry, language)
         message["From"] = self._sender
         message["To"] = Address(addr_spec=recipient)

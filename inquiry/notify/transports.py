@@ -146,13 +146,18 @@ class SmtpMailer:
 
 
 class FileMailer:
-    """Writes each email as an .eml file: the embedded default, readable by a person."""
+    """Writes each email as an .eml file: the embedded default, readable by a person.
+
+    A batch is written in one trip to a thread when the `async with` block ends; if that
+    fails, the block raises, nothing is recorded as sent, and the lease brings the rows back.
+    """
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
+        self._pending: list[tuple[str, bytes]] = []
 
     async def __aenter__(self) -> Self:
-        await asyncio.to_thread(self._folder.mkdir, parents=True, exist_ok=True)
+        self._pending = []
         return self
 
     async def __aexit__(
@@ -161,24 +166,30 @@ class FileMailer:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        return None
+        pending, self._pending = self._pending, []
+        if kind is None and pending:
+            await asyncio.to_thread(_write_all, self._folder, pending)
 
     async def send(self, message: EmailMessage) -> None:
         name = str(message["Message-ID"]).strip("<>").replace("/", "_") + ".eml"
-        try:
-            await asyncio.to_thread(_write_atomically, self._folder / name, bytes(message))
-        except OSError as error:
-            raise DeliveryError(f"could not write {name}: {error}", permanent=False) from error
+        self._pending.append((name, bytes(message)))
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    # Named by Message-ID and renamed into place: a re-send replaces, never duplicates.
-    partial = path.with_suffix(".tmp")
-    with open(partial, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(partial, path)
+def _write_all(folder: Path, files: list[tuple[str, bytes]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files:
+        # Named by Message-ID and renamed into place: a re-send replaces, never duplicates.
+        partial = folder / (name + ".tmp")
+        with open(partial, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, folder / name)
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the renames themselves survive a power cut
+    finally:
+        os.close(directory)
 
 
 def mailer_for(settings: Settings) -> Mailer:

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 FIRST_RETRY_SECONDS = 30.0
 MAX_RETRY_SECONDS = 3600.0
+GATHER_SECONDS = 0.05
 
 
 def retry_delay(attempts: int, rng: random.Random) -> timedelta:
@@ -84,6 +85,8 @@ class OutboxWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._settings.outbox_poll_seconds)
                 self._wake.clear()
+                # Let a burst of submissions gather: one claim for many, not one per commit.
+                await asyncio.sleep(GATHER_SECONDS)
 
     async def drain_once(self) -> int:
         """Deliver one batch of due messages; returns how many were claimed."""
