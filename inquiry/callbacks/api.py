@@ -26,7 +26,9 @@ router = APIRouter(
 )
 
 
-def get_callbacks(session: SessionDep, settings: SettingsDep, caller: CallerDep) -> CallbackService:
+async def get_callbacks(
+    session: SessionDep, settings: SettingsDep, caller: CallerDep
+) -> CallbackService:
     return CallbackService(session, settings, caller)
 
 
@@ -62,7 +64,9 @@ async def claim_next(callbacks: CallbacksDep, caller: CallerDep) -> ClaimNextOut
 
 
 @router.get("/{task_id}", response_model=CallbackTaskOut, responses=errors(404))
-async def read_callback(task_id: int, callbacks: CallbacksDep, caller: CallerDep) -> CallbackTaskOut:
+async def read_callback(
+    task_id: int, callbacks: CallbacksDep, caller: CallerDep
+) -> CallbackTaskOut:
     """One task with the history of its attempts."""
     return CallbackTaskOut.of(await callbacks.read(task_id), caller.now)
 
@@ -90,7 +94,9 @@ async def record_attempt(
     return CallbackTaskOut.of(await callbacks.view(task, with_attempts=True), caller.now)
 
 
-@router.post("/{task_id}/reschedule", response_model=CallbackTaskOut, responses=errors(404, 409, 422))
+@router.post(
+    "/{task_id}/reschedule", response_model=CallbackTaskOut, responses=errors(404, 409, 422)
+)
 async def reschedule(
     task_id: int, body: RescheduleIn, callbacks: CallbacksDep, caller: CallerDep
 ) -> CallbackTaskOut:

@@ -51,7 +51,9 @@ class CallbackTask(SQLModel, table=True):
             sqlite_where=sa.text(ACTIVE_SQL),
             postgresql_where=sa.text(ACTIVE_SQL),
         ),
-        sa.Index("ix_callback_task_status", "status", "due_at"),
+        # Finished work, newest first. Deliberately no index led by status: without planner
+        # statistics SQLite would pick it for the queue and sort the whole backlog.
+        sa.Index("ix_callback_task_closed_at", "closed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

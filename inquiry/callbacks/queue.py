@@ -8,7 +8,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inquiry.callbacks.models import ACTIVE_SQL, CallbackTask, TaskStatus, task_table
+from inquiry.callbacks.models import (
+    ACTIVE_SQL,
+    ACTIVE_STATUSES,
+    CallbackTask,
+    TaskStatus,
+    task_table,
+)
 from inquiry.models import inquiry_table
 
 t = task_table
@@ -17,8 +23,8 @@ t = task_table
 QUEUE_ORDER = (t.c.queue_band, t.c.due_at, t.c.created_at, t.c.id)
 
 
-def active() -> sa.ColumnElement[bool]:
-    """Open and claimed tasks, worded exactly as the partial queue index is."""
+def active() -> sa.TextClause:
+    """Open and claimed tasks, worded exactly as the partial queue index is (no `= 1` added)."""
     return sa.text(f"callback_task.{ACTIVE_SQL}")
 
 
@@ -65,17 +71,18 @@ async def queue_page(
         .limit(limit)
         .offset(offset)
     )
-    if statuses is None:
+    if statuses is None or set(statuses) <= ACTIVE_STATUSES:
         query = query.where(active()).order_by(*QUEUE_ORDER)
     else:
+        query = query.order_by(t.c.closed_at.desc(), t.c.id.desc())  # most recently finished
+    if statuses is not None:
         query = query.where(t.c.status.in_([s.value for s in statuses]))
-        query = query.order_by(t.c.due_at.desc(), t.c.id.desc())
     if claimed_by is not None:
         query = query.where(t.c.claimed_by == claimed_by)
     if on_call is not None:
         query = query.where(t.c.on_call.is_(on_call))
     rows = await session.execute(query)
-    return [(task, reference) for task, reference in rows.tuples()]
+    return [(task, reference) for task, reference in rows]
 
 
 async def reference_of(session: AsyncSession, inquiry_id: int) -> str:

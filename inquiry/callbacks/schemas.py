@@ -79,7 +79,9 @@ class CallbackTaskOut(BaseModel):
             close_reason=task.close_reason,
             history=[
                 AttemptOut(
-                    at=as_utc(a.at), staff_id=a.staff_id, outcome=AttemptOutcome(a.outcome),
+                    at=as_utc(a.at),
+                    staff_id=a.staff_id,
+                    outcome=AttemptOutcome(a.outcome),
                     note=a.note,
                 )
                 for a in view.attempts

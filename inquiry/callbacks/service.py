@@ -56,10 +56,11 @@ class CallbackService:
 
     def __init__(self, session: AsyncSession, settings: Settings, caller: Caller) -> None:
         assert caller.staff is not None
+        assert caller.staff.id is not None
         self._session = session
         self._settings = settings
         self._caller = caller
-        self._me = caller.staff.id
+        self._me: int = caller.staff.id
         self._now = caller.now
         self._lease = timedelta(minutes=settings.callback_lease_minutes)
 
@@ -144,6 +145,7 @@ class CallbackService:
         task = await self._held(task_id)
         if outcome is AttemptOutcome.VOICEMAIL and not task.voicemail_ok:
             raise TransitionNotAllowed("The visitor did not agree to a voicemail.")
+        assert task.id is not None
         self._session.add(
             CallbackAttempt(
                 task_id=task.id, staff_id=self._me, at=self._now, outcome=outcome, note=note
@@ -247,7 +249,7 @@ class CallbackService:
         """Give up calling; the visitor gets an email when they gave an address."""
         self._close(task, TaskStatus.UNREACHABLE, reason)
         inquiry = await self._session.get(Inquiry, task.inquiry_id)
-        if inquiry is None or not inquiry.email:
+        if inquiry is None or inquiry.id is None or not inquiry.email:
             return
         kind = OutboxKind.VISITOR_UNREACHABLE
         self._session.add(

@@ -12,6 +12,7 @@ import os
 import ssl
 import time
 from email.message import EmailMessage
+from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
@@ -45,20 +46,30 @@ class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
 
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.smtp_security is SmtpSecurity.NONE:
+        return None
+    return _trust(str(settings.smtp_ca_file) if settings.smtp_ca_file else None)
+
+
+@cache
+def _trust(cafile: str | None) -> ssl.SSLContext:
+    """Built once: loading the trust store takes tens of milliseconds."""
+    return ssl.create_default_context(cafile=cafile)
+
+
 class SmtpMailer:
     """aiosmtplib, one connection reused for a whole batch."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._tls = _tls_context(settings)
         self._smtp: aiosmtplib.SMTP | None = None
         # A failed connection fails the rest of the batch at once, not once per message.
         self._unreachable: DeliveryError | None = None
 
     def _client(self) -> aiosmtplib.SMTP:
         settings = self._settings
-        context = ssl.create_default_context(
-            cafile=str(settings.smtp_ca_file) if settings.smtp_ca_file else None
-        )
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         return aiosmtplib.SMTP(
             hostname=settings.smtp_host,
@@ -68,7 +79,7 @@ class SmtpMailer:
             timeout=settings.smtp_timeout_seconds,
             use_tls=settings.smtp_security is SmtpSecurity.TLS,
             start_tls=settings.smtp_security is SmtpSecurity.STARTTLS,
-            tls_context=context,
+            tls_context=self._tls,
         )
 
     async def __aenter__(self) -> Self:

@@ -35,12 +35,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         await session.commit()
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_throttle(request: Request) -> LoginThrottle:
+async def get_throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle = request.app.state.login_throttle
     return throttle
 
@@ -73,7 +73,7 @@ async def authenticate(request: Request, session: SessionDep, clock: ClockDep) -
     ).first()
     if row is None:
         raise NotAuthenticated()
-    api_token, staff = row.tuple()
+    api_token, staff = row
     expired = api_token.expires_at is not None and as_utc(api_token.expires_at) <= now
     if api_token.revoked_at is not None or expired or not staff.active:
         raise NotAuthenticated()
@@ -86,18 +86,18 @@ async def authenticate(request: Request, session: SessionDep, clock: ClockDep) -
 CredentialsDep = Annotated[Credentials, Depends(authenticate)]
 
 
-def current_staff(credentials: CredentialsDep) -> Staff:
+async def current_staff(credentials: CredentialsDep) -> Staff:
     return credentials.staff
 
 
-def require_admin(credentials: CredentialsDep) -> Staff:
+async def require_admin(credentials: CredentialsDep) -> Staff:
     """403 unless the caller is an admin."""
     if credentials.staff.role != StaffRole.ADMIN:
         raise Forbidden("Only an admin may do this.")
     return credentials.staff
 
 
-def get_caller(credentials: CredentialsDep, client_ip: ClientIpDep) -> Caller:
+async def get_caller(credentials: CredentialsDep, client_ip: ClientIpDep) -> Caller:
     return Caller(staff=credentials.staff, client_ip=client_ip, now=credentials.now)
 
 

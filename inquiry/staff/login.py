@@ -46,4 +46,3 @@ async def sign_in(
         label="sign-in",
         lifetime=timedelta(hours=settings.staff_session_hours),
     )
-

@@ -76,7 +76,7 @@ class StaffService:
         return staff
 
     async def all(self) -> list[Staff]:
-        return list((await self._session.scalars(sa.select(Staff).order_by(staff_table.c.id))))
+        return list(await self._session.scalars(sa.select(Staff).order_by(staff_table.c.id)))
 
     async def update(
         self,
@@ -128,6 +128,7 @@ class StaffService:
         lifetime: timedelta | None = None,
     ) -> MintedToken:
         """A new token for this account; the secret is returned here and never again."""
+        assert staff.id is not None
         secret = tokens.mint()
         row = ApiToken(
             staff_id=staff.id,

@@ -1,4 +1,5 @@
-"""Callbacks and staff: staff, api_token, callback_task, callback_attempt, triage_override, audit_entry.
+"""Callbacks and staff: staff, api_token, callback_task, callback_attempt, triage_override,
+audit_entry.
 
 Revision ID: 0002
 Revises: 0001
@@ -79,7 +80,9 @@ def upgrade() -> None:
         sqlite_where=sa.text(_ACTIVE),
         postgresql_where=sa.text(_ACTIVE),
     )
-    op.create_index("ix_callback_task_status", "callback_task", ["status", "due_at"])
+    # Deliberately no index led by status: without statistics SQLite would choose it for the
+    # queue (status IN (...)) and sort the whole backlog instead of walking the queue index.
+    op.create_index("ix_callback_task_closed_at", "callback_task", ["closed_at"])
     op.create_index("ix_callback_task_claimed_by", "callback_task", ["claimed_by"])
 
     op.create_table(

@@ -1,0 +1,178 @@
+"""Staff API: signing in and out, accounts and tokens (admins), the audit log (admins)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from inquiry.deps import ClientIpDep, SettingsDep
+from inquiry.errors import InvalidCredentials
+from inquiry.staff import audit
+from inquiry.staff.audit import Caller
+from inquiry.staff.deps import (
+    CallerDep,
+    ClockDep,
+    CredentialsDep,
+    SessionDep,
+    ThrottleDep,
+    authenticate,
+    require_admin,
+)
+from inquiry.staff.login import sign_in
+from inquiry.staff.models import Staff
+from inquiry.staff.responses import errors
+from inquiry.staff.schemas import (
+    AuditEntryOut,
+    NewTokenOut,
+    SignInIn,
+    StaffCreateIn,
+    StaffOut,
+    StaffUpdateIn,
+    TokenCreateIn,
+    TokenOut,
+)
+from inquiry.staff.service import MintedToken, StaffService
+
+PREFIX = "/api/v1/staff"
+
+# The one staff route open without a token: signing in to get one.
+public = APIRouter(prefix=PREFIX, tags=["staff"])
+router = APIRouter(prefix=PREFIX, tags=["staff"], dependencies=[Depends(authenticate)])
+admin = APIRouter(
+    prefix=PREFIX, tags=["staff"], dependencies=[Depends(authenticate), Depends(require_admin)]
+)
+
+
+async def get_accounts(
+    session: SessionDep, settings: SettingsDep, caller: CallerDep
+) -> StaffService:
+    return StaffService(session, settings, caller)
+
+
+AccountsDep = Annotated[StaffService, Depends(get_accounts)]
+
+
+def _new_token(minted: MintedToken, staff: StaffOut) -> NewTokenOut:
+    return NewTokenOut(token=minted.secret, details=TokenOut.of(minted.row), staff=staff)
+
+
+@public.post("/session", status_code=201, response_model=NewTokenOut, responses=errors(422, 429))
+async def create_session(
+    body: SignInIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+    clock: ClockDep,
+    client_ip: ClientIpDep,
+) -> NewTokenOut:
+    """Sign in with email and password; the answer holds a bearer token for this session."""
+    caller = Caller(staff=None, client_ip=client_ip, now=clock())
+    minted = await sign_in(
+        session, settings, throttle, caller, email=body.email, password=body.password
+    )
+    if minted is None:
+        await session.commit()  # the failed attempt stays in the audit log
+        raise InvalidCredentials()
+    staff = await session.get_one(Staff, minted.row.staff_id)
+    return _new_token(minted, StaffOut.of(staff))
+
+
+@router.delete("/session", status_code=204, responses=errors())
+async def delete_session(credentials: CredentialsDep, accounts: AccountsDep) -> Response:
+    """Sign out: the token of this request stops working."""
+    await accounts.revoke(credentials.token, action="session.revoke")
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=StaffOut, responses=errors())
+async def me(credentials: CredentialsDep) -> StaffOut:
+    """The signed-in staff member."""
+    return StaffOut.of(credentials.staff)
+
+
+@admin.get("/accounts", response_model=list[StaffOut], responses=errors(403))
+async def list_accounts(accounts: AccountsDep) -> list[StaffOut]:
+    """Every staff account."""
+    return [StaffOut.of(staff) for staff in await accounts.all()]
+
+
+@admin.post("/accounts", status_code=201, response_model=StaffOut, responses=errors(403, 409, 422))
+async def create_account(body: StaffCreateIn, accounts: AccountsDep) -> StaffOut:
+    """Add a staff account (with a password to sign in, or none for token-only use)."""
+    staff = await accounts.create(
+        email=body.email, role=body.role, name=body.name, password=body.password
+    )
+    return StaffOut.of(staff)
+
+
+@admin.patch("/accounts/{staff_id}", response_model=StaffOut, responses=errors(403, 404, 409, 422))
+async def update_account(staff_id: int, body: StaffUpdateIn, accounts: AccountsDep) -> StaffOut:
+    """Change role, name, password, or disable (which also frees the account's claims)."""
+    staff = await accounts.update(
+        await accounts.get(staff_id),
+        role=body.role,
+        active=body.active,
+        name=body.name,
+        password=body.password,
+    )
+    return StaffOut.of(staff)
+
+
+@admin.get("/accounts/{staff_id}/tokens", response_model=list[TokenOut], responses=errors(403, 404))
+async def list_tokens(staff_id: int, accounts: AccountsDep) -> list[TokenOut]:
+    """The account's tokens (never their secrets)."""
+    return [TokenOut.of(t) for t in await accounts.tokens_of(await accounts.get(staff_id))]
+
+
+@admin.post(
+    "/accounts/{staff_id}/tokens",
+    status_code=201,
+    response_model=NewTokenOut,
+    responses=errors(403, 404, 422),
+)
+async def create_token(staff_id: int, body: TokenCreateIn, accounts: AccountsDep) -> NewTokenOut:
+    """Mint an API token for the account: shown in this answer once, stored only as a hash."""
+    staff = await accounts.get(staff_id)
+    lifetime = timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    minted = await accounts.mint_token(staff, label=body.label, lifetime=lifetime)
+    return _new_token(minted, StaffOut.of(staff))
+
+
+@admin.delete("/tokens/{token_id}", response_model=TokenOut, responses=errors(403, 404))
+async def revoke_token(token_id: int, accounts: AccountsDep) -> TokenOut:
+    """Revoke a token at once."""
+    return TokenOut.of(await accounts.revoke(await accounts.get_token(token_id)))
+
+
+@admin.get("/audit", response_model=list[AuditEntryOut], responses=errors(403, 422))
+async def read_audit(
+    session: SessionDep,
+    caller: CallerDep,
+    staff_id: int | None = None,
+    action: Annotated[str | None, Query(max_length=40)] = None,
+    target_type: Annotated[str | None, Query(max_length=20)] = None,
+    target_id: Annotated[str | None, Query(max_length=40)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[AuditEntryOut]:
+    """The audit log, newest first. Reading it is audited too."""
+    entries = await audit.entries(
+        session,
+        staff_id=staff_id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )
+    filters = {"staff_id": staff_id, "action": action, "target_type": target_type}
+    audit.record(
+        session, caller, "audit.read", filters={k: v for k, v in filters.items() if v is not None}
+    )
+    return [AuditEntryOut.of(entry) for entry in entries]

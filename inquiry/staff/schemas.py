@@ -1,0 +1,262 @@
+"""Request and response shapes of the staff API (accounts, tokens, inquiries, audit)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from inquiry.models import Inquiry
+from inquiry.staff.clock import as_utc, as_utc_or_none
+from inquiry.staff.inquiries import InquiryView
+from inquiry.staff.models import ApiToken, AuditEntry, Staff, StaffRole, TriageOverride
+from inquiry.staff.service import normalize_email
+from inquiry.triage.taxonomy import Priority, Topic
+
+StaffEmail = Annotated[str, StringConstraints(max_length=254), AfterValidator(normalize_email)]
+Password = Annotated[str, StringConstraints(max_length=1024)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
+
+
+class SignInIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
+    password: Password
+
+
+class StaffOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: StaffRole
+    active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+    @classmethod
+    def of(cls, staff: Staff) -> StaffOut:
+        assert staff.id is not None
+        return cls(
+            id=staff.id,
+            email=staff.email,
+            name=staff.name,
+            role=StaffRole(staff.role),
+            active=staff.active,
+            created_at=as_utc(staff.created_at),
+            last_login_at=as_utc_or_none(staff.last_login_at),
+        )
+
+
+class TokenOut(BaseModel):
+    """A token as listed: never the secret."""
+
+    id: int
+    staff_id: int
+    kind: str
+    label: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, token: ApiToken) -> TokenOut:
+        assert token.id is not None
+        return cls(
+            id=token.id,
+            staff_id=token.staff_id,
+            kind=token.kind,
+            label=token.label,
+            prefix=token.prefix,
+            created_at=as_utc(token.created_at),
+            expires_at=as_utc_or_none(token.expires_at),
+            last_used_at=as_utc_or_none(token.last_used_at),
+            revoked_at=as_utc_or_none(token.revoked_at),
+        )
+
+
+class NewTokenOut(BaseModel):
+    """The secret is in this answer and nowhere else, ever."""
+
+    token: str
+    token_type: str = "bearer"  # noqa: S105 - the scheme's name, not a secret
+    details: TokenOut
+    staff: StaffOut
+
+
+class StaffCreateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: StaffEmail
+    role: StaffRole
+    name: Name = ""
+    password: Password | None = None
+
+
+class StaffUpdateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: StaffRole | None = None
+    active: bool | None = None
+    name: Name | None = None
+    password: Password | None = None
+
+
+class TokenCreateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: Label = ""
+    expires_in_days: Annotated[int | None, Field(ge=1, le=3650)] = None
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    staff_id: int | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    client_ip: str
+    detail: dict[str, object]
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditEntryOut:
+        assert entry.id is not None
+        return cls(
+            id=entry.id,
+            at=as_utc(entry.at),
+            staff_id=entry.staff_id,
+            action=entry.action,
+            target_type=entry.target_type,
+            target_id=entry.target_id,
+            client_ip=entry.client_ip,
+            detail=json.loads(entry.detail),
+        )
+
+
+class InquirySummary(BaseModel):
+    """An inquiry in a list: who, what about, how urgent; no message body."""
+
+    id: int
+    reference: str
+    created_at: datetime
+    status: str
+    topic: Topic
+    priority: Priority
+    crisis: bool
+    name: str
+    email: str | None
+    phone: str | None
+    preferred_contact: str
+    language: str
+    subject: str
+
+    @classmethod
+    def of(cls, inquiry: Inquiry) -> InquirySummary:
+        assert inquiry.id is not None
+        return cls(
+            id=inquiry.id,
+            reference=inquiry.reference,
+            created_at=as_utc(inquiry.created_at),
+            status=inquiry.status,
+            topic=Topic(inquiry.topic),
+            priority=Priority(inquiry.priority),
+            crisis=inquiry.crisis,
+            name=inquiry.name,
+            email=inquiry.email,
+            phone=inquiry.phone,
+            preferred_contact=inquiry.preferred_contact,
+            language=inquiry.language,
+            subject=inquiry.subject,
+        )
+
+
+class OverrideOut(BaseModel):
+    at: datetime
+    staff_id: int
+    old_topic: str
+    new_topic: str
+    old_priority: str
+    new_priority: str
+    reason: str
+
+    @classmethod
+    def of(cls, row: TriageOverride) -> OverrideOut:
+        return cls(
+            at=as_utc(row.at),
+            staff_id=row.staff_id,
+            old_topic=row.old_topic,
+            new_topic=row.new_topic,
+            old_priority=row.old_priority,
+            new_priority=row.new_priority,
+            reason=row.reason,
+        )
+
+
+class InquiryDetail(InquirySummary):
+    """Everything the visitor sent, the triage with its reasons, overrides and the callback."""
+
+    message: str
+    callback_window: str
+    voicemail_ok: bool
+    visitor_topic: str | None
+    source: str
+    source_page: str | None
+    quarantine_reason: str | None
+    triage_reasons: list[str]
+    overrides: list[OverrideOut]
+    callback_task_id: int | None
+    callback_status: str | None
+
+    @classmethod
+    def of_view(cls, view: InquiryView) -> InquiryDetail:
+        inquiry = view.inquiry
+        return cls(
+            **InquirySummary.of(inquiry).model_dump(),
+            message=inquiry.message,
+            callback_window=inquiry.callback_window,
+            voicemail_ok=inquiry.voicemail_ok,
+            visitor_topic=inquiry.visitor_topic,
+            source=inquiry.source,
+            source_page=inquiry.source_page,
+            quarantine_reason=inquiry.quarantine_reason,
+            triage_reasons=json.loads(inquiry.triage_reasons),
+            overrides=[OverrideOut.of(row) for row in view.overrides],
+            callback_task_id=view.task.id if view.task else None,
+            callback_status=view.task.status if view.task else None,
+        )
+
+
+class InquiryPage(BaseModel):
+    inquiries: list[InquirySummary]
+    limit: int
+    offset: int
+
+
+class TriageOverrideIn(BaseModel):
+    """A corrected topic and/or priority (a topic alone brings its usual priority)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topic: Topic | None = None
+    priority: Priority | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+    @model_validator(mode="after")
+    def _something_changes(self) -> TriageOverrideIn:
+        if self.topic is None and self.priority is None:
+            raise PydanticCustomError("override_empty", "give a topic, a priority, or both")
+        return self

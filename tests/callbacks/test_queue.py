@@ -1,0 +1,412 @@
+"""Working the queue through the API: order, claims and leases, attempts, and every transition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from inquiry.models import outbox_table
+from inquiry.triage.taxonomy import Topic
+from tests.staff.fixtures import FakeClock, StaffUser, audit_actions, seed_task, toronto
+
+Q = "/api/v1/staff/callbacks"
+
+
+async def claim_next(client: httpx.AsyncClient, user: StaffUser) -> dict[str, Any] | None:
+    response = await client.post(f"{Q}/claim-next", headers=user.headers)
+    assert response.status_code == 200, response.text
+    task: dict[str, Any] | None = response.json()["task"]
+    return task
+
+
+async def act(
+    client: httpx.AsyncClient, user: StaffUser, task_id: int, action: str, **body: Any
+) -> httpx.Response:
+    return await client.post(f"{Q}/{task_id}/{action}", headers=user.headers, json=body or None)
+
+
+def error_code(response: httpx.Response) -> str:
+    code: str = response.json()["error"]["code"]
+    return code
+
+
+class TestQueueOrder:
+    async def test_urgent_then_overdue_then_due_time_then_age(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, clock: FakeClock
+    ) -> None:
+        _, low_old = await seed_task(app, topic=Topic.GENERAL, at=toronto(2026, 5, 27, 10, 0))
+        _, normal_fresh = await seed_task(app, topic=Topic.NEW_PATIENT)
+        _, high_fresh = await seed_task(app, topic=Topic.CLINICAL)
+        _, normal_overdue = await seed_task(app, topic=Topic.BILLING, at=toronto(2026, 6, 1, 10, 0))
+        _, urgent_young = await seed_task(app, topic=Topic.CRISIS, at=toronto(2026, 6, 3, 9, 59))
+        _, urgent_old = await seed_task(app, topic=Topic.CRISIS, at=toronto(2026, 6, 3, 9, 0))
+        _, same_due_younger = await seed_task(app, topic=Topic.CLINICAL)
+
+        response = await client.get(Q, headers=agent.headers)
+
+        assert response.status_code == 200
+        tasks = response.json()["tasks"]
+        assert [t["id"] for t in tasks] == [
+            urgent_old,
+            urgent_young,
+            low_old,  # overdue since 29 May
+            normal_overdue,  # overdue since 2 June
+            high_fresh,  # due 12:00 today
+            same_due_younger,  # same due time, created later
+            normal_fresh,  # due tomorrow
+        ]
+        assert [t["overdue"] for t in tasks] == [True, True, True, True, False, False, False]
+        assert tasks[0]["on_call"] is True
+        assert tasks[0]["priority"] == "urgent"
+
+    async def test_finished_tasks_leave_the_queue_and_can_be_listed_by_status(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        _, done = await seed_task(app)
+        _, waiting = await seed_task(app)
+        await act(client, agent, done, "claim")
+        await act(client, agent, done, "attempts", outcome="reached")
+
+        queue = (await client.get(Q, headers=agent.headers)).json()["tasks"]
+        finished = (await client.get(f"{Q}?status=done", headers=agent.headers)).json()["tasks"]
+
+        assert [t["id"] for t in queue] == [waiting]
+        assert [t["id"] for t in finished] == [done]
+        assert finished[0]["overdue"] is False
+
+    async def test_mine_lists_only_my_claims(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, agent2: StaffUser
+    ) -> None:
+        _, mine = await seed_task(app)
+        _, theirs = await seed_task(app)
+        await act(client, agent, mine, "claim")
+        await act(client, agent2, theirs, "claim")
+        listed = (await client.get(f"{Q}?mine=true", headers=agent.headers)).json()["tasks"]
+        assert [t["id"] for t in listed] == [mine]
+
+
+class TestClaim:
+    async def test_claim_next_takes_the_first_task_in_queue_order(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, clock: FakeClock
+    ) -> None:
+        await seed_task(app, topic=Topic.GENERAL)
+        _, urgent = await seed_task(app, topic=Topic.CRISIS)
+
+        task = await claim_next(client, agent)
+
+        assert task is not None
+        assert task["id"] == urgent
+        assert task["status"] == "claimed"
+        assert task["claimed_by"] == agent.id
+        assert task["claimed_until"] == "2026-06-03T14:15:00Z"  # a 15-minute lease
+
+    async def test_two_staff_never_get_the_same_task(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, agent2: StaffUser
+    ) -> None:
+        _, first = await seed_task(app)
+        _, second = await seed_task(app)
+        a = await claim_next(client, agent)
+        b = await claim_next(client, agent2)
+        assert a is not None
+        assert b is not None
+        assert {a["id"], b["id"]} == {first, second}
+
+    async def test_an_empty_queue_answers_task_null(
+        self, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        response = await client.post(f"{Q}/claim-next", headers=agent.headers)
+        assert response.status_code == 200
+        assert response.json() == {"task": None}
+
+    async def test_a_task_held_by_someone_else_is_a_claim_conflict(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, agent2: StaffUser
+    ) -> None:
+        _, task_id = await seed_task(app)
+        assert (await act(client, agent, task_id, "claim")).status_code == 200
+
+        for action, body in [
+            ("claim", {}),
+            ("release", {}),
+            ("attempts", {"outcome": "reached"}),
+            ("cancel", {"reason": "duplicate"}),
+            ("reschedule", {"at": "2026-06-04T15:00:00Z"}),
+        ]:
+            response = await act(client, agent2, task_id, action, **body)
+            assert response.status_code == 409, action
+            assert error_code(response) == "claim_conflict"
+
+    async def test_claiming_again_renews_the_lease(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, clock: FakeClock
+    ) -> None:
+        _, task_id = await seed_task(app)
+        await act(client, agent, task_id, "claim")
+        clock.advance(minutes=10)
+        response = await act(client, agent, task_id, "claim")
+        assert response.status_code == 200
+        assert response.json()["claimed_until"] == "2026-06-03T14:25:00Z"
+        assert ("callback.renew", agent.id, str(task_id)) in await audit_actions(app)
+
+    async def test_a_lapsed_lease_returns_the_task_to_the_queue(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        agent: StaffUser,
+        agent2: StaffUser,
+        clock: FakeClock,
+    ) -> None:
+        _, task_id = await seed_task(app)
+        await claim_next(client, agent)
+        assert await claim_next(client, agent2) is None
+
+        clock.advance(minutes=15, seconds=1)
+
+        listed = (await client.get(Q, headers=agent2.headers)).json()["tasks"]
+        assert (listed[0]["status"], listed[0]["claimed_by"]) == ("open", None)
+        taken = await claim_next(client, agent2)
+        assert taken is not None
+        assert (taken["id"], taken["claimed_by"]) == (task_id, agent2.id)
+        # The first holder lost it: their attempt is now a conflict.
+        late = await act(client, agent, task_id, "attempts", outcome="reached")
+        assert error_code(late) == "claim_conflict"
+
+    async def test_a_lapsed_lease_nobody_took_still_lets_the_holder_record(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, clock: FakeClock
+    ) -> None:
+        _, task_id = await seed_task(app)
+        await act(client, agent, task_id, "claim")
+        clock.advance(minutes=40)  # a long call
+        response = await act(client, agent, task_id, "attempts", outcome="reached")
+        assert response.status_code == 200
+        assert response.json()["status"] == "done"
+
+    async def test_release_returns_the_task(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, agent2: StaffUser
+    ) -> None:
+        _, task_id = await seed_task(app)
+        await act(client, agent, task_id, "claim")
+        released = await act(client, agent, task_id, "release")
+        assert released.status_code == 200
+        assert (released.json()["status"], released.json()["claimed_by"]) == ("open", None)
+        again = await act(client, agent, task_id, "release")
+        assert (again.status_code, error_code(again)) == (409, "transition_not_allowed")
+        taken = await claim_next(client, agent2)
+        assert taken is not None
+        assert taken["id"] == task_id
+
+    async def test_unknown_tasks_are_404(self, client: httpx.AsyncClient, agent: StaffUser) -> None:
+        assert (await client.get(f"{Q}/999", headers=agent.headers)).status_code == 404
+        for action, body in [
+            ("claim", {}),
+            ("release", {}),
+            ("attempts", {"outcome": "busy"}),
+            ("reschedule", {"at": "2026-06-04T15:00:00Z"}),
+            ("cancel", {"reason": "x"}),
+        ]:
+            response = await act(client, agent, 999, action, **body)
+            assert (response.status_code, error_code(response)) == (404, "not_found"), action
+
+
+class TestAttempts:
+    async def test_reached_and_declined_close_the_task_as_done(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        for outcome in ("reached", "declined"):
+            _, task_id = await seed_task(app)
+            await act(client, agent, task_id, "claim")
+            response = await act(
+                client, agent, task_id, "attempts", outcome=outcome, note="Booked a consult."
+            )
+            body = response.json()
+            assert response.status_code == 200
+            assert (body["status"], body["attempts"], body["close_reason"]) == (
+                "done",
+                1,
+                outcome,
+            )
+            assert body["closed_at"] == "2026-06-03T14:00:00Z"
+            assert body["history"][0]["note"] == "Booked a consult."
+
+    async def test_no_answer_schedules_the_next_try_inside_the_visitors_window(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, clock: FakeClock
+    ) -> None:
+        _, task_id = await seed_task(app, window="afternoon")
+        await act(client, agent, task_id, "claim")
+
+        response = await act(client, agent, task_id, "attempts", outcome="no_answer")
+
+        body = response.json()
+        assert (body["status"], body["attempts"], body["claimed_by"]) == ("open", 1, None)
+        # Wednesday 10:00 + 2 business hours = 12:00, the start of the afternoon window.
+        assert body["next_attempt_at"] == "2026-06-03T16:00:00Z"
+        assert body["due_at"] == body["next_attempt_at"]
+        assert await claim_next(client, agent) is None  # not before its time
+        clock.advance(hours=2)
+        again = await claim_next(client, agent)
+        assert again is not None
+        assert again["id"] == task_id
+
+    async def test_after_the_maximum_misses_the_task_is_unreachable_and_the_visitor_emailed(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        agent: StaffUser,
+        clock: FakeClock,
+        engine: AsyncEngine,
+    ) -> None:
+        inquiry_id, task_id = await seed_task(app)
+        for outcome in ("no_answer", "busy", "voicemail"):
+            await act(client, agent, task_id, "claim")
+            response = await act(client, agent, task_id, "attempts", outcome=outcome)
+            clock.advance(days=1)
+        body = response.json()
+        assert (body["status"], body["attempts"], body["close_reason"]) == (
+            "unreachable",
+            3,
+            "voicemail",
+        )
+        assert [h["outcome"] for h in body["history"]] == ["no_answer", "busy", "voicemail"]
+        async with engine.connect() as connection:
+            owed = (
+                await connection.execute(
+                    sa.select(outbox_table).where(outbox_table.c.inquiry_id == inquiry_id)
+                )
+            ).all()
+        assert [(m.kind, m.recipient, m.status) for m in owed] == [
+            ("visitor_unreachable", "visitor@example.ca", "pending")
+        ]
+        assert owed[0].message_id.startswith("<INQ-T")
+        assert owed[0].message_id.endswith(".visitor_unreachable@ketaminetherapyclinic.ca>")
+
+    async def test_wrong_number_is_unreachable_at_once_and_without_email_nothing_is_sent(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, engine: AsyncEngine
+    ) -> None:
+        _, task_id = await seed_task(app, email=None)
+        await act(client, agent, task_id, "claim")
+        response = await act(client, agent, task_id, "attempts", outcome="wrong_number")
+        assert (response.json()["status"], response.json()["attempts"]) == ("unreachable", 1)
+        async with engine.connect() as connection:
+            count = await connection.scalar(sa.select(sa.func.count()).select_from(outbox_table))
+        assert count == 0
+
+    async def test_voicemail_needs_the_visitors_consent(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        _, task_id = await seed_task(app, voicemail_ok=False)
+        await act(client, agent, task_id, "claim")
+        response = await act(client, agent, task_id, "attempts", outcome="voicemail")
+        assert (response.status_code, error_code(response)) == (409, "transition_not_allowed")
+
+    async def test_an_urgent_retry_is_not_held_to_business_hours(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, clock: FakeClock
+    ) -> None:
+        clock.now = toronto(2026, 6, 6, 22, 0)  # Saturday night
+        _, task_id = await seed_task(app, topic=Topic.CRISIS)
+        await act(client, agent, task_id, "claim")
+        response = await act(client, agent, task_id, "attempts", outcome="no_answer")
+        assert response.json()["next_attempt_at"] == "2026-06-07T04:00:00Z"  # midnight
+
+    async def test_an_attempt_needs_a_claim_and_an_open_task(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        _, task_id = await seed_task(app)
+        unclaimed = await act(client, agent, task_id, "attempts", outcome="reached")
+        assert (unclaimed.status_code, error_code(unclaimed)) == (409, "transition_not_allowed")
+        await act(client, agent, task_id, "claim")
+        await act(client, agent, task_id, "attempts", outcome="reached")
+        for action, body in [
+            ("claim", {}),
+            ("release", {}),
+            ("attempts", {"outcome": "reached"}),
+            ("reschedule", {"at": "2026-06-04T15:00:00Z"}),
+            ("cancel", {"reason": "x"}),
+        ]:
+            response = await act(client, agent, task_id, action, **body)
+            assert (response.status_code, error_code(response)) == (
+                409,
+                "transition_not_allowed",
+            ), action
+
+    async def test_an_unknown_outcome_is_422(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        _, task_id = await seed_task(app)
+        await act(client, agent, task_id, "claim")
+        response = await act(client, agent, task_id, "attempts", outcome="hung_up")
+        assert response.status_code == 422
+
+
+class TestRescheduleCancelReassign:
+    async def test_reschedule_puts_the_task_back_due_at_the_chosen_time(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, clock: FakeClock
+    ) -> None:
+        _, task_id = await seed_task(app)
+        await act(client, agent, task_id, "claim")
+        response = await act(client, agent, task_id, "reschedule", at="2026-06-05T18:30:00Z")
+        body = response.json()
+        assert response.status_code == 200
+        assert (body["status"], body["claimed_by"]) == ("open", None)
+        assert body["due_at"] == body["next_attempt_at"] == "2026-06-05T18:30:00Z"
+        assert await claim_next(client, agent) is None
+
+    async def test_reschedule_into_the_past_or_without_zone_is_refused(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        _, task_id = await seed_task(app)
+        past = await act(client, agent, task_id, "reschedule", at="2026-06-03T13:00:00Z")
+        assert (past.status_code, error_code(past)) == (422, "invalid_schedule")
+        naive = await act(client, agent, task_id, "reschedule", at="2026-06-05T10:00:00")
+        assert naive.status_code == 422
+
+    async def test_cancel_needs_a_reason_and_closes_the_task(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        _, task_id = await seed_task(app)
+        assert (await act(client, agent, task_id, "cancel", reason="")).status_code == 422
+        response = await act(client, agent, task_id, "cancel", reason="Visitor emailed instead")
+        assert (response.json()["status"], response.json()["close_reason"]) == (
+            "cancelled",
+            "Visitor emailed instead",
+        )
+
+    async def test_an_admin_reassigns_a_task(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        agent: StaffUser,
+        agent2: StaffUser,
+        admin: StaffUser,
+    ) -> None:
+        _, task_id = await seed_task(app)
+        await act(client, agent, task_id, "claim")
+        response = await act(client, admin, task_id, "reassign", staff_id=agent2.id)
+        assert response.status_code == 200
+        assert response.json()["claimed_by"] == agent2.id
+        assert (await act(client, agent2, task_id, "release")).status_code == 200
+        forbidden = await act(client, agent, task_id, "reassign", staff_id=agent.id)
+        assert (forbidden.status_code, error_code(forbidden)) == (403, "forbidden")
+        nobody = await act(client, admin, task_id, "reassign", staff_id=999)
+        assert nobody.status_code == 404
+
+    async def test_every_change_is_audited_with_who_and_what(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        _, task_id = await seed_task(app)
+        await client.get(Q, headers=agent.headers)
+        await act(client, agent, task_id, "claim")
+        await client.get(f"{Q}/{task_id}", headers=agent.headers)
+        await act(client, agent, task_id, "attempts", outcome="busy", note="Line busy")
+        await act(client, agent, task_id, "reschedule", at="2026-06-04T15:00:00Z")
+        await act(client, agent, task_id, "cancel", reason="Visitor asked us to stop")
+        target = str(task_id)
+        assert [a for a in await audit_actions(app) if a[0].startswith("callback.")] == [
+            ("callback.list", agent.id, None),
+            ("callback.claim", agent.id, target),
+            ("callback.read", agent.id, target),
+            ("callback.attempt", agent.id, target),
+            ("callback.reschedule", agent.id, target),
+            ("callback.cancel", agent.id, target),
+        ]

@@ -1,0 +1,169 @@
+"""Fixtures of the staff and callback tests: a clock to move, staff with tokens, seeded tasks."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inquiry.callbacks.models import CallbackTask
+from inquiry.callbacks.tasks import task_row
+from inquiry.config import Settings
+from inquiry.models import Inquiry
+from inquiry.staff.audit import Caller
+from inquiry.staff.models import StaffRole, audit_table
+from inquiry.staff.service import StaffService
+from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, Topic
+
+TORONTO = ZoneInfo("America/Toronto")
+# A Wednesday at 10:00 in Toronto: business hours, no holiday near.
+START = datetime(2026, 6, 3, 10, 0, tzinfo=TORONTO).astimezone(UTC)
+_references = itertools.count(1)
+
+
+def toronto(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """A wall-clock time in Toronto, as UTC."""
+    return datetime(year, month, day, hour, minute, tzinfo=TORONTO).astimezone(UTC)
+
+
+class FakeClock:
+    """The app's clock, moved by tests instead of sleeping."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    id: int
+    email: str
+    role: StaffRole
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def sessions(app: FastAPI) -> async_sessionmaker[AsyncSession]:
+    factory: async_sessionmaker[AsyncSession] = app.state.sessions
+    return factory
+
+
+async def make_staff(
+    app: FastAPI, email: str, role: StaffRole, *, password: str | None = None
+) -> StaffUser:
+    """An account with a fresh API token, made the way the command line makes them."""
+    settings: Settings = app.state.settings
+    async with sessions(app)() as session, session.begin():
+        caller = Caller(staff=None, client_ip="cli", now=app.state.clock())
+        accounts = StaffService(session, settings, caller)
+        staff = await accounts.create(email=email, role=role, password=password)
+        minted = await accounts.mint_token(staff, label="test")
+        assert staff.id is not None
+        return StaffUser(staff.id, staff.email, role, minted.secret)
+
+
+async def seed_task(
+    app: FastAPI,
+    *,
+    topic: Topic = Topic.NEW_PATIENT,
+    at: datetime | None = None,
+    email: str | None = "visitor@example.ca",
+    window: str = "any",
+    voicemail_ok: bool = True,
+    **inquiry: Any,
+) -> tuple[int, int]:
+    """An inquiry owing a call, with its task, as intake would have stored them at `at`."""
+    settings: Settings = app.state.settings
+    now = at or app.state.clock()
+    priority = PRIORITY_OF_TOPIC[topic]
+    row = Inquiry(
+        reference=f"INQ-T{next(_references):05d}",
+        created_at=now,
+        status="new",
+        name="Marie Tremblay",
+        email=email,
+        phone="+14165550199",
+        preferred_contact="phone",
+        callback_window=window,
+        voicemail_ok=voicemail_ok,
+        subject="Call me",
+        message="Please call me about starting treatment.",
+        language="en",
+        consent=True,
+        source="api",
+        topic=topic.value,
+        priority=priority.value,
+        crisis=topic is Topic.CRISIS,
+        triage_reasons=json.dumps(["test"]),
+        **inquiry,
+    )
+    async with sessions(app)() as session, session.begin():
+        session.add(row)
+        await session.flush()
+        assert row.id is not None
+        task = CallbackTask(
+            inquiry_id=row.id,
+            **task_row(
+                phone="+14165550199",
+                name=row.name,
+                language="en",
+                callback_window=window,
+                voicemail_ok=voicemail_ok,
+                priority=priority,
+                now=now,
+                settings=settings,
+            ),
+        )
+        session.add(task)
+        await session.flush()
+        assert task.id is not None
+        return row.id, task.id
+
+
+async def audit_actions(app: FastAPI) -> list[tuple[str, int | None, str | None]]:
+    """(action, staff_id, target_id) of every audit entry, oldest first."""
+    async with sessions(app)() as session, session.begin():
+        rows = await session.execute(
+            sa.select(
+                audit_table.c.action, audit_table.c.staff_id, audit_table.c.target_id
+            ).order_by(audit_table.c.id)
+        )
+        return [(r.action, r.staff_id, r.target_id) for r in rows]
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> FakeClock:
+    fake = FakeClock(START)
+    app.state.clock = fake
+    return fake
+
+
+@pytest.fixture
+async def agent(app: FastAPI, clock: FakeClock) -> StaffUser:
+    return await make_staff(app, "agent@ketaminetherapyclinic.ca", StaffRole.AGENT)
+
+
+@pytest.fixture
+async def agent2(app: FastAPI, clock: FakeClock) -> StaffUser:
+    return await make_staff(app, "agent2@ketaminetherapyclinic.ca", StaffRole.AGENT)
+
+
+@pytest.fixture
+async def admin(app: FastAPI, clock: FakeClock) -> StaffUser:
+    return await make_staff(app, "admin@ketaminetherapyclinic.ca", StaffRole.ADMIN)

@@ -1,0 +1,246 @@
+"""Staff reads of inquiries, triage overrides, the CSV export and the audit log."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from inquiry.callbacks.models import task_table
+from inquiry.staff import inquiries
+from inquiry.staff.models import audit_table
+from inquiry.triage.taxonomy import Topic
+from tests.conftest import valid_inquiry
+from tests.staff.fixtures import FakeClock, StaffUser, audit_actions, seed_task, toronto
+
+S = "/api/v1/staff"
+
+
+class TestReadInquiries:
+    async def test_list_filters_by_topic_priority_status_and_date(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        await seed_task(app, topic=Topic.CLINICAL, at=toronto(2026, 6, 1, 10, 0))
+        await seed_task(app, topic=Topic.GENERAL, at=toronto(2026, 6, 2, 10, 0))
+        await seed_task(app, topic=Topic.CRISIS, at=toronto(2026, 6, 3, 9, 0))
+
+        async def refs(query: str) -> list[str]:
+            response = await client.get(f"{S}/inquiries{query}", headers=agent.headers)
+            assert response.status_code == 200, response.text
+            return [i["topic"] for i in response.json()["inquiries"]]
+
+        assert await refs("") == ["crisis", "general", "clinical"]  # newest first
+        assert await refs("?topic=clinical") == ["clinical"]
+        assert await refs("?priority=urgent") == ["crisis"]
+        assert await refs("?status=new&limit=2") == ["crisis", "general"]
+        assert await refs("?since=2026-06-02T00:00:00Z&until=2026-06-03T00:00:00Z") == ["general"]
+        assert (
+            await client.get(f"{S}/inquiries?topic=nope", headers=agent.headers)
+        ).status_code == 422
+
+    async def test_the_list_carries_no_message_bodies(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        await seed_task(app)
+        listed = (await client.get(f"{S}/inquiries", headers=agent.headers)).json()
+        assert "message" not in listed["inquiries"][0]
+
+    async def test_one_inquiry_in_full_and_its_read_is_audited(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        inquiry_id, task_id = await seed_task(app)
+        response = await client.get(f"{S}/inquiries/{inquiry_id}", headers=agent.headers)
+        body = response.json()
+        assert response.status_code == 200
+        assert body["message"] == "Please call me about starting treatment."
+        assert body["triage_reasons"] == ["test"]
+        assert (body["callback_task_id"], body["callback_status"]) == (task_id, "open")
+        assert ("inquiry.read", agent.id, str(inquiry_id)) in await audit_actions(app)
+        missing = await client.get(f"{S}/inquiries/999", headers=agent.headers)
+        assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+
+
+class TestTriageOverride:
+    async def test_override_keeps_old_and_new_and_who_and_re_ranks_the_task(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, clock: FakeClock
+    ) -> None:
+        inquiry_id, task_id = await seed_task(app, topic=Topic.GENERAL)
+
+        response = await client.post(
+            f"{S}/inquiries/{inquiry_id}/triage",
+            json={"topic": "clinical", "reason": "Describes side effects"},
+            headers=agent.headers,
+        )
+
+        body = response.json()
+        assert response.status_code == 200
+        assert (body["topic"], body["priority"]) == ("clinical", "high")
+        [override] = body["overrides"]
+        assert override == {
+            "at": "2026-06-03T14:00:00Z",
+            "staff_id": agent.id,
+            "old_topic": "general",
+            "new_topic": "clinical",
+            "old_priority": "low",
+            "new_priority": "high",
+            "reason": "Describes side effects",
+        }
+        task = (await client.get(f"{S}/callbacks/{task_id}", headers=agent.headers)).json()
+        assert (task["priority"], task["due_at"]) == ("high", "2026-06-03T16:00:00Z")
+        entry = [a for a in await audit_actions(app) if a[0] == "inquiry.triage_override"]
+        assert entry == [("inquiry.triage_override", agent.id, str(inquiry_id))]
+
+    async def test_crisis_is_always_urgent_and_on_call(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        inquiry_id, task_id = await seed_task(app)
+        body = (
+            await client.post(
+                f"{S}/inquiries/{inquiry_id}/triage",
+                json={"topic": "crisis", "priority": "low", "reason": "Said so on the phone"},
+                headers=agent.headers,
+            )
+        ).json()
+        assert (body["priority"], body["crisis"]) == ("urgent", True)
+        task = (await client.get(f"{S}/callbacks/{task_id}", headers=agent.headers)).json()
+        assert (task["on_call"], task["overdue"]) == (True, False)
+
+    async def test_an_override_to_clinical_creates_the_call_owed(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        await client.post("/api/v1/inquiries", json=valid_inquiry())  # email preferred: no call
+        listed = (await client.get(f"{S}/inquiries", headers=agent.headers)).json()
+        inquiry_id = listed["inquiries"][0]["id"]
+        assert (await client.get(f"{S}/callbacks", headers=agent.headers)).json()["tasks"] == []
+        await client.post(
+            f"{S}/inquiries/{inquiry_id}/triage",
+            json={"topic": "clinical", "reason": "Medication question"},
+            headers=agent.headers,
+        )
+        [task] = (await client.get(f"{S}/callbacks", headers=agent.headers)).json()["tasks"]
+        assert (task["inquiry_id"], task["priority"]) == (inquiry_id, "high")
+
+    async def test_an_override_to_spam_cancels_the_call(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        inquiry_id, task_id = await seed_task(app)
+        await client.post(
+            f"{S}/inquiries/{inquiry_id}/triage",
+            json={"topic": "spam", "reason": "Advertising"},
+            headers=agent.headers,
+        )
+        task = (await client.get(f"{S}/callbacks/{task_id}", headers=agent.headers)).json()
+        assert task["status"] == "cancelled"
+
+    async def test_an_override_that_changes_nothing_or_names_nothing_is_refused(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        inquiry_id, _ = await seed_task(app)
+        same = await client.post(
+            f"{S}/inquiries/{inquiry_id}/triage",
+            json={"topic": "new_patient", "reason": "x"},
+            headers=agent.headers,
+        )
+        assert (same.status_code, same.json()["error"]["code"]) == (409, "transition_not_allowed")
+        empty = await client.post(
+            f"{S}/inquiries/{inquiry_id}/triage", json={"reason": "x"}, headers=agent.headers
+        )
+        assert empty.status_code == 422
+        missing = await client.post(
+            f"{S}/inquiries/999/triage",
+            json={"topic": "general", "reason": "x"},
+            headers=agent.headers,
+        )
+        assert missing.status_code == 404
+
+
+class TestExport:
+    async def test_admins_export_csv_with_formulas_defused_and_the_export_audited(
+        self, app: FastAPI, client: httpx.AsyncClient, admin: StaffUser
+    ) -> None:
+        await seed_task(app)
+        await client.post(
+            "/api/v1/inquiries",
+            json=valid_inquiry(name="=cmd|' /C calc'!A0", subject="@SUM(A1:A2)"),
+        )
+
+        response = await client.get(f"{S}/exports/inquiries.csv", headers=admin.headers)
+
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/csv")
+        assert "attachment" in response.headers["content-disposition"]
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        assert len(rows) == 2
+        assert rows[0]["callback_status"] == "open"
+        assert rows[1]["name"] == "'=cmd|' /C calc'!A0"
+        assert rows[1]["subject"] == "'@SUM(A1:A2)"
+        assert rows[1]["phone"] == "'+14165550199"
+        assert "message" not in rows[0]
+        assert ("inquiry.export", admin.id, None) in await audit_actions(app)
+
+    async def test_the_export_takes_the_list_filters_and_pages_through_everything(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        admin: StaffUser,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr(inquiries, "EXPORT_BATCH", 2)
+        for topic in (Topic.GENERAL, Topic.CLINICAL, Topic.GENERAL, Topic.BILLING, Topic.GENERAL):
+            await seed_task(app, topic=topic)
+        everything = await client.get(f"{S}/exports/inquiries.csv", headers=admin.headers)
+        general = await client.get(
+            f"{S}/exports/inquiries.csv?topic=general", headers=admin.headers
+        )
+        assert len(everything.text.strip().splitlines()) == 6
+        assert [r["topic"] for r in csv.DictReader(io.StringIO(general.text))] == ["general"] * 3
+
+
+class TestAuditLog:
+    async def test_reads_and_changes_are_logged_with_the_address_and_no_bodies(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, admin: StaffUser
+    ) -> None:
+        inquiry_id, task_id = await seed_task(app)
+        await client.get(f"{S}/inquiries/{inquiry_id}", headers=agent.headers)
+        await client.post(f"{S}/callbacks/{task_id}/claim", headers=agent.headers)
+        await client.post(
+            f"{S}/callbacks/{task_id}/attempts",
+            json={"outcome": "no_answer", "note": "Secret clinical detail"},
+            headers=agent.headers,
+        )
+
+        response = await client.get(f"{S}/audit?staff_id={agent.id}", headers=admin.headers)
+
+        assert response.status_code == 200
+        entries = response.json()
+        assert [e["action"] for e in entries] == [
+            "callback.attempt",
+            "callback.claim",
+            "inquiry.read",
+        ]
+        assert {e["client_ip"] for e in entries} == {"203.0.113.7"}
+        assert entries[0]["detail"] == {"attempts": 1, "outcome": "no_answer", "status": "open"}
+        async with app.state.sessions() as session:
+            details = list(await session.scalars(sa.select(audit_table.c.detail)))
+        assert not any("Secret clinical detail" in d or "Please call me" in d for d in details)
+
+    async def test_reading_the_audit_log_is_itself_audited(
+        self, app: FastAPI, client: httpx.AsyncClient, admin: StaffUser
+    ) -> None:
+        await client.get(f"{S}/audit?action=inquiry.read", headers=admin.headers)
+        second = (await client.get(f"{S}/audit", headers=admin.headers)).json()
+        assert second[0]["action"] == "audit.read"
+        assert second[0]["detail"] == {"filters": {"action": "inquiry.read"}}
+
+    async def test_the_task_table_is_untouched_by_reads(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        _, task_id = await seed_task(app)
+        await client.get(f"{S}/callbacks/{task_id}", headers=agent.headers)
+        async with app.state.sessions() as session:
+            status = await session.scalar(sa.select(task_table.c.status))
+        assert status == "open"
