@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 
 from inquiry.triage.language import Language, detect_language
-from inquiry.triage.rules import Rules, WeightedMatcher, default_rules
+from inquiry.triage.rules import Rules, default_rules
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, VISITOR_TOPICS, Priority, Topic
 from inquiry.triage.text import fold
 
@@ -24,29 +24,31 @@ class TriageResult:
     reasons: tuple[str, ...]
 
 
-def _score(matcher: WeightedMatcher, text: str) -> tuple[float, list[str]]:
+def _score(weights: dict[str, float], matches: list[re.Match[str]]) -> tuple[float, list[str]]:
     """Sum the weight of each distinct term found; repeating a word adds nothing."""
     seen: dict[str, float] = {}
-    for match in matcher.regex.finditer(text):
+    for match in matches:
         phrase = match.group()[1:]
         if phrase not in seen:
-            seen[phrase] = matcher.weights[match.lastgroup or ""]
+            seen[phrase] = weights[match.lastgroup or ""]
     ranked = sorted(seen, key=lambda phrase: -seen[phrase])
     return sum(seen.values()), ranked
 
 
-def _crisis_phrases(rules: Rules, text: str) -> tuple[list[str], list[str]]:
+def _crisis_phrases(
+    rules: Rules, text: str, hits: list[re.Match[str]]
+) -> tuple[list[str], list[str]]:
     """Return crisis phrases that count and those cancelled by a denial or someone else's past."""
-    hits = [(m.start(), m.end(), m.group()[1:]) for m in rules.crisis.finditer(text)]
     if not hits or rules.crisis_exclusions is None:
-        return [phrase for _, _, phrase in hits], []
+        return [match.group()[1:] for match in hits], []
     spans = [(m.start(), m.end(), m.group()[1:]) for m in rules.crisis_exclusions.finditer(text)]
     counted: list[str] = []
     cancelled: list[str] = []
-    for start, end, phrase in hits:
+    for hit in hits:
+        start, end = hit.span()
         cover = next((s for s in spans if s[0] < end and start < s[1]), None)
         if cover is None:
-            counted.append(phrase)
+            counted.append(hit.group()[1:])
         elif cover[2] not in cancelled:
             cancelled.append(cover[2])
     return counted, cancelled
@@ -81,8 +83,13 @@ def triage(
     text = " " + folded
     hint = visitor_topic if visitor_topic in VISITOR_TOPICS else None
 
+    # One pass finds every category's matches: crisis is 0, topics 1.., spam last.
+    by_category: list[list[re.Match[str]]] = [[] for _ in rules.scanner.categories]
+    for category, match in rules.scanner.find(text):
+        by_category[category].append(match)
+
     # Crisis first, and nothing can outrank it: not the form's topic, not links, not spam terms.
-    crisis, cancelled = _crisis_phrases(rules, text)
+    crisis, cancelled = _crisis_phrases(rules, text, by_category[0])
     not_counted = _quoted("not counted (denial or someone else's past)", cancelled)
     if crisis:
         reasons = _quoted("crisis phrase", crisis) + _hint_reason(hint, Topic.CRISIS) + not_counted
@@ -92,8 +99,8 @@ def triage(
     best_score = 0.0
     best_terms: list[str] = []
     best_key = (0.0, 0.0, 0)
-    for topic, matcher in rules.topics:
-        score, terms = _score(matcher, text)
+    for (topic, matcher), matches in zip(rules.topics, by_category[1:], strict=False):
+        score, terms = _score(matcher.weights, matches) if matches else (0.0, [])
         bonus = rules.visitor_hint_weight if topic == hint else 0.0
         # Highest score wins; on a tie the visitor's choice, then the rules' tie order.
         key = (score + bonus, 1.0 if topic == hint else 0.0, -rules.tie_rank[topic])
@@ -102,7 +109,7 @@ def triage(
         if score + bonus > 0 and (best_topic is None or key > best_key):
             best_topic, best_terms, best_key = topic, terms, key
 
-    spam_score, spam_terms = _score(rules.spam, text)
+    spam_score, spam_terms = _score(rules.spam.weights, by_category[-1])
     lowered = original.lower()
     found = max(len(_URL.findall(lowered)), len(_DOMAIN.findall(lowered)))
     links = min(found, rules.max_links_counted)

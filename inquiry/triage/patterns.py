@@ -125,3 +125,91 @@ def _trie(terms: list[str]) -> str:
 def alternation(terms: list[str]) -> str:
     """Return one regex (without boundaries) matching exactly what any of the terms matches."""
     return f"(?:{_trie(terms)})"
+
+
+# The functions below only analyse or merge finished regexes for the candidate scan (see
+# scan.py). They never change what a category matches, so they are free to reorder.
+_LOOKAROUNDS = ("(?=", "(?!", "(?<=", "(?<!")
+# Distributing "(?:a|b)c" into "ac|bc" lets more branches merge; past this, keep it whole.
+_MAX_DISTRIBUTE = 16
+
+
+def _unwrap(regex: str) -> tuple[str, str] | None:
+    """Split "(?:inner)rest" into inner and rest when the group is matched exactly once."""
+    if not regex.startswith("(?:"):
+        return None
+    end = _close_paren(regex, 0)
+    rest = regex[end + 1 :]
+    if end < 0 or rest[:1] in _QUANTIFIERS:
+        return None
+    return regex[3:end], rest
+
+
+def heads(regex: str, length: int) -> set[str]:
+    """Return literal texts, at most length long, that every match of regex starts with.
+
+    A text shorter than length means "then anything": the walk stopped at a construct it does
+    not read (a class, an escape, a quantified group), so the set over-approximates the regex.
+    """
+    found: set[str] = set()
+    pending = [(regex, "")]
+    while pending:
+        rest, prefix = pending.pop()
+        alternatives = _split_top(rest)
+        if len(alternatives) > 1:
+            pending += [(alternative, prefix) for alternative in alternatives]
+        elif len(prefix) == length or not rest:
+            found.add(prefix)
+        elif _starts_plain(rest):
+            pending.append((rest[1:], prefix + rest[0]))
+        elif (group := _unwrap(rest)) is not None:
+            inner, after = group
+            pending += [(part + after, prefix) for part in _split_top(inner)]
+        elif rest.startswith(_LOOKAROUNDS) and (end := _close_paren(rest, 0)) > 0:
+            # A lookaround consumes nothing: skipping it only lets more texts through.
+            after = rest[end + 1 :]
+            if after[:1] in _QUANTIFIERS:
+                found.add(prefix)
+            else:
+                pending.append((after, prefix))
+        else:
+            found.add(prefix)
+    return found
+
+
+def _flatten(regexes: list[str]) -> list[str]:
+    """Return top-level alternatives, opening groups that are matched exactly once."""
+    flat: list[str] = []
+    pending = list(reversed(regexes))
+    while pending:
+        regex = pending.pop()
+        alternatives = _split_top(regex)
+        group = _unwrap(regex) if len(alternatives) == 1 else None
+        if len(alternatives) > 1:
+            pending += reversed(alternatives)
+        elif group is not None and (not group[1] or len(_split_top(group[0])) <= _MAX_DISTRIBUTE):
+            pending += reversed([part + group[1] for part in _split_top(group[0])])
+        else:
+            flat.append(regex)
+    return flat
+
+
+def merge(regexes: list[str]) -> str:
+    """Return one regex matching exactly the union of what the regexes match, in any order."""
+    branches: dict[str, list[str]] = {}
+    others: list[str] = []
+    empty = False
+    for regex in _flatten(regexes):
+        if not regex:
+            empty = True
+        elif _starts_plain(regex):
+            branches.setdefault(regex[0], []).append(regex[1:])
+        else:
+            others.append(regex)
+    parts = [char + _wrap(merge(list(dict.fromkeys(rests)))) for char, rests in branches.items()]
+    parts += [f"(?:{other})" for other in dict.fromkeys(others)]
+    return "|".join(parts + ([""] if empty else []))
+
+
+def _wrap(regex: str) -> str:
+    return f"(?:{regex})" if "|" in regex else regex

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from inquiry.triage.patterns import alternation
+from inquiry.triage.scan import Scanner, build_scanner
 from inquiry.triage.taxonomy import VISITOR_TOPICS, Topic
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.json")
@@ -95,6 +96,7 @@ class WeightedMatcher:
 
     regex: re.Pattern[str]
     weights: dict[str, float]
+    alternations: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,8 @@ class Rules:
     max_links_counted: int
     visitor_hint_weight: float
     tie_rank: dict[Topic, int]
+    # Category 0 is crisis, then the topics in tie order, then spam.
+    scanner: Scanner
 
 
 def _either(patterns: list[str]) -> str:
@@ -130,10 +134,11 @@ def _near(rule: NearRule) -> str:
 def _weighted(groups: list[TermGroup]) -> WeightedMatcher:
     # Heavier groups first: at one position the first alternative that matches wins.
     ordered = sorted(groups, key=lambda group: -group.weight)
-    parts = [f"(?P<g{i}>{alternation(group.terms)})" for i, group in enumerate(ordered)]
+    alternations = tuple(alternation(group.terms) for group in ordered)
+    parts = [f"(?P<g{i}>{body})" for i, body in enumerate(alternations)]
     weights = {f"g{i}": group.weight for i, group in enumerate(ordered)}
     regex = re.compile(_BEFORE + "(?:" + "|".join(parts) + ")" + _AFTER)
-    return WeightedMatcher(regex=regex, weights=weights)
+    return WeightedMatcher(regex=regex, weights=weights, alternations=alternations)
 
 
 def _check_coverage(document: RulesFile) -> None:
@@ -149,19 +154,31 @@ def _check_coverage(document: RulesFile) -> None:
 
 def _compile(document: RulesFile, source: str) -> Rules:
     crisis = document.crisis
+    crisis_body = alternation(crisis.phrases + [_near(rule) for rule in crisis.near])
+    crisis_regex = re.compile(_BEFORE + crisis_body + _AFTER)
+    topics = tuple((topic, _weighted(document.topics[topic])) for topic in document.tie_order)
+    spam = _weighted(document.spam.groups)
+    matchers = [matcher for _, matcher in topics] + [spam]
+    scanner = build_scanner(
+        [[crisis_body]] + [list(matcher.alternations) for matcher in matchers],
+        [crisis_regex] + [matcher.regex for matcher in matchers],
+        before=_BEFORE,
+        after=_AFTER,
+    )
     return Rules(
         source=source,
-        crisis=re.compile(_alternation(crisis.phrases + [_near(rule) for rule in crisis.near])),
+        crisis=crisis_regex,
         crisis_exclusions=re.compile(_alternation(crisis.exclusions))
         if crisis.exclusions
         else None,
-        topics=tuple((topic, _weighted(document.topics[topic])) for topic in document.tie_order),
-        spam=_weighted(document.spam.groups),
+        topics=topics,
+        spam=spam,
         spam_threshold=document.spam.threshold,
         link_weight=document.spam.link_weight,
         max_links_counted=document.spam.max_links_counted,
         visitor_hint_weight=document.visitor_hint_weight,
         tie_rank={topic: rank for rank, topic in enumerate(document.tie_order)},
+        scanner=scanner,
     )
 
 

@@ -56,7 +56,10 @@ SCENARIOS = (
     Scenario("postgres", "postgres", 0.4),
     # Every client is one IP here: after the first inquiry, everything is refused with 429.
     Scenario(
-        "ratelimit", "sqlite", 0.8, frozenset({201, 429}),
+        "ratelimit",
+        "sqlite",
+        0.8,
+        frozenset({201, 429}),
         {"INQUIRY_RATE_LIMIT_ENABLED": "true", "INQUIRY_RATE_LIMIT_PER_IP": "1/hour"},
     ),
 )
@@ -122,10 +125,16 @@ def write_lua(directory: Path, variants: int = 64) -> Path:
     bodies = []
     for i in range(variants):
         body = {
-            "name": f"Ann Example {i}", "email": f"ann.example{i}@example.com",
-            "phone": "416-555-0199", "preferred_contact": "email", "callback_window": "any",
-            "voicemail_ok": False, "topic": "new_patient",
-            "subject": "Question about treatment", "message": MESSAGE, "language": "en",
+            "name": f"Ann Example {i}",
+            "email": f"ann.example{i}@example.com",
+            "phone": "416-555-0199",
+            "preferred_contact": "email",
+            "callback_window": "any",
+            "voicemail_ok": False,
+            "topic": "new_patient",
+            "subject": "Question about treatment",
+            "message": MESSAGE,
+            "language": "en",
             "consent": True,
         }
         bodies.append(f"[==[{json.dumps(body)}]==]")
@@ -176,16 +185,28 @@ def server(command: list[str], env: dict[str, str], cwd: Path, port: int) -> Ite
 def drive(url: str, lua: Path, seconds: int, connections: int, cpu: str | None) -> Load:
     """One wrk run; latencies are wrk's own (from request written to response read)."""
     threads = 1 if cpu else 2
-    command = pinned(cpu, [
-        "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-        "-s", str(lua), url,
-    ])
+    command = pinned(
+        cpu,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(lua),
+            url,
+        ],
+    )
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     line = next(line for line in output.splitlines() if line.startswith("BENCH "))
     data = json.loads(line.removeprefix("BENCH "))
     return Load(
-        requests=data["requests"], seconds=data["duration_us"] / 1e6,
-        p50_ms=data["p50_us"] / 1000, p99_ms=data["p99_us"] / 1000,
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
         socket_errors=data["socket_errors"],
         statuses={int(status): n for status, n in data["statuses"].items()},
     )
@@ -194,8 +215,9 @@ def drive(url: str, lua: Path, seconds: int, connections: int, cpu: str | None) 
 def stored_rows(scenario: Scenario, url: str, pg_database: str) -> int:
     if scenario.database == "postgres":
         query = "SELECT count(*) FROM inquiry"
-        out = subprocess.run([*PG_ADMIN, "-d", pg_database, "-c", query],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [*PG_ADMIN, "-d", pg_database, "-c", query], capture_output=True, text=True, check=True
+        ).stdout
         return int(out.strip())
     with sqlite3.connect(url.split(":///", 1)[1]) as db:
         rows: int = db.execute("SELECT count(*) FROM inquiry").fetchone()[0]
@@ -226,16 +248,20 @@ def run_scenario(
         else:
             database_url = f"sqlite+aiosqlite:///{cwd / 'bench.db'}"
         env |= {
-            "INQUIRY_DATABASE_URL": database_url, "INQUIRY_RATE_LIMIT_ENABLED": "false",
-            "INQUIRY_MAIL_DIR": str(cwd / "mail"), **scenario.env,
+            "INQUIRY_DATABASE_URL": database_url,
+            "INQUIRY_RATE_LIMIT_ENABLED": "false",
+            "INQUIRY_MAIL_DIR": str(cwd / "mail"),
+            **scenario.env,
         }
         if not args.worker:
             env["INQUIRY_WORKER_IN_PROCESS"] = "false"
         if scenario.database == "postgres":
-            subprocess.run([*PG_ADMIN, "-c", f"CREATE DATABASE {pg_database}"],
-                           check=True, capture_output=True)
-            subprocess.run([str(BIN / "inquiry"), "migrate"], env=env, cwd=cwd,
-                           check=True, capture_output=True)
+            subprocess.run(
+                [*PG_ADMIN, "-c", f"CREATE DATABASE {pg_database}"], check=True, capture_output=True
+            )
+            subprocess.run(
+                [str(BIN / "inquiry"), "migrate"], env=env, cwd=cwd, check=True, capture_output=True
+            )
         command = [str(BIN / "inquiry"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}{ROUTE}"
     server_cpu, load_cpu = ("0", "1") if args.pin else (None, None)
@@ -244,10 +270,26 @@ def run_scenario(
         profiler = None
         if args.profile:
             out = Path(args.profile) / f"{scenario.name}.txt"
-            profiler = subprocess.Popen(pinned(load_cpu, [
-                str(BIN / "py-spy"), "record", "--pid", str(pid), "--nonblocking",
-                "--duration", str(max(1, args.seconds - 1)), "--format", "raw", "-o", str(out),
-            ]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            profiler = subprocess.Popen(
+                pinned(
+                    load_cpu,
+                    [
+                        str(BIN / "py-spy"),
+                        "record",
+                        "--pid",
+                        str(pid),
+                        "--nonblocking",
+                        "--duration",
+                        str(max(1, args.seconds - 1)),
+                        "--format",
+                        "raw",
+                        "-o",
+                        str(out),
+                    ],
+                ),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         load = drive(url, lua, args.seconds, args.connections, load_cpu)
         if profiler:
             profiler.wait()
@@ -286,12 +328,16 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         load = result.load
         ratio, outcome = verdict(result, ceiling)
         stored = "-" if result.rows is None else f"{result.rows}/{result.acknowledged}"
-        print(f"{result.scenario.name:<10} {load.requests / load.seconds:>8.0f} "
-              f"{load.p50_ms:>7.1f} {load.p99_ms:>7.1f} {load.errors(result.scenario.expected):>6} "
-              f"{ratio:>6} {stored:>12}  {outcome}")
+        print(
+            f"{result.scenario.name:<10} {load.requests / load.seconds:>8.0f} "
+            f"{load.p50_ms:>7.1f} {load.p99_ms:>7.1f} {load.errors(result.scenario.expected):>6} "
+            f"{ratio:>6} {stored:>12}  {outcome}"
+        )
     print(f"statuses: { {r.scenario.name: r.load.statuses for r in results} }")
-    print("rows/201s: inquiry rows stored vs 201s received over warm-up + run; rows may exceed "
-          f"201s by up to 2x{args.connections} (requests in flight when wrk stops), never trail.")
+    print(
+        "rows/201s: inquiry rows stored vs 201s received over warm-up + run; rows may exceed "
+        f"201s by up to 2x{args.connections} (requests in flight when wrk stops), never trail."
+    )
 
 
 def main() -> int:
@@ -299,23 +345,42 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--only", default=",".join(s.name for s in SCENARIOS))
-    parser.add_argument("--no-pin", dest="pin", action="store_false",
-                        help="let the OS place server and load generator (default: cpu 0 / 1)")
-    parser.add_argument("--no-worker", dest="worker", action="store_false",
-                        help="intake only: no in-process outbox worker delivering the mail")
-    parser.add_argument("--profile", metavar="DIR",
-                        help="py-spy each server under load into DIR/<scenario>.txt (collapsed)")
+    parser.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="let the OS place server and load generator (default: cpu 0 / 1)",
+    )
+    parser.add_argument(
+        "--no-worker",
+        dest="worker",
+        action="store_false",
+        help="intake only: no in-process outbox worker delivering the mail",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="py-spy each server under load into DIR/<scenario>.txt (collapsed)",
+    )
     args = parser.parse_args()
     chosen = [s for s in SCENARIOS if s.name in args.only.split(",")]
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     args.pin = args.pin and (os.cpu_count() or 1) >= 2
     version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
-    print(f"generator: {version.split(' Copyright')[0]}, {args.connections} connections, "
-          f"{WARMUP_SECONDS}s warm-up + {args.seconds}s run per scenario, outbox worker "
-          + ("in process (the `inquiry serve` default)" if args.worker else "off"))
-    print("pinning: " + ("server on cpu 0, wrk (1 thread) on cpu 1, PostgreSQL unpinned"
-                         if args.pin else "none (wrk 2 threads)"))
+    print(
+        f"generator: {version.split(' Copyright')[0]}, {args.connections} connections, "
+        f"{WARMUP_SECONDS}s warm-up + {args.seconds}s run per scenario, outbox worker "
+        + ("in process (the `inquiry serve` default)" if args.worker else "off")
+    )
+    print(
+        "pinning: "
+        + (
+            "server on cpu 0, wrk (1 thread) on cpu 1, PostgreSQL unpinned"
+            if args.pin
+            else "none (wrk 2 threads)"
+        )
+    )
     pg_database = f"inquiry_bench_{os.getpid()}"
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="inquiry-bench-") as tmp:
