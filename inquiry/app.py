@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,8 +29,27 @@ from inquiry.signing import Signer
 from inquiry.staff import api as staff_api
 from inquiry.staff import inquiries_api as staff_inquiries_api
 from inquiry.staff.throttle import LoginThrottle
-from inquiry.triage import default_rules
+from inquiry.triage import RulesError, default_rules, reload_rules
 from inquiry.web import forms
+
+log = logging.getLogger(__name__)
+
+
+def _reload_rules_on_sighup() -> None:
+    """`kill -HUP <pid>` re-reads the triage rules; a broken file leaves the old ones in use."""
+
+    def reload() -> None:
+        try:
+            reload_rules()
+        except RulesError as error:
+            log.error("triage rules not reloaded, the previous rules stay in use: %s", error)
+        else:
+            log.info("triage rules reloaded")
+
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+    except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+        log.debug("SIGHUP reload not available")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,7 +58,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        default_rules()  # load and validate the triage rules before the first visitor
+        # Load and validate the triage rules before the first visitor.
+        if settings.triage_rules_path:
+            reload_rules(settings.triage_rules_path)
+        else:
+            default_rules()
+        _reload_rules_on_sighup()
         engine = create_engine(settings)
         worker = OutboxWorker(engine, settings) if settings.worker_in_process else None
         transactor = create_transactor(settings, engine)

@@ -132,6 +132,8 @@ class Settings(BaseSettings):
     crisis_resources: dict[str, list[CrisisResource]] = Field(
         default_factory=lambda: dict(DEFAULT_CRISIS_RESOURCES)
     )
+    # The clinic's own copy of inquiry/triage/rules.json; `kill -HUP` reloads it.
+    triage_rules_path: Path | None = None
     templates_dir: Path = Path(__file__).resolve().parent.parent / "templates"
     clinic_name: str = "Ketamine Therapy Clinic"
     clinic_phone: str = "888-259-9755"

@@ -304,3 +304,52 @@ class TestInjection:
             ("admin_notification", "dead", 1),
             ("visitor_acknowledgement", "sent", 1),
         ]
+
+
+class TestUnreachable:
+    @pytest.mark.parametrize(
+        ("language", "subject", "words"),
+        [
+            ("en", "We tried to call you", "could not reach you"),
+            ("fr", "Nous avons tenté de vous joindre", "sans réussir à vous joindre"),
+        ],
+    )
+    async def test_unreachable_visitor_is_told_in_their_language(
+        self,
+        database_url: str,
+        tmp_path: Path,
+        smtp_sink: Sink,
+        engine: AsyncEngine,
+        language: str,
+        subject: str,
+        words: str,
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        [reference] = await submit(settings, valid_inquiry(language=language))
+        async with engine.begin() as connection:
+            inquiry_id = (
+                await connection.execute(
+                    sa.select(inquiry_table.c.id).where(inquiry_table.c.reference == reference)
+                )
+            ).scalar_one()
+            await connection.execute(sa.delete(outbox_table))
+            now = utcnow()
+            await connection.execute(
+                sa.insert(outbox_table).values(
+                    inquiry_id=inquiry_id,
+                    kind="visitor_unreachable",
+                    recipient="marie@example.ca",
+                    status="pending",
+                    attempts=0,
+                    message_id=f"<{reference}.visitor_unreachable@ketaminetherapyclinic.ca>",
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+        await drain(engine, settings)
+
+        [message] = smtp_sink.received
+        assert message["Subject"] == f"{subject} ({reference})"
+        assert words in text_of(message)
+        assert "9-8-8" in text_of(message)
+        assert "9-8-8" in html_of(message)
