@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache, partial
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -239,10 +239,7 @@ def _insert(
     now: datetime,
     message_domain: str,
 ) -> None:
-    insert_rows(
-        connection, inquiry_table, [{**s.inquiry, "reference": s.reference} for s, _ in fresh]
-    )
-    ids = _ids_by_reference(connection, [s.reference for s, _ in fresh])
+    ids = _insert_inquiries(connection, [{**s.inquiry, "reference": s.reference} for s, _ in fresh])
     outbox_rows = [
         {**message, "inquiry_id": ids[s.reference], "message_id": message_id}
         for s, _ in fresh
@@ -279,32 +276,59 @@ def _insert(
         insert_rows(connection, idempotency_table, key_rows)
 
 
-def _ids_by_reference(connection: sa.Connection, references: list[str]) -> dict[str, int]:
-    rows = connection.execute(
-        sa.select(inquiry_table.c.reference, inquiry_table.c.id).where(
-            inquiry_table.c.reference.in_(references)
-        )
-    )
-    return {reference: inquiry_id for reference, inquiry_id in rows}  # noqa: C416
+def _insert_inquiries(connection: sa.Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert the inquiries and return their ids by reference."""
+    references = [row["reference"] for row in rows]
+    if connection.dialect.name == "sqlite":
+        last = insert_rows(connection, inquiry_table, rows)
+        # Under our write lock, one statement's rows take consecutive rowids.
+        first = last - len(rows) + 1
+        return dict(zip(references, range(first, last + 1), strict=True))
+    returned = insert_rows(connection, inquiry_table, rows, returning="reference, id")
+    return dict(returned)
+
+
+@overload
+def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int: ...
+
+
+@overload
+def insert_rows(
+    connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], *, returning: str
+) -> list[tuple[Any, ...]]: ...
 
 
 def insert_rows(
-    connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
-) -> int | None:
-    """Insert all rows with one multi-row statement; on SQLite, return the last rowid.
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    *,
+    returning: str | None = None,
+) -> int | list[tuple[Any, ...]]:
+    """Insert all rows in one statement; the RETURNING rows, or SQLite's last rowid.
 
     One statement, not executemany: SQLite's driver releases and retakes the GIL for every
     row of an executemany, and against a busy event loop each retake waits its turn.
     """
     columns = tuple(rows[0])
     dialect = connection.dialect.name
-    sql = _insert_sql(dialect, table.name, columns, len(rows))
+    sql = _insert_sql(dialect, table.name, columns, len(rows), returning)
     values = [value for row in rows for value in row.values()]
     if dialect == "sqlite":
         # The text form SQLAlchemy's SQLite DateTime reads back, always in UTC.
         values = [_text_time(v) if isinstance(v, datetime) else v for v in values]
-    result = connection.exec_driver_sql(sql, tuple(values))
-    return result.lastrowid if dialect == "sqlite" else None
+    if returning:
+        return [tuple(row) for row in connection.exec_driver_sql(sql, tuple(values))]
+    if dialect != "sqlite":
+        connection.exec_driver_sql(sql, tuple(values))
+        return 0
+    # The driver's own cursor: SQLAlchemy closes a result without rows before lastrowid.
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, tuple(values))
+        return int(cursor.lastrowid or 0)
+    finally:
+        cursor.close()
 
 
 def _text_time(moment: datetime) -> str:
@@ -312,7 +336,9 @@ def _text_time(moment: datetime) -> str:
 
 
 @cache
-def _insert_sql(dialect: str, table: str, columns: tuple[str, ...], rows: int) -> str:
+def _insert_sql(
+    dialect: str, table: str, columns: tuple[str, ...], rows: int, returning: str | None
+) -> str:
     width = len(columns)
     if dialect == "sqlite":
         groups = ["(" + ", ".join("?" * width) + ")" for _ in range(rows)]
@@ -322,4 +348,5 @@ def _insert_sql(dialect: str, table: str, columns: tuple[str, ...], rows: int) -
             for row in range(rows)
         ]
     names = ", ".join(columns)
-    return f"INSERT INTO {table} ({names}) VALUES {', '.join(groups)}"  # noqa: S608 - our names
+    tail = f" RETURNING {returning}" if returning else ""
+    return f"INSERT INTO {table} ({names}) VALUES {', '.join(groups)}{tail}"  # noqa: S608 - our own names

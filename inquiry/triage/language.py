@@ -1,6 +1,7 @@
 """Tell English from French: the two languages the clinic answers in."""
 
 import re
+from itertools import repeat
 from typing import Literal
 
 Language = Literal["en", "fr"]
@@ -20,16 +21,25 @@ _ENGLISH = frozenset(
     "dont can't cant get there your our we they he she his her an at or if so but about any "
     "please am been had has from when where why who which yes no".split()
 )
+# A token's vote: +1 for a French word, -1 for an English one (0 for a word in both).
+_VOTE = {word: (word in _FRENCH) - (word in _ENGLISH) for word in _FRENCH | _ENGLISH}
 _TOKEN = re.compile(r"[a-z]+(?:-[a-z]+)?'?")
+# Without hyphens a token is a run of letters and the apostrophe right after it, so mapping
+# every other character to a space and splitting yields the same tokens, several times faster.
+_NOT_TOKEN = bytes(code if chr(code).islower() or chr(code) in "'-" else 32 for code in range(256))
 _ACCENTED = re.compile(r"[éèêàâçùûîôëïœÉÈÊÀÇ]")
+
+
+def _tokens(folded: str) -> list[str]:
+    if "-" in folded or not folded.isascii():
+        return _TOKEN.findall(folded)
+    return folded.replace("'", "' ").encode().translate(_NOT_TOKEN).decode().split()
 
 
 def detect_language(folded: str, original: str) -> Language:
     """Return "fr" when the text reads as French, otherwise "en" (the clinic's default)."""
-    tokens = _TOKEN.findall(folded)
-    french = float(sum(map(_FRENCH.__contains__, tokens)))
-    english = float(sum(map(_ENGLISH.__contains__, tokens)))
+    french_lead = float(sum(map(_VOTE.get, _tokens(folded), repeat(0))))
     if not original.isascii():
         # Accented letters are strong evidence once accents were typed at all.
-        french += 0.5 * min(len(_ACCENTED.findall(original)), 6)
-    return "fr" if french > english else "en"
+        french_lead += 0.5 * min(len(_ACCENTED.findall(original)), 6)
+    return "fr" if french_lead > 0 else "en"

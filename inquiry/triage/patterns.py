@@ -6,6 +6,8 @@ terms are rewritten to start with plain characters (leading groups such as "(?:s
 are expanded) and then folded into a character trie: "cost|covered" becomes "co(?:st|vered)".
 """
 
+import re
+
 # Expanding a term with many leading choices multiplies the pattern; past this, keep it as is.
 _MAX_VARIANTS = 256
 _QUANTIFIERS = frozenset("?*+{")
@@ -130,6 +132,8 @@ def alternation(terms: list[str]) -> str:
 # The functions below only analyse or merge finished regexes for the candidate scan (see
 # scan.py). They never change what a category matches, so they are free to reorder.
 _LOOKAROUNDS = ("(?=", "(?!", "(?<=", "(?<!")
+_SPECIAL = frozenset("\\.^$*+?{}[]|()")
+_CLASS = re.compile(r"\[([^\]\\^][^\]\\]*)\]")
 # Distributing "(?:a|b)c" into "ac|bc" lets more branches merge; past this, keep it whole.
 _MAX_DISTRIBUTE = 16
 
@@ -160,8 +164,17 @@ def heads(regex: str, length: int) -> set[str]:
             pending += [(alternative, prefix) for alternative in alternatives]
         elif len(prefix) == length or not rest:
             found.add(prefix)
-        elif _starts_plain(rest):
+        elif rest[0] not in _SPECIAL and rest[1:2] not in _QUANTIFIERS:
             pending.append((rest[1:], prefix + rest[0]))
+        elif (chars := _class_chars(rest)) is not None:
+            members, after = chars
+            if after[:1] in _QUANTIFIERS and not after.startswith(("+", "{1")):
+                found.add(prefix)
+            else:
+                # One member is matched; "+" and "{1," may repeat it, so stop there.
+                repeat = after[:1] in _QUANTIFIERS
+                pending += [("" if repeat else after, prefix + char) for char in members]
+                found.update(prefix + char for char in members if repeat)
         elif (group := _unwrap(rest)) is not None:
             inner, after = group
             pending += [(part + after, prefix) for part in _split_top(inner)]
@@ -175,6 +188,24 @@ def heads(regex: str, length: int) -> set[str]:
         else:
             found.add(prefix)
     return found
+
+
+def _class_chars(regex: str) -> tuple[str, str] | None:
+    """Return the members of a leading plain character class such as [a-z0-9$], and the rest."""
+    match = _CLASS.match(regex)
+    if match is None:
+        return None
+    body = match.group(1)
+    members = ""
+    index = 0
+    while index < len(body):
+        if body[index + 1 : index + 2] == "-" and index + 2 < len(body):
+            members += "".join(map(chr, range(ord(body[index]), ord(body[index + 2]) + 1)))
+            index += 3
+        else:
+            members += body[index]
+            index += 1
+    return "".join(dict.fromkeys(members)), regex[match.end() :]
 
 
 def _flatten(regexes: list[str]) -> list[str]:

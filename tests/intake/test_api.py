@@ -88,6 +88,26 @@ class TestCreateInquiry:
             i.startswith(f"<{reference}.") and i.endswith("@ketaminetherapyclinic.ca>") for i in ids
         )
 
+    async def test_concurrent_inquiries_each_own_their_messages(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        """Folded into shared transactions, every row still points at its own inquiry."""
+        emails = [f"visitor{n}@example.ca" for n in range(40)]
+        responses = await asyncio.gather(
+            *(client.post(URL, json=valid_inquiry(email=email)) for email in emails)
+        )
+        assert {r.status_code for r in responses} == {201}
+        for response, email in zip(responses, emails, strict=True):
+            row = await stored(engine, response.json()["reference"])
+            assert row["email"] == email
+            acknowledgement = [
+                m
+                for m in await outbox_for(engine, row["id"])
+                if m["kind"] == "visitor_acknowledgement"
+            ]
+            assert [m["recipient"] for m in acknowledgement] == [email]
+            assert acknowledgement[0]["message_id"].startswith(f"<{row['reference']}.")
+
     async def test_phone_only_inquiry_owes_no_visitor_email(
         self, client: httpx.AsyncClient, engine: AsyncEngine
     ) -> None:
