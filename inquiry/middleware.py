@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inquiry.errors import InquiryError, PayloadTooLarge, UnsupportedMediaType
@@ -36,8 +35,13 @@ class RequestGuard:
         self.max_body_bytes = max_body_bytes
         self.content_types = content_types
         ancestors = " ".join(["'self'", *frame_ancestors])
-        self.embeddable_csp = f"frame-ancestors {ancestors}".encode()
-        self.default_csp = b"frame-ancestors 'none'"
+        common = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+        # Pages of the hosted form may be framed by the clinic's site; nothing else may.
+        self.embeddable = [
+            *common,
+            (b"content-security-policy", f"frame-ancestors {ancestors}".encode()),
+        ]
+        self.not_embeddable = [*common, (b"content-security-policy", b"frame-ancestors 'none'")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,16 +50,16 @@ class RequestGuard:
         started = time.perf_counter()
         path: str = scope["path"]
         status = 500
-        csp = self.embeddable_csp if path.startswith("/forms/") else self.default_csp
+        extra = self.embeddable if path.startswith("/forms/") else self.not_embeddable
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "same-origin")
-                headers.setdefault("Content-Security-Policy", csp.decode())
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [header for header in extra if header[0] not in present]
+                message["headers"] = headers
             await send(message)
 
         try:
