@@ -28,6 +28,9 @@ async def sign_in(
     await throttle.check(email, caller.client_ip)
     accounts = StaffService(session, settings, caller)
     staff = await accounts.find(email)
+    # End the read before the slow hash: on SQLite every transaction holds the write lock,
+    # and intake must not wait on a password check (objects survive: expire_on_commit=False).
+    await session.commit()
     # Verified even for unknown emails: a miss must not answer faster than a wrong password.
     matches = await passwords.verify_password(staff.password_hash if staff else None, password)
     if staff is None or not staff.active or not matches:
