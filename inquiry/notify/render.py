@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.policy
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
@@ -62,6 +63,27 @@ class _CachedHeaderRegistry(HeaderRegistry):
 
 
 POLICY = email.policy.default.clone(header_factory=_CachedHeaderRegistry())
+# What goes on the wire (and into .eml files): CRLF line endings, lines folded at 78.
+WIRE_POLICY = POLICY.clone(linesep="\r\n")
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    """A rendered, flattened email: what a transport needs and nothing else."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+    message_id: str
+
+
+def flatten(message: EmailMessage) -> OutgoingEmail:
+    """The envelope and bytes of a built message (only To recipients are used here)."""
+    sender = message["From"].addresses[0].addr_spec
+    recipients = tuple(address.addr_spec for address in message["To"].addresses)
+    return OutgoingEmail(
+        sender, recipients, message.as_bytes(policy=WIRE_POLICY), message["Message-ID"]
+    )
 
 
 class RenderError(Exception):
@@ -71,6 +93,18 @@ class RenderError(Exception):
 def as_utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_VISITOR_FACING = frozenset({OutboxKind.VISITOR_ACKNOWLEDGEMENT, OutboxKind.VISITOR_UNREACHABLE})
+
+
+def _language(inquiry: Mapping[str, Any]) -> str:
+    return "fr" if inquiry["language"] == "fr" else "en"
+
+
+def _suffix(kind: OutboxKind, language: str) -> str:
+    """Visitor-facing templates exist once per language; staff ones are in English."""
+    return f".{language}" if kind in _VISITOR_FACING else ""
 
 
 class MessageRenderer:
@@ -95,21 +129,47 @@ class MessageRenderer:
         self, kind: str, recipient: str, message_id: str, inquiry: Mapping[str, Any]
     ) -> EmailMessage:
         """Build the email for one outbox row."""
+        text, html = self.bodies(kind, inquiry)
+        return self.build(kind, recipient, message_id, inquiry, text, html)
+
+    def bodies(self, kind: str, inquiry: Mapping[str, Any]) -> tuple[str, str]:
+        """The text and HTML bodies (two steps, so the worker can yield between them)."""
         try:
-            return self._email(OutboxKind(kind), recipient, message_id, inquiry)
+            language = _language(inquiry)
+            context = self._context(inquiry, language)
+            name = f"{kind}{_suffix(OutboxKind(kind), language)}"
+            return (
+                self._text.get_template(f"{name}.txt").render(context),
+                self._html.get_template(f"{name}.html").render(context),
+            )
         except (jinja2.TemplateError, ValueError, KeyError, IndexError) as error:
             raise RenderError(f"{kind}: {type(error).__name__}: {error}") from error
 
-    def _email(
-        self, kind: OutboxKind, recipient: str, message_id: str, inquiry: Mapping[str, Any]
+    def build(
+        self,
+        kind: str,
+        recipient: str,
+        message_id: str,
+        inquiry: Mapping[str, Any],
+        text: str,
+        html: str,
     ) -> EmailMessage:
-        language = inquiry["language"] if inquiry["language"] in ("en", "fr") else "en"
-        context = self._context(inquiry, language)
-        visitor_facing = kind in (
-            OutboxKind.VISITOR_ACKNOWLEDGEMENT,
-            OutboxKind.VISITOR_UNREACHABLE,
-        )
-        suffix = f".{language}" if visitor_facing else ""
+        """The message with its headers; header values are objects, never concatenated."""
+        try:
+            return self._build(OutboxKind(kind), recipient, message_id, inquiry, text, html)
+        except (ValueError, KeyError, IndexError) as error:
+            raise RenderError(f"{kind}: {type(error).__name__}: {error}") from error
+
+    def _build(
+        self,
+        kind: OutboxKind,
+        recipient: str,
+        message_id: str,
+        inquiry: Mapping[str, Any],
+        text: str,
+        html: str,
+    ) -> EmailMessage:
+        language = _language(inquiry)
         message = EmailMessage(policy=POLICY)
         message["Subject"] = self._subject(kind, inquiry, language)
         message["From"] = self._sender
@@ -120,10 +180,9 @@ class MessageRenderer:
         if kind is OutboxKind.ADMIN_NOTIFICATION and inquiry["email"]:
             # Staff press Reply and write to the visitor; built as an Address, never by hand.
             message["Reply-To"] = Address(display_name=inquiry["name"], addr_spec=inquiry["email"])
-        message.set_content(self._text.get_template(f"{kind.value}{suffix}.txt").render(context))
-        html = self._html.get_template(f"{kind.value}{suffix}.html").render(context)
+        message.set_content(text)
         message.add_alternative(html, subtype="html")
-        if visitor_facing:
+        if kind in _VISITOR_FACING:
             # After the body: set_content() clears Content-* headers.
             message["Content-Language"] = language
         return message

@@ -11,7 +11,6 @@ import hmac
 import os
 import ssl
 import time
-from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +20,7 @@ import aiosmtplib
 import httpx
 
 from inquiry.config import MailTransport, Settings, SmtpSecurity
+from inquiry.notify.render import OutgoingEmail
 
 
 class DeliveryError(Exception):
@@ -43,7 +43,7 @@ class Mailer(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, email: OutgoingEmail) -> None: ...
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -118,10 +118,10 @@ class SmtpMailer:
                 raise self._unreachable
         return self._smtp
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, email: OutgoingEmail) -> None:
         smtp = await self._connected()
         try:
-            errors, _ = await smtp.send_message(message)
+            errors, _ = await smtp.sendmail(email.sender, list(email.recipients), email.data)
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [refusal.code for refusal in error.recipients]
             await self._reset()
@@ -181,9 +181,9 @@ class FileMailer:
         if kind is None and pending:
             await asyncio.to_thread(_write_all, self._folder, pending)
 
-    async def send(self, message: EmailMessage) -> None:
-        name = str(message["Message-ID"]).strip("<>").replace("/", "_") + ".eml"
-        self._pending.append((name, bytes(message)))
+    async def send(self, email: OutgoingEmail) -> None:
+        name = email.message_id.strip("<>").replace("/", "_") + ".eml"
+        self._pending.append((name, email.data))
 
 
 def _write_all(folder: Path, files: list[tuple[str, bytes]]) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,13 @@ from inquiry.config import Settings
 from inquiry.models import OutboxKind, OutboxStatus, utcnow
 from inquiry.notify import outbox
 from inquiry.notify.outbox import ClaimedMessage, Result
-from inquiry.notify.render import MessageRenderer, RenderError, as_utc
+from inquiry.notify.render import (
+    MessageRenderer,
+    OutgoingEmail,
+    RenderError,
+    as_utc,
+    flatten,
+)
 from inquiry.notify.transports import DeliveryError, Mailer, WebhookSender, mailer_for
 
 log = logging.getLogger(__name__)
@@ -24,6 +31,16 @@ log = logging.getLogger(__name__)
 FIRST_RETRY_SECONDS = 30.0
 MAX_RETRY_SECONDS = 3600.0
 GATHER_SECONDS = 0.05
+RENDER_AHEAD = 4
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookCall:
+    url: str
+    body: bytes
+
+
+Prepared = OutgoingEmail | WebhookCall | RenderError
 
 
 def retry_delay(attempts: int, rng: random.Random) -> timedelta:
@@ -100,45 +117,72 @@ class OutboxWorker:
         inquiries = await outbox.inquiries_for(self._engine, claimed)
         results: list[Result] = []
         unattempted: list[ClaimedMessage] = []
-        async with self._mailer_factory() as mailer:
-            for message in claimed:
-                # Stop on SIGTERM, and never send on a lease that may have passed to another worker.
-                if self._stopping or self._clock() >= lease_until - timedelta(seconds=5):
-                    unattempted.append(message)
-                    continue
-                results.append(
-                    await self._deliver(message, inquiries.get(message.inquiry_id), mailer)
-                )
+        ready: asyncio.Queue[tuple[ClaimedMessage, Prepared]] = asyncio.Queue(RENDER_AHEAD)
+        # Render the next messages while the server is busy with the current one.
+        renderer = asyncio.create_task(self._prepare_all(claimed, inquiries, ready))
+        try:
+            async with self._mailer_factory() as mailer:
+                for _ in claimed:
+                    message, prepared = await ready.get()
+                    # Stop on SIGTERM; never send on a lease that may have passed to another worker.
+                    if self._stopping or self._clock() >= lease_until - timedelta(seconds=5):
+                        unattempted.append(message)
+                        continue
+                    results.append(await self._deliver(message, prepared, mailer))
+        finally:
+            renderer.cancel()
         await outbox.record(self._engine, results, now=self._clock())
         await outbox.release(self._engine, unattempted)
         return len(claimed)
 
-    async def _deliver(
-        self, message: ClaimedMessage, inquiry: dict[str, Any] | None, mailer: Mailer
-    ) -> Result:
+    async def _prepare_all(
+        self,
+        claimed: list[ClaimedMessage],
+        inquiries: dict[int, dict[str, Any]],
+        ready: asyncio.Queue[tuple[ClaimedMessage, Prepared]],
+    ) -> None:
+        for message in claimed:
+            await ready.put(
+                (message, await self._prepare(message, inquiries.get(message.inquiry_id)))
+            )
+
+    async def _prepare(self, message: ClaimedMessage, inquiry: dict[str, Any] | None) -> Prepared:
         try:
             if inquiry is None:
                 raise RenderError(f"inquiry {message.inquiry_id} is missing")
             if message.kind == OutboxKind.URGENT_WEBHOOK:
-                await self._send_webhook(message, inquiry)
-            else:
-                email = self._renderer.email(
-                    message.kind, message.recipient, message.message_id, inquiry
-                )
-                await mailer.send(email)
+                return WebhookCall(message.recipient, self._renderer.webhook_payload(inquiry))
+            # Yield between steps: a reply that arrived meanwhile is handled first.
+            text, html = self._renderer.bodies(message.kind, inquiry)
+            await asyncio.sleep(0)
+            built = self._renderer.build(
+                message.kind, message.recipient, message.message_id, inquiry, text, html
+            )
+            await asyncio.sleep(0)
+            return flatten(built)
         except RenderError as error:
-            return self._dead(message, str(error))
+            return error
+        except (ValueError, TypeError, UnicodeError) as error:
+            return RenderError(f"{message.kind}: cannot be flattened: {error}")
+
+    async def _deliver(self, message: ClaimedMessage, prepared: Prepared, mailer: Mailer) -> Result:
+        try:
+            if isinstance(prepared, RenderError):
+                return self._dead(message, str(prepared))
+            if isinstance(prepared, WebhookCall):
+                await self._send_webhook(message, prepared)
+            else:
+                await mailer.send(prepared)
         except DeliveryError as error:
             if error.permanent:
                 return self._dead(message, str(error))
             return self._retry(message, str(error))
         return Result(message, OutboxStatus.SENT)
 
-    async def _send_webhook(self, message: ClaimedMessage, inquiry: dict[str, Any]) -> None:
+    async def _send_webhook(self, message: ClaimedMessage, call: WebhookCall) -> None:
         if self._webhook is None:
             self._webhook = WebhookSender(self._settings)
-        body = self._renderer.webhook_payload(inquiry)
-        await self._webhook.send(message.recipient, body, message.message_id)
+        await self._webhook.send(call.url, call.body, message.message_id)
 
     def _retry(self, message: ClaimedMessage, error: str) -> Result:
         now = self._clock()

@@ -24,14 +24,17 @@ _ENGLISH = frozenset(
 # A token's vote: +1 for a French word, -1 for an English one (0 for a word in both).
 _VOTE = {word: (word in _FRENCH) - (word in _ENGLISH) for word in _FRENCH | _ENGLISH}
 _TOKEN = re.compile(r"[a-z]+(?:-[a-z]+)?'?")
-# Without hyphens a token is a run of letters and the apostrophe right after it, so mapping
-# every other character to a space and splitting yields the same tokens, several times faster.
+# A token is a run of letters (two when joined by one hyphen) and the apostrophe right after
+# it, so mapping every other character to a space and splitting yields the same tokens,
+# several times faster, unless a hyphen sits elsewhere.
 _NOT_TOKEN = bytes(code if chr(code).islower() or chr(code) in "'-" else 32 for code in range(256))
+# A hyphen the split would misread: not between two letters, or a second one in a chain.
+_ODD_HYPHEN = re.compile(r"-(?:(?<![a-z]-)|(?![a-z])|[a-z]+-)")
 _ACCENTED = re.compile(r"[éèêàâçùûîôëïœÉÈÊÀÇ]")
 
 
 def _tokens(folded: str) -> list[str]:
-    if "-" in folded or not folded.isascii():
+    if not folded.isascii() or ("-" in folded and _ODD_HYPHEN.search(folded)):
         return _TOKEN.findall(folded)
     return folded.replace("'", "' ").encode().translate(_NOT_TOKEN).decode().split()
 
