@@ -12,6 +12,8 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -166,38 +168,53 @@ def live_server_env() -> dict[str, str]:
     return {}
 
 
-@pytest.fixture
-def live_server(tmp_path: Path, live_server_env: dict[str, str]) -> Iterator[str]:
-    """The service started the way the README starts it, in a fresh working folder."""
+@dataclass
+class LiveServer:
+    base: str
+    process: subprocess.Popen[str]
+    output: str = ""
+
+
+@contextmanager
+def running_server(folder: Path, extra_env: dict[str, str]) -> Iterator[LiveServer]:
+    """`inquiry serve` as a real process in `folder`; stopped with SIGTERM, output kept."""
     port = free_port()
-    env = {**os.environ, "INQUIRY_PORT": str(port), **live_server_env}
-    env.pop("INQUIRY_DATABASE_URL", None)
+    env = {**os.environ, "INQUIRY_PORT": str(port), **extra_env}
+    if "INQUIRY_DATABASE_URL" not in extra_env:
+        env.pop("INQUIRY_DATABASE_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "inquiry", "serve"],
-        cwd=tmp_path,
+        cwd=folder,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    base = f"http://127.0.0.1:{port}"
+    server = LiveServer(f"http://127.0.0.1:{port}", process)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{server.base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
         else:
             process.kill()
             pytest.fail(f"server did not start: {process.communicate()[0]}")
-        yield base
+        yield server
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-        # uvicorn re-raises SIGTERM after a graceful shutdown, as a well-behaved process should.
-        assert process.returncode in (0, -signal.SIGTERM), output
-        assert "Finished server process" in output
-        # PHIPA: message bodies never reach the logs.
-        assert "treatment-resistant depression" not in output
+        server.output, _ = process.communicate(timeout=30)
+    # uvicorn re-raises SIGTERM after a graceful shutdown, as a well-behaved process should.
+    assert process.returncode in (0, -signal.SIGTERM), server.output
+    assert "Finished server process" in server.output
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, live_server_env: dict[str, str]) -> Iterator[str]:
+    """The service started the way the README starts it, in a fresh working folder."""
+    with running_server(tmp_path, live_server_env) as server:
+        yield server.base
+    # PHIPA: message bodies never reach the logs.
+    assert "treatment-resistant depression" not in server.output
