@@ -111,7 +111,8 @@ def triage(
 
     spam_score, spam_terms = _score(rules.spam.weights, by_category[-1])
     lowered = original.lower()
-    found = max(len(_URL.findall(lowered)), len(_DOMAIN.findall(lowered)))
+    urls = len(_URL.findall(lowered)) if "http" in lowered or "www." in lowered else 0
+    found = max(urls, len(_DOMAIN.findall(lowered)))
     links = min(found, rules.max_links_counted)
     spam_score += links * rules.link_weight
     # Spam needs clear advertising signals and more of them than any real topic has:

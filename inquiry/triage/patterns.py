@@ -156,13 +156,11 @@ def heads(regex: str, length: int) -> set[str]:
     not read (a class, an escape, a quantified group), so the set over-approximates the regex.
     """
     found: set[str] = set()
-    pending = [(regex, "")]
+    # Every pending text is one alternative: splitting is only needed inside opened groups.
+    pending = [(alternative, "") for alternative in _split_top(regex)]
     while pending:
         rest, prefix = pending.pop()
-        alternatives = _split_top(rest)
-        if len(alternatives) > 1:
-            pending += [(alternative, prefix) for alternative in alternatives]
-        elif len(prefix) == length or not rest:
+        if len(prefix) == length or not rest:
             found.add(prefix)
         elif rest[0] not in _SPECIAL and rest[1:2] not in _QUANTIFIERS:
             pending.append((rest[1:], prefix + rest[0]))
@@ -208,18 +206,16 @@ def _class_chars(regex: str) -> tuple[str, str] | None:
     return "".join(dict.fromkeys(members)), regex[match.end() :]
 
 
-def _flatten(regexes: list[str]) -> list[str]:
-    """Return top-level alternatives, opening groups that are matched exactly once."""
+def _flatten(alternatives: list[str]) -> list[str]:
+    """Open groups that start an alternative and are matched exactly once."""
     flat: list[str] = []
-    pending = list(reversed(regexes))
+    pending = list(reversed(alternatives))
     while pending:
         regex = pending.pop()
-        alternatives = _split_top(regex)
-        group = _unwrap(regex) if len(alternatives) == 1 else None
-        if len(alternatives) > 1:
-            pending += reversed(alternatives)
-        elif group is not None and (not group[1] or len(_split_top(group[0])) <= _MAX_DISTRIBUTE):
-            pending += reversed([part + group[1] for part in _split_top(group[0])])
+        group = _unwrap(regex)
+        parts = _split_top(group[0]) if group is not None else []
+        if group is not None and (not group[1] or len(parts) <= _MAX_DISTRIBUTE):
+            pending += reversed([part + group[1] for part in parts])
         else:
             flat.append(regex)
     return flat
@@ -227,17 +223,22 @@ def _flatten(regexes: list[str]) -> list[str]:
 
 def merge(regexes: list[str]) -> str:
     """Return one regex matching exactly the union of what the regexes match, in any order."""
+    return _merge([alternative for regex in regexes for alternative in _split_top(regex)])
+
+
+def _merge(alternatives: list[str]) -> str:
+    # Each item is one alternative (no "|" outside groups), and so is each rest below.
     branches: dict[str, list[str]] = {}
     others: list[str] = []
     empty = False
-    for regex in _flatten(regexes):
+    for regex in _flatten(alternatives):
         if not regex:
             empty = True
         elif _starts_plain(regex):
             branches.setdefault(regex[0], []).append(regex[1:])
         else:
             others.append(regex)
-    parts = [char + _wrap(merge(list(dict.fromkeys(rests)))) for char, rests in branches.items()]
+    parts = [char + _wrap(_merge(list(dict.fromkeys(rests)))) for char, rests in branches.items()]
     parts += [f"(?:{other})" for other in dict.fromkeys(others)]
     return "|".join(parts + ([""] if empty else []))
 
