@@ -85,7 +85,8 @@ def _expand(term: str, budget: int = _MAX_VARIANTS) -> list[str]:
     if optional:
         rest = rest[1:]
     heads = _split_top(term[3:end]) + ([""] if optional else [])
-    variants = [head + rest for head in heads if head + rest]
+    # An empty variant is kept: it is the optional group left out ("" ends the term).
+    variants = [head + rest for head in heads]
     if len(variants) > budget or len(variants) < len(heads) - optional:
         return [term]
     expanded = [
