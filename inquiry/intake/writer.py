@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from inquiry.models import idempotency_table, inquiry_table, outbox_table, utcno
 log = logging.getLogger(__name__)
 
 OUTBOX_CHANNEL = "inquiry_outbox"
+# SQLAlchemy's, and the SQLite driver's own where the writer uses a raw cursor.
+_UNIQUE_VIOLATIONS = (IntegrityError, sqlite3.IntegrityError)
 
 
 @dataclass(slots=True)
@@ -106,7 +109,7 @@ class InquiryWriter:
             outcomes = await self._transact(
                 partial(write_batch, batch=batch, message_domain=self._message_domain)
             )
-        except IntegrityError:
+        except _UNIQUE_VIOLATIONS:
             # A reference collision or a key another process just took: settle them one by one.
             if len(batch) > 1:
                 for submission in batch:
@@ -129,7 +132,7 @@ class InquiryWriter:
                 [outcome] = await self._transact(
                     partial(write_batch, batch=[submission], message_domain=self._message_domain)
                 )
-            except IntegrityError:
+            except _UNIQUE_VIOLATIONS:
                 continue
             except Exception:
                 log.exception("intake write failed")

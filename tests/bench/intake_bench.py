@@ -180,6 +180,12 @@ def server(command: list[str], env: dict[str, str], cwd: Path, port: int) -> Ite
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            lines = log_path.read_text(errors="replace").splitlines()
+            first = next((i for i, line in enumerate(lines) if " ERROR " in line), None)
+            if first is not None:
+                errors = sum(" ERROR " in line for line in lines)
+                print(f"  server log has {errors} ERROR lines; the first:")
+                print("\n".join("    " + line for line in lines[first : first + 25]))
 
 
 def drive(url: str, lua: Path, seconds: int, connections: int, cpu: str | None) -> Load:

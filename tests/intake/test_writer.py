@@ -1,0 +1,52 @@
+"""The group-commit writer: reference collisions are retried, never answered with an error."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from inquiry.intake.writer import Submission
+from inquiry.models import inquiry_table
+from tests.conftest import valid_inquiry
+from tests.intake.test_api import URL, count, stored
+
+
+async def taken_reference(client: httpx.AsyncClient) -> str:
+    response = await client.post(URL, json=valid_inquiry())
+    reference: str = response.json()["reference"]
+    return reference
+
+
+class TestReferenceCollisions:
+    async def test_a_colliding_reference_is_replaced_and_the_inquiry_stored(
+        self,
+        client: httpx.AsyncClient,
+        engine: AsyncEngine,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        taken = await taken_reference(client)
+        row = await stored(engine, taken)
+        submissions = []
+        original = Submission.__init__
+
+        def colliding(self: Submission, *args: object, **kwargs: object) -> None:
+            original(self, *args, **kwargs)  # type: ignore[arg-type]
+            self.reference = taken
+            submissions.append(self)
+
+        monkeypatch.setattr(Submission, "__init__", colliding)
+        # Several at once, so the collision happens inside a shared batch too.
+        responses = await asyncio.gather(
+            *(client.post(URL, json=valid_inquiry(email=f"v{n}@example.ca")) for n in range(5))
+        )
+
+        assert {r.status_code for r in responses} == {201}
+        references = {r.json()["reference"] for r in responses}
+        assert taken not in references
+        assert len(references) == 5
+        assert await count(engine, inquiry_table) == 6
+        assert (await stored(engine, taken))["id"] == row["id"]  # the first one is untouched
+        assert len(submissions) == 5
