@@ -35,6 +35,14 @@ from inquiry.web import forms
 log = logging.getLogger(__name__)
 
 
+def load_triage_rules(settings: Settings) -> None:
+    """The clinic's rules file if one is configured, else the packaged rules."""
+    if settings.triage_rules_path:
+        reload_rules(settings.triage_rules_path)
+    else:
+        default_rules()
+
+
 def _reload_rules_on_sighup() -> None:
     """`kill -HUP <pid>` re-reads the triage rules; a broken file leaves the old ones in use."""
 
@@ -58,11 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Load and validate the triage rules before the first visitor.
-        if settings.triage_rules_path:
-            reload_rules(settings.triage_rules_path)
-        else:
-            default_rules()
+        load_triage_rules(settings)  # validated before the first visitor
         _reload_rules_on_sighup()
         engine = create_engine(settings)
         worker = OutboxWorker(engine, settings) if settings.worker_in_process else None

@@ -35,7 +35,8 @@ class SubmissionLimiter:
         await self._hit(self._per_ip, "ip", client_ip)
 
     async def hit_email(self, email: str) -> None:
-        await self._hit(self._per_email, "email", email.lower())
+        if self.enabled:
+            await self._hit(self._per_email, "email", email.lower())
 
     async def _hit(self, items: Iterable[RateLimitItem], scope: str, identity: str) -> None:
         if not self.enabled:
