@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 
 import uvicorn
 from fastapi import FastAPI, Response
@@ -29,7 +30,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    # The same uvicorn settings as `inquiry serve` (inquiry/cli.py): one process, no access log.
+    # The same process settings as `inquiry serve` (inquiry/cli.py): one process, no access
+    # log, start-up objects frozen out of the GC and the same collection threshold.
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     uvicorn.run(
         app,
         host=args.host,
