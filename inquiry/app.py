@@ -22,6 +22,7 @@ from inquiry.intake import api as intake_api
 from inquiry.intake.guards import SubmissionLimiter, parse_networks
 from inquiry.intake.service import IntakeService
 from inquiry.intake.writer import InquiryWriter
+from inquiry.logs import ACCESS_LOG
 from inquiry.middleware import FORM_TYPES, JSON_TYPES, RequestGuard
 from inquiry.models import utcnow
 from inquiry.notify.worker import OutboxWorker
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if worker:
                 await worker.stop()
             await engine.dispose()
+            ACCESS_LOG.flush()  # before uvicorn re-raises SIGTERM and the process ends
 
     app = FastAPI(
         title="inquiry",

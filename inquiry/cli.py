@@ -55,6 +55,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         access_log=False,  # our own access log leaves query strings out
+        log_config=None,  # keep ours: uvicorn's loggers propagate to it
         proxy_headers=False,  # client addresses come from INQUIRY_TRUSTED_PROXIES only
         server_header=False,
     )

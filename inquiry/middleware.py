@@ -5,7 +5,6 @@ Pure ASGI rather than BaseHTTPMiddleware: it costs a few microseconds a request,
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable
 
@@ -13,8 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inquiry.errors import InquiryError, PayloadTooLarge, UnsupportedMediaType
 from inquiry.http_errors import error_response
-
-access_log = logging.getLogger("inquiry.access")
+from inquiry.logs import ACCESS_LOG
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 JSON_TYPES = ("application/json",)
@@ -71,13 +69,7 @@ class RequestGuard:
             await response(scope, receive, send_with_headers)
         finally:
             # Path only: query strings can carry references, and bodies are health information.
-            access_log.info(
-                "%s %s %d %.1fms",
-                scope["method"],
-                path,
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
+            ACCESS_LOG.record(scope["method"], path, status, (time.perf_counter() - started) * 1000)
 
     async def _guarded_body(
         self, scope: Scope, receive: Receive, allowed: tuple[str, ...]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import valid_inquiry
+from tests.conftest import running_server, valid_inquiry
 
 
 class TestServe:
@@ -20,3 +20,22 @@ class TestServe:
         assert (tmp_path / "var" / "inquiry.db").exists()
         assert httpx.get(f"{server}/docs").status_code == 200
         assert "/api/v1/inquiries" in httpx.get(f"{server}/openapi.json").json()["paths"]
+
+    def test_access_log_has_paths_but_no_queries_or_bodies(self, tmp_path: Path) -> None:
+        with running_server(tmp_path, {}) as server:
+            response = httpx.post(
+                f"{server.base}/forms/contact",
+                data={
+                    "name": "Ann",
+                    "email": "ann@example.ca",
+                    "message": "My treatment-resistant depression is worse.",
+                    "consent": "true",
+                },
+            )
+            thanks = httpx.get(f"{server.base}{response.headers['location']}")
+            assert thanks.status_code == 200
+        assert "INFO inquiry.access POST /forms/contact 303" in server.output
+        assert "INFO inquiry.access GET /forms/thanks 200" in server.output
+        assert "receipt=" not in server.output
+        assert "treatment-resistant" not in server.output
+        assert "ann@example.ca" not in server.output
