@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inquiry.models import OutboxStatus, inquiry_table, outbox_table
 
@@ -45,7 +45,7 @@ class Result:
 
 
 async def claim_due(
-    engine: AsyncEngine, *, now: datetime, lease_until: datetime, limit: int
+    connection: AsyncConnection, *, now: datetime, lease_until: datetime, limit: int
 ) -> list[ClaimedMessage]:
     """Take up to `limit` due rows, and rows whose worker's lease lapsed, for this worker."""
     table = outbox_table
@@ -62,30 +62,28 @@ async def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    async with engine.begin() as connection:
-        rows = await connection.execute(
-            sa.update(table)
-            .where(table.c.id.in_(candidates.scalar_subquery()))
-            .values(status=OutboxStatus.SENDING.value, claimed_until=lease_until)
-            .returning(*_MESSAGE_COLUMNS)
-        )
-        claimed = [ClaimedMessage(**row._mapping) for row in rows]
+    rows = await connection.execute(
+        sa.update(table)
+        .where(table.c.id.in_(candidates.scalar_subquery()))
+        .values(status=OutboxStatus.SENDING.value, claimed_until=lease_until)
+        .returning(*_MESSAGE_COLUMNS)
+    )
+    claimed = [ClaimedMessage(**row._mapping) for row in rows]
     return sorted(claimed, key=lambda message: message.id)
 
 
 async def inquiries_for(
-    engine: AsyncEngine, messages: Iterable[ClaimedMessage]
+    connection: AsyncConnection, messages: Iterable[ClaimedMessage]
 ) -> dict[int, dict[str, Any]]:
     ids = {message.inquiry_id for message in messages}
     if not ids:
         return {}
-    async with engine.connect() as connection:
-        rows = await connection.execute(sa.select(inquiry_table).where(inquiry_table.c.id.in_(ids)))
-        return {row.id: dict(row._mapping) for row in rows}
+    rows = await connection.execute(sa.select(inquiry_table).where(inquiry_table.c.id.in_(ids)))
+    return {row.id: dict(row._mapping) for row in rows}
 
 
-async def record(engine: AsyncEngine, results: Sequence[Result], *, now: datetime) -> None:
-    """Write every result of a batch in one transaction."""
+async def record(connection: AsyncConnection, results: Sequence[Result], *, now: datetime) -> None:
+    """Write every result of a batch."""
     if not results:
         return
     table = outbox_table
@@ -112,22 +110,20 @@ async def record(engine: AsyncEngine, results: Sequence[Result], *, now: datetim
         }
         for result in results
     ]
-    async with engine.begin() as connection:
-        await connection.execute(statement, parameters)
+    await connection.execute(statement, parameters)
 
 
-async def release(engine: AsyncEngine, messages: Iterable[ClaimedMessage]) -> None:
+async def release(connection: AsyncConnection, messages: Iterable[ClaimedMessage]) -> None:
     """Hand back claimed rows that were not attempted (shutdown): due again at once."""
     ids = [message.id for message in messages]
     if not ids:
         return
     table = outbox_table
-    async with engine.begin() as connection:
-        await connection.execute(
-            sa.update(table)
-            .where(table.c.id.in_(ids), table.c.status == OutboxStatus.SENDING.value)
-            .values(status=OutboxStatus.PENDING.value, claimed_until=None)
-        )
+    await connection.execute(
+        sa.update(table)
+        .where(table.c.id.in_(ids), table.c.status == OutboxStatus.SENDING.value)
+        .values(status=OutboxStatus.PENDING.value, claimed_until=None)
+    )
 
 
 async def list_messages(

@@ -109,12 +109,17 @@ class OutboxWorker:
         """Deliver one batch of due messages; returns how many were claimed."""
         now = self._clock()
         lease_until = now + self._lease
-        claimed = await outbox.claim_due(
-            self._engine, now=now, lease_until=lease_until, limit=self._settings.outbox_batch_size
-        )
+        # One transaction to claim the batch and read what it needs, one to record it.
+        async with self._engine.begin() as connection:
+            claimed = await outbox.claim_due(
+                connection,
+                now=now,
+                lease_until=lease_until,
+                limit=self._settings.outbox_batch_size,
+            )
+            inquiries = await outbox.inquiries_for(connection, claimed)
         if not claimed:
             return 0
-        inquiries = await outbox.inquiries_for(self._engine, claimed)
         results: list[Result] = []
         unattempted: list[ClaimedMessage] = []
         ready: asyncio.Queue[tuple[ClaimedMessage, Prepared]] = asyncio.Queue(RENDER_AHEAD)
@@ -131,8 +136,9 @@ class OutboxWorker:
                     results.append(await self._deliver(message, prepared, mailer))
         finally:
             renderer.cancel()
-        await outbox.record(self._engine, results, now=self._clock())
-        await outbox.release(self._engine, unattempted)
+        async with self._engine.begin() as connection:
+            await outbox.record(connection, results, now=self._clock())
+            await outbox.release(connection, unattempted)
         return len(claimed)
 
     async def _prepare_all(

@@ -140,8 +140,9 @@ async def rendered(settings: Settings) -> list[Any]:
     engine = create_engine(settings)
     try:
         now = datetime.now(UTC)
-        messages = await claim_due(engine, now=now, lease_until=now, limit=100_000)
-        inquiries = await inquiries_for(engine, messages)
+        async with engine.begin() as connection:
+            messages = await claim_due(connection, now=now, lease_until=now, limit=100_000)
+            inquiries = await inquiries_for(connection, messages)
         renderer = MessageRenderer(settings)
         return [
             renderer.email(m.kind, m.recipient, m.message_id, inquiries[m.inquiry_id])

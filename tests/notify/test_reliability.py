@@ -162,9 +162,10 @@ class TestLeases:
         await submit(settings, valid_inquiry())
         clock = Clock()
         # A worker claims and then dies before sending or recording anything.
-        claimed = await outbox.claim_due(
-            engine, now=clock.now, lease_until=clock.now + timedelta(seconds=120), limit=10
-        )
+        async with engine.begin() as connection:
+            claimed = await outbox.claim_due(
+                connection, now=clock.now, lease_until=clock.now + timedelta(seconds=120), limit=10
+            )
         assert len(claimed) == 2
 
         assert await drain(engine, settings, clock) == 0  # still leased
