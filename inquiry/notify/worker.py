@@ -9,6 +9,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -161,10 +162,14 @@ class OutboxWorker:
             # Yield between steps: a reply that arrived meanwhile is handled first.
             text, html = self._renderer.bodies(message.kind, inquiry)
             await asyncio.sleep(0)
-            built = self._renderer.build(
+            steps = self._renderer.build_steps(
                 message.kind, message.recipient, message.message_id, inquiry, text, html
             )
-            await asyncio.sleep(0)
+            built: EmailMessage | None = None
+            for step in steps:
+                built = step
+                await asyncio.sleep(0)
+            assert built is not None
             return flatten(built)
         except RenderError as error:
             return error
