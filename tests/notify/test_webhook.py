@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inquiry.config import Settings
 from inquiry.notify.transports import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from tests.conftest import free_port, valid_inquiry
 from tests.notify.conftest import Sink
@@ -50,25 +51,31 @@ def receiver() -> Iterator[Receiver]:
     server.shutdown()
 
 
+@pytest.fixture
+def webhook_settings(
+    database_url: str, tmp_path: Path, smtp_sink: Sink, receiver: Receiver
+) -> Settings:
+    return smtp_settings(
+        database_url,
+        tmp_path,
+        smtp_sink,
+        alert_webhook_url=receiver.url,
+        alert_webhook_secret=SECRET,
+    )
+
+
 CRISIS = valid_inquiry(message="My brother told me he is going to kill himself tonight.")
 
 
 class TestWebhookAlert:
     async def test_crisis_posts_a_signed_alert_without_message_text(
         self,
-        database_url: str,
-        tmp_path: Path,
+        webhook_settings: Settings,
         smtp_sink: Sink,
         receiver: Receiver,
         engine: AsyncEngine,
     ) -> None:
-        settings = smtp_settings(
-            database_url,
-            tmp_path,
-            smtp_sink,
-            alert_webhook_url=receiver.url,
-            alert_webhook_secret=SECRET,
-        )
+        settings = webhook_settings
         [reference] = await submit(settings, CRISIS)
         await drain(engine, settings)
 
@@ -86,19 +93,12 @@ class TestWebhookAlert:
 
     async def test_non_urgent_inquiries_do_not_alert(
         self,
-        database_url: str,
-        tmp_path: Path,
+        webhook_settings: Settings,
         smtp_sink: Sink,
         receiver: Receiver,
         engine: AsyncEngine,
     ) -> None:
-        settings = smtp_settings(
-            database_url,
-            tmp_path,
-            smtp_sink,
-            alert_webhook_url=receiver.url,
-            alert_webhook_secret=SECRET,
-        )
+        settings = webhook_settings
         await submit(settings, valid_inquiry())
         await drain(engine, settings)
         assert receiver.requests == []
@@ -107,21 +107,14 @@ class TestWebhookAlert:
     @pytest.mark.parametrize(("answer", "status"), [(503, "pending"), (400, "dead")])
     async def test_server_errors_retry_and_client_errors_are_dead(
         self,
-        database_url: str,
-        tmp_path: Path,
+        webhook_settings: Settings,
         smtp_sink: Sink,
         receiver: Receiver,
         engine: AsyncEngine,
         answer: int,
         status: str,
     ) -> None:
-        settings = smtp_settings(
-            database_url,
-            tmp_path,
-            smtp_sink,
-            alert_webhook_url=receiver.url,
-            alert_webhook_secret=SECRET,
-        )
+        settings = webhook_settings
         receiver.answers = [answer]
         await submit(settings, CRISIS)
         await drain(engine, settings)
