@@ -11,7 +11,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from inquiry.config import Settings
@@ -148,7 +148,3 @@ async def migrate(settings: Settings, revision: str = "head") -> None:
 
 def migrate_blocking(settings: Settings, revision: str = "head") -> None:
     asyncio.run(migrate(settings, revision))
-
-
-async def ping(connection: AsyncConnection) -> None:
-    await connection.exec_driver_sql("SELECT 1")
