@@ -35,6 +35,17 @@ class EmailDetail(StrEnum):
 _DEV_SECRET = "dev-only-change-me-dev-only-change-me"  # noqa: S105 - refused outside development
 
 
+def _mailbox(value: str) -> str:
+    """A plain ASCII address the relay can deliver to, or a clear error at start-up."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        raise ValueError(f"{value!r} is not an email address: {error}") from error
+    return checked.ascii_email or checked.normalized
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
@@ -256,6 +267,42 @@ class Settings(BaseSettings):
         if set(value) != {"en", "fr"} or not all(value.values()):
             raise ValueError("crisis resources are needed in both 'en' and 'fr'")
         return value
+
+    @field_validator("admin_email")
+    @classmethod
+    def _admin_address(cls, value: str) -> str:
+        return _mailbox(value)
+
+    @field_validator("oncall_emails")
+    @classmethod
+    def _oncall_addresses(cls, value: list[str]) -> list[str]:
+        return [_mailbox(address) for address in value]
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            from urllib.parse import urlsplit
+
+            try:
+                parts = urlsplit(value)
+                parts.port  # noqa: B018 - raises on a malformed port
+            except ValueError as error:
+                raise ValueError(f"{value!r} is not a URL") from error
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> Settings:
+        # A claim must outlive the slowest send, or another worker takes the row back
+        # while it is still in flight and the message goes out twice.
+        if self.outbox_lease_seconds < 2 * self.smtp_timeout_seconds + 10:
+            raise ValueError(
+                "INQUIRY_OUTBOX_LEASE_SECONDS must be at least twice "
+                "INQUIRY_SMTP_TIMEOUT_SECONDS plus 10"
+            )
+        return self
 
     @model_validator(mode="after")
     def _webhook_is_signed(self) -> Settings:

@@ -50,11 +50,15 @@ def create_engine(settings: Settings) -> AsyncEngine:
     """Build the one engine of the process."""
     if settings.is_sqlite:
         _prepare_sqlite_file(settings.database_url)
-        engine = create_async_engine(settings.database_url, pool_size=5, max_overflow=0)
+        engine = create_async_engine(
+            settings.database_url, pool_size=5, max_overflow=0, hide_parameters=True
+        )
         _configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(
         settings.database_url,
+        # Errors must not carry bound values into logs: they are visitors' health information.
+        hide_parameters=True,
         pool_size=settings.database_pool_size,
         max_overflow=0,
         pool_pre_ping=True,
@@ -97,7 +101,10 @@ class SqliteWriterThread:
         _prepare_sqlite_file(settings.database_url)
         url = make_url(settings.database_url).set(drivername="sqlite+pysqlite")
         self._engine = sa_create_engine(
-            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+            url,
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+            hide_parameters=True,
         )
         _configure_sqlite(self._engine)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")

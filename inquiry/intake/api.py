@@ -36,7 +36,8 @@ async def create_inquiry(
     inquiry: InquiryIn,
     intake: IntakeDep,
     idempotency_key: Annotated[
-        str | None, Header(min_length=8, max_length=200, pattern=r"^[\x21-\x7e]+$")
+        # 196: stored as "api:<key>" in a 200-character column.
+        str | None, Header(min_length=8, max_length=196, pattern=r"^[\x21-\x7e]+$")
     ] = None,
 ) -> Response:
     """Store an inquiry with everything owed on it; a repeated Idempotency-Key replays."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import time
 from collections.abc import Iterable
@@ -16,6 +17,8 @@ from inquiry.config import Settings
 from inquiry.errors import RateLimited
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+log = logging.getLogger(__name__)
 
 
 class SubmissionLimiter:
@@ -42,10 +45,18 @@ class SubmissionLimiter:
         if not self.enabled:
             return
         for item in items:
-            if not await self._limiter.hit(item, "inquiry", scope, identity):
+            try:
+                allowed = await self._limiter.hit(item, "inquiry", scope, identity)
+                if allowed:
+                    continue
                 stats = await self._limiter.get_window_stats(item, "inquiry", scope, identity)
-                retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-                raise RateLimited(headers={"Retry-After": str(retry_after)})
+            except Exception:  # noqa: BLE001 - the counter store is down (Redis, network)
+                # Fail open: an inquiry, perhaps from someone in crisis, matters more than
+                # a flood guard. Say so loudly, without the visitor's address or email.
+                log.warning("rate-limit store unavailable; %s limit not applied", scope)
+                return
+            retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+            raise RateLimited(headers={"Retry-After": str(retry_after)})
 
 
 def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:

@@ -73,10 +73,13 @@ def _blank_to_none(value: object) -> object:
 
 def _email(value: str) -> str:
     try:
-        checked = validate_email(value, check_deliverability=False)
+        # No SMTPUTF8 mailboxes (josé@…): the clinic's relay may not carry them, and an
+        # address we accept must be one we can write back to.
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise PydanticCustomError("invalid_email", "is not a valid email address") from error
-    return checked.normalized
+    # An internationalised domain is kept in its ASCII (punycode) form.
+    return checked.ascii_email or checked.normalized
 
 
 def _phone(value: str) -> str:

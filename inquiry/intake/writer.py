@@ -117,8 +117,14 @@ class InquiryWriter:
                 return
             await self._retry_single(batch[0])
             return
-        except Exception:
-            log.exception("intake write failed for %d submission(s)", len(batch))
+        except Exception as error:
+            if len(batch) > 1:
+                # One bad submission must not sink the others folded in with it.
+                log.warning("intake batch failed (%s); writing one by one", type(error).__name__)
+                for submission in batch:
+                    await self._write_batch([submission])
+                return
+            log.exception("intake write failed")
             _fail(batch, StorageUnavailable())
             return
         self._on_commit()

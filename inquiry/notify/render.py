@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -198,10 +199,7 @@ class MessageRenderer:
             message["Message-ID"] = message_id
             message["Auto-Submitted"] = "auto-generated"
             if outbox_kind is OutboxKind.ADMIN_NOTIFICATION and inquiry["email"]:
-                # Staff press Reply and write to the visitor: an Address, never concatenated.
-                message["Reply-To"] = Address(
-                    display_name=inquiry["name"], addr_spec=inquiry["email"]
-                )
+                self._reply_to_visitor(message, inquiry)
             yield None
             message.set_content(text)
             yield None
@@ -209,9 +207,21 @@ class MessageRenderer:
             if outbox_kind in _VISITOR_FACING:
                 # After the body: set_content() clears Content-* headers.
                 message["Content-Language"] = language
-        except (ValueError, KeyError, IndexError) as error:
+        except (ValueError, KeyError, IndexError, HeaderParseError) as error:
             raise RenderError(f"{kind}: {type(error).__name__}: {error}") from error
         yield message
+
+    @staticmethod
+    def _reply_to_visitor(message: EmailMessage, inquiry: Mapping[str, Any]) -> None:
+        """Staff press Reply and write to the visitor: an Address, never concatenated.
+
+        The admin copy must go out whatever the visitor typed: if their details cannot make
+        a valid Reply-To, the message goes without one (the address is in the body).
+        """
+        try:
+            message["Reply-To"] = Address(display_name=inquiry["name"], addr_spec=inquiry["email"])
+        except (ValueError, HeaderParseError):
+            del message["Reply-To"]
 
     def _subject(self, kind: OutboxKind, inquiry: Mapping[str, Any], language: str) -> str:
         reference = inquiry["reference"]

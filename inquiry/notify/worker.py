@@ -173,8 +173,8 @@ class OutboxWorker:
             return flatten(built)
         except RenderError as error:
             return error
-        except (ValueError, TypeError, UnicodeError) as error:
-            return RenderError(f"{message.kind}: cannot be flattened: {error}")
+        except Exception as error:  # noqa: BLE001 - one bad message must not stall the batch
+            return RenderError(f"{message.kind}: cannot be built: {type(error).__name__}: {error}")
 
     async def _deliver(self, message: ClaimedMessage, prepared: Prepared, mailer: Mailer) -> Result:
         try:
@@ -188,6 +188,9 @@ class OutboxWorker:
             if error.permanent:
                 return self._dead(message, str(error))
             return self._retry(message, str(error))
+        except Exception as error:  # noqa: BLE001 - unforeseen: keep it, retry it, say so
+            log.exception("outbox %d (%s): unexpected failure", message.id, message.kind)
+            return self._retry(message, f"unexpected: {type(error).__name__}")
         return Result(message, OutboxStatus.SENT)
 
     async def _send_webhook(self, message: ClaimedMessage, call: WebhookCall) -> None:

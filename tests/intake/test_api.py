@@ -346,7 +346,17 @@ class TestIdempotency:
             await client.post(URL, json=valid_inquiry(), headers={"Idempotency-Key": key})
         assert await count(engine, inquiry_table) == 2
 
-    @pytest.mark.parametrize("key", ["short", "has space in it", "x" * 201])
+    async def test_longest_key_fits_its_column(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        headers = {"Idempotency-Key": "k" * 196}
+        first = await client.post(URL, json=valid_inquiry(), headers=headers)
+        again = await client.post(URL, json=valid_inquiry(), headers=headers)
+        assert first.status_code == again.status_code == 201
+        assert again.headers["idempotency-replayed"] == "true"
+        assert await count(engine, inquiry_table) == 1
+
+    @pytest.mark.parametrize("key", ["short", "has space in it", "x" * 197])
     async def test_malformed_key_is_refused(self, client: httpx.AsyncClient, key: str) -> None:
         response = await client.post(URL, json=valid_inquiry(), headers={"Idempotency-Key": key})
         assert response.status_code == 422

@@ -158,3 +158,24 @@ class TestClientAddress:
 
     def test_garbage_in_the_chain_is_not_trusted(self) -> None:
         assert client_ip("10.0.0.1", "not-an-ip", self.trusted) == "not-an-ip"
+
+
+class TestLimiterStoreDown:
+    async def test_inquiries_are_accepted_when_the_counter_store_is_down(
+        self, database_url: str, tmp_path: Path, engine: AsyncEngine
+    ) -> None:
+        settings = make_settings(
+            database_url,
+            tmp_path,
+            rate_limit_enabled=True,
+            rate_limit_storage_url="redis://127.0.0.1:1",  # nothing listens there
+        )
+        async for client in started(settings):
+            api = await client.post(URL, json=valid_inquiry())
+            form = await client.post(
+                "/forms/contact",
+                data={"name": "A", "email": "a@example.ca", "message": "m", "consent": "true"},
+            )
+        assert api.status_code == 201
+        assert form.status_code == 303
+        assert await count(engine, inquiry_table) == 2

@@ -50,3 +50,34 @@ class TestReferenceCollisions:
         assert await count(engine, inquiry_table) == 6
         assert (await stored(engine, taken))["id"] == row["id"]  # the first one is untouched
         assert len(submissions) == 5
+
+
+class TestOneBadSubmission:
+    async def test_a_failing_submission_does_not_sink_its_batch(
+        self,
+        client: httpx.AsyncClient,
+        engine: AsyncEngine,
+        monkeypatch: pytest.MonkeyPatch,
+        database_url: str,
+    ) -> None:
+        original = Submission.__init__
+        made: list[Submission] = []
+
+        def poisoned(self: Submission, *args: object, **kwargs: object) -> None:
+            original(self, *args, **kwargs)  # type: ignore[arg-type]
+            made.append(self)
+            if len(made) == 3:  # too long for its column: PostgreSQL refuses the row
+                self.idempotency_key = "api:" + "x" * 300
+                self.request_hash = "0" * 64
+
+        monkeypatch.setattr(Submission, "__init__", poisoned)
+        responses = await asyncio.gather(
+            *(client.post(URL, json=valid_inquiry(email=f"v{n}@example.ca")) for n in range(6))
+        )
+        statuses = sorted(r.status_code for r in responses)
+        if database_url.startswith("postgresql"):
+            assert statuses == [201, 201, 201, 201, 201, 503]
+            assert await count(engine, inquiry_table) == 5
+        else:  # SQLite does not enforce VARCHAR lengths: nothing fails
+            assert statuses == [201] * 6
+            assert await count(engine, inquiry_table) == 6
