@@ -52,11 +52,13 @@ class IntakeService:
         idempotency_key: str | None,
         status_code: int,
         render: Callable[[InquiryAccepted], bytes],
+        count_email: bool = True,
     ) -> Accepted:
         """Store the inquiry with everything owed on it; the answer is rendered by `render`."""
-        if data.email:
-            await self._limiter.hit_email(data.email)
         result = triage(data.subject, data.message, _visitor_topic(data))
+        # Someone in crisis who writes again and again is never turned away.
+        if data.email and count_email and not result.crisis:
+            await self._limiter.hit_email(data.email)
         language = data.language or result.language
         received_at = utcnow()
         status, reason = _status(data, result)

@@ -13,7 +13,12 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from inquiry.deps import ClientIpDep, IntakeDep, LimiterDep, SettingsDep, is_allowed_origin
-from inquiry.errors import IdempotencyKeyReused, OriginNotAllowed, RateLimited
+from inquiry.errors import (
+    IdempotencyKeyReused,
+    OriginNotAllowed,
+    RateLimited,
+    StorageUnavailable,
+)
 from inquiry.intake.messages import field_errors
 from inquiry.intake.schemas import InquiryIn
 from inquiry.signing import Signer
@@ -78,7 +83,9 @@ async def contact_form(
     """The hosted form, ready to embed in an iframe on the clinic's pages."""
     language = pick_language(lang, request.headers.get("accept-language"))
     page = source or request.headers.get("referer") or ""
-    return _form_page(request, language, {"source_page": page[:500]})
+    # Only printable text: a stray control character would fail a field nobody can see.
+    page = "".join(ch for ch in page if ch.isprintable())[:500]
+    return _form_page(request, language, {"source_page": page})
 
 
 @router.post("/contact", response_class=HTMLResponse)
@@ -97,11 +104,9 @@ async def submit_form(
     language = pick_language(values.get("language"), request.headers.get("accept-language"))
     try:
         await limiter.hit_client(client)
-        inquiry = InquiryIn.model_validate(_as_input(values))
-    except ValidationError as error:
-        problems = field_errors(error.errors(), language)
-        errors = {problem["field"]: problem["message"] for problem in problems}
-        return _form_page(request, language, values, errors, status_code=422)
+        inquiry = _validated(values, language)
+    except _FormErrors as problems:
+        return _form_page(request, language, values, problems.errors, status_code=422)
     except RateLimited as error:
         return _rate_limited_page(request, language, values, error)
 
@@ -115,19 +120,31 @@ async def submit_form(
         receipt = receipt_signer.sign(f"{answer.reference}:{answer.language}:{int(answer.crisis)}")
         return ("/forms/thanks?" + urlencode({"receipt": receipt})).encode()
 
-    async def accept(key: str) -> bytes:
+    async def accept(key: str, *, count_email: bool = True) -> bytes:
         accepted = await intake.accept(
-            inquiry, source="form", idempotency_key=key, status_code=303, render=receipt_location
+            inquiry,
+            source="form",
+            idempotency_key=key,
+            status_code=303,
+            render=receipt_location,
+            count_email=count_email,
         )
         return accepted.outcome.body
 
     try:
-        # The one-time token makes a double click one inquiry; without a token (a plain form
-        # on another page) the content itself is the key, so a double click still is.
-        location = await accept(f"form:{token}" if token else content_key)
-    except IdempotencyKeyReused:
-        # Back button, edit, send again: a new inquiry the visitor meant to send.
-        location = await accept(content_key)
+        try:
+            # The one-time token makes a double click one inquiry; without a token (a plain
+            # form on another page) the content itself is the key, so a double click still is.
+            location = await accept(f"form:{token}" if token else content_key)
+        except IdempotencyKeyReused:
+            # Back button, edit, send again: a new inquiry the visitor meant to send.
+            location = await accept(content_key, count_email=False)
+    except RateLimited as error:
+        return _rate_limited_page(request, language, values, error)
+    except StorageUnavailable:
+        # Nothing was stored: the page keeps what they wrote, and the crisis banner stays.
+        message = TEXT[language]["storage_unavailable"].format(phone=settings.clinic_phone)
+        return _form_page(request, language, values, {"": message}, status_code=503)
     return RedirectResponse(location.decode(), status_code=303)
 
 
@@ -163,6 +180,43 @@ async def thanks(
         crisis=crisis == "1",
         resources=resources,
     )
+
+
+# Fields the page shows with their own error slot; others are hidden or fixed choices.
+_SHOWN = frozenset(
+    {
+        "name",
+        "email",
+        "phone",
+        "preferred_contact",
+        "callback_window",
+        "topic",
+        "subject",
+        "message",
+        "consent",
+    }
+)
+
+
+class _FormErrors(Exception):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("form errors")
+        self.errors = errors
+
+
+def _validated(values: dict[str, str], language: Language) -> InquiryIn:
+    """The inquiry, or errors placed where the visitor can see them."""
+    try:
+        return InquiryIn.model_validate(_as_input(values))
+    except ValidationError as error:
+        problems = field_errors(error.errors(), language)
+    errors = {problem["field"]: problem["message"] for problem in problems}
+    if "source_page" in errors and values.pop("source_page", None) is not None:
+        # Where they came from is ours to note, not theirs to fix: drop it and try again.
+        return _validated(values, language)
+    if any(field not in _SHOWN for field in errors):
+        errors[""] = TEXT[language]["form_unreadable"]
+    raise _FormErrors(errors)
 
 
 def _values(form: FormData) -> dict[str, str]:

@@ -41,6 +41,9 @@ TEXT: dict[str, dict[str, str]] = {
         "send": "Send",
         "errors_intro": "Please check the fields marked below.",
         "switch_language": "Français",
+        "storage_unavailable": "Your message could not be saved just now. Please try again in "
+        "a minute, or call us at {phone}.",
+        "form_unreadable": "Part of the form could not be read. Please check it and send it again.",
         "rate_limited": "Too many messages were sent from here. Please wait a few minutes, "
         "or call us.",
         "thanks_title": "Thank you",
@@ -85,6 +88,10 @@ TEXT: dict[str, dict[str, str]] = {
         "send": "Envoyer",
         "errors_intro": "Veuillez vérifier les champs indiqués ci-dessous.",
         "switch_language": "English",
+        "storage_unavailable": "Votre message n'a pas pu être enregistré pour le moment. "
+        "Veuillez réessayer dans une minute, ou appelez-nous au {phone}.",
+        "form_unreadable": "Une partie du formulaire n'a pas pu être lue. Veuillez la "
+        "vérifier et l'envoyer de nouveau.",
         "rate_limited": "Trop de messages ont été envoyés d'ici. Veuillez patienter quelques "
         "minutes, ou appelez-nous.",
         "thanks_title": "Merci",

@@ -228,3 +228,29 @@ class TestThanksPage:
         assert page.status_code == 200
         assert 'id="reference"' not in page.text
         assert "888-259-9755" in page.text
+
+
+class TestFormFailures:
+    async def test_a_broken_hidden_source_page_does_not_block_the_visitor(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        page = (await client.get(FORM, params={"source": "https://clinic.ca/contact\tus"})).text
+        assert "contact\tus" not in page
+        response = await client.post(FORM, data=valid_form(source_page="/contact\x85us"))
+        assert response.status_code == 303
+        assert await count(engine, inquiry_table) == 1
+
+    async def test_storage_failure_shows_the_form_again_with_what_was_written(
+        self, client: httpx.AsyncClient, app: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from inquiry.errors import StorageUnavailable
+
+        async def unavailable(_: object) -> None:
+            raise StorageUnavailable()
+
+        monkeypatch.setattr(app.state.intake._writer, "submit", unavailable)
+        response = await client.post(FORM, data=valid_form(message="Please call me back."))
+        assert response.status_code == 503
+        assert "Please call me back." in response.text
+        assert "could not be saved just now" in response.text
+        assert "888-259-9755" in response.text

@@ -179,3 +179,39 @@ class TestLimiterStoreDown:
         assert api.status_code == 201
         assert form.status_code == 303
         assert await count(engine, inquiry_table) == 2
+
+
+class TestCrisisIsNeverTurnedAway:
+    async def test_email_limit_does_not_apply_to_crisis_messages(
+        self, limited_settings: Settings, engine: AsyncEngine
+    ) -> None:
+        crisis = valid_inquiry(message="I can't do this anymore, I want to kill myself.")
+        async for client in started(limited_settings, peer="10.0.0.5"):
+            statuses = [
+                (
+                    await client.post(URL, json=crisis, headers={"X-Forwarded-For": f"192.0.2.{n}"})
+                ).status_code
+                for n in range(4)
+            ]
+        assert statuses == [201, 201, 201, 201]  # the email limit is 2/hour
+        assert await count(engine, inquiry_table) == 4
+
+    async def test_form_over_the_email_limit_keeps_the_input_and_the_crisis_banner(
+        self, limited_settings: Settings
+    ) -> None:
+        form = {"name": "Sam", "email": "sam@example.ca", "message": "hello", "consent": "true"}
+        async for client in started(limited_settings, peer="10.0.0.5"):
+            for n in range(2):
+                sent = await client.post(
+                    "/forms/contact",
+                    data={**form, "message": f"hello {n}"},
+                    headers={"X-Forwarded-For": f"192.0.2.{n}"},
+                )
+                assert sent.status_code == 303
+            refused = await client.post(
+                "/forms/contact", data=form, headers={"X-Forwarded-For": "192.0.2.9"}
+            )
+        assert refused.status_code == 429
+        assert refused.headers["content-type"].startswith("text/html")
+        assert 'value="sam@example.ca"' in refused.text
+        assert "9-8-8" in refused.text
