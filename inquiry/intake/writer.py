@@ -19,6 +19,7 @@ from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.callbacks.models import task_table
 from inquiry.db import Transactor
@@ -359,3 +360,11 @@ def _insert_sql(
     names = ", ".join(columns)
     tail = f" RETURNING {returning}" if returning else ""
     return f"INSERT INTO {table} ({names}) VALUES {', '.join(groups)}{tail}"  # noqa: S608 - our own names
+
+
+async def purge_expired_keys(engine: AsyncEngine, now: datetime) -> int:
+    """Forget idempotency answers past their lifetime (they hold visitors' names)."""
+    table = idempotency_table
+    async with engine.begin() as connection:
+        result = await connection.execute(sa.delete(table).where(table.c.expires_at <= now))
+    return int(result.rowcount or 0)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.config import Settings
+from inquiry.intake.writer import purge_expired_keys
 from inquiry.models import OutboxKind, OutboxStatus, utcnow
 from inquiry.notify import outbox
 from inquiry.notify.outbox import ClaimedMessage, Result
@@ -33,6 +34,7 @@ FIRST_RETRY_SECONDS = 30.0
 MAX_RETRY_SECONDS = 3600.0
 GATHER_SECONDS = 0.05
 RENDER_AHEAD = 4
+PURGE_EVERY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,11 @@ class OutboxWorker:
             await self._webhook.aclose()
 
     async def run(self) -> None:
+        next_purge = self._clock()
         while not self._stopping:
+            if self._clock() >= next_purge:
+                next_purge = self._clock() + PURGE_EVERY
+                await self._purge()
             try:
                 handled = await self.drain_once()
             except Exception:
@@ -105,6 +111,16 @@ class OutboxWorker:
                 self._wake.clear()
                 # Let a burst of submissions gather: one claim for many, not one per commit.
                 await asyncio.sleep(GATHER_SECONDS)
+
+    async def _purge(self) -> None:
+        """Housekeeping that rides along with the worker: expired idempotency answers."""
+        try:
+            purged = await purge_expired_keys(self._engine, self._clock())
+        except Exception:  # noqa: BLE001 - housekeeping must not stop delivery
+            log.exception("purging expired idempotency keys failed")
+            return
+        if purged:
+            log.info("purged %d expired idempotency answers", purged)
 
     async def drain_once(self) -> int:
         """Deliver one batch of due messages; returns how many were claimed."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inquiry.intake.writer import Submission
-from inquiry.models import inquiry_table
+from inquiry.intake.writer import Submission, purge_expired_keys
+from inquiry.models import idempotency_table, inquiry_table, utcnow
 from tests.conftest import valid_inquiry
 from tests.intake.test_api import URL, count, stored
 
@@ -81,3 +83,24 @@ class TestOneBadSubmission:
         else:  # SQLite does not enforce VARCHAR lengths: nothing fails
             assert statuses == [201] * 6
             assert await count(engine, inquiry_table) == 6
+
+
+class TestExpiredKeys:
+    async def test_expired_answers_are_purged_and_inquiries_kept(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        for key in ("keep-me-12345", "expire-me-123"):
+            await client.post(URL, json=valid_inquiry(), headers={"Idempotency-Key": key})
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.update(idempotency_table)
+                .where(idempotency_table.c.key == "api:expire-me-123")
+                .values(expires_at=utcnow() - timedelta(seconds=1))
+            )
+
+        assert await purge_expired_keys(engine, utcnow()) == 1
+
+        async with engine.connect() as connection:
+            keys = (await connection.execute(sa.select(idempotency_table.c.key))).scalars().all()
+        assert keys == ["api:keep-me-12345"]
+        assert await count(engine, inquiry_table) == 2
