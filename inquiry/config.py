@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./var/inquiry.db"
     database_pool_size: int = Field(default=10, ge=1, le=200)
     # Group commit: the writer folds concurrent submissions into one transaction.
-    write_batch_max: int = Field(default=64, ge=1, le=1000)
+    # At most 200: a batch's multi-row INSERTs must stay under PostgreSQL's 32,767 parameters.
+    write_batch_max: int = Field(default=64, ge=1, le=200)
 
     secret_key: SecretStr = SecretStr(_DEV_SECRET)
 

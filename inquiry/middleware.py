@@ -18,6 +18,10 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 JSON_TYPES = ("application/json",)
 
 
+class _ClientGone(Exception):
+    """The client disconnected before its body was complete."""
+
+
 class RequestGuard:
     """Refuses oversized and wrongly typed bodies before any parsing; logs without bodies."""
 
@@ -67,6 +71,8 @@ class RequestGuard:
         except InquiryError as error:
             response = error_response(error.status_code, error.code, error.message)
             await response(scope, receive, send_with_headers)
+        except _ClientGone:
+            status = 499  # nobody left to answer; logged as nginx does
         finally:
             # Path only: query strings can carry references, and bodies are health information.
             ACCESS_LOG.record(scope["method"], path, status, (time.perf_counter() - started) * 1000)
@@ -87,7 +93,7 @@ class RequestGuard:
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise _ClientGone  # never hand on half a body as if it were whole
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:

@@ -410,3 +410,41 @@ class TestCors:
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "origin_not_allowed"
         assert await count(engine, inquiry_table) == 0
+
+
+class TestClientGone:
+    async def test_a_body_cut_short_by_a_disconnect_is_not_processed(
+        self, app: Any, engine: AsyncEngine
+    ) -> None:
+        body = json.dumps(valid_inquiry()).encode()
+        parts: list[dict[str, Any]] = [
+            {"type": "http.request", "body": body[:40], "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+        messages = iter(parts)
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return next(messages)
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": URL,
+            "raw_path": URL.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "client": ("203.0.113.7", 1),
+            "server": None,
+            "headers": [(b"content-type", b"application/json"), (b"host", b"testserver")],
+        }
+        await app(scope, receive, send)
+
+        assert sent == []
+        assert await count(engine, inquiry_table) == 0
