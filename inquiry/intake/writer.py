@@ -110,23 +110,18 @@ class InquiryWriter:
             outcomes = await self._transact(
                 partial(write_batch, batch=batch, message_domain=self._message_domain)
             )
-        except _UNIQUE_VIOLATIONS:
-            # A reference collision or a key another process just took: settle them one by one.
-            if len(batch) > 1:
-                for submission in batch:
-                    await self._write_batch([submission])
-                return
-            await self._retry_single(batch[0])
-            return
         except Exception as error:
             if len(batch) > 1:
-                # One bad submission must not sink the others folded in with it.
+                # A reference collision, a key another process just took, or one bad
+                # submission: settle them one by one, so that none sinks the others.
                 log.warning("intake batch failed (%s); writing one by one", type(error).__name__)
                 for submission in batch:
                     await self._write_batch([submission])
-                return
-            log.exception("intake write failed")
-            _fail(batch, StorageUnavailable())
+            elif isinstance(error, _UNIQUE_VIOLATIONS):
+                await self._retry_single(batch[0])
+            else:
+                log.exception("intake write failed")
+                _fail(batch, StorageUnavailable())
             return
         self._on_commit()
         for submission, outcome in zip(batch, outcomes, strict=True):
