@@ -7,6 +7,7 @@ are expanded) and then folded into a character trie: "cost|covered" becomes "co(
 """
 
 import re
+from collections.abc import Iterator
 
 # Expanding a term with many leading choices multiplies the pattern; past this, keep it as is.
 _MAX_VARIANTS = 256
@@ -14,38 +15,10 @@ _QUANTIFIERS = frozenset("?*+{")
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789 '-")
 
 
-def _close_paren(term: str, start: int) -> int:
-    """Return the index of the parenthesis closing the group opened at start, or -1."""
+def _structure(term: str) -> Iterator[tuple[int, str, int]]:
+    """Each character outside escapes and character classes, with the group depth after it."""
     depth = 0
     in_class = False
-    index = start
-    while index < len(term):
-        char = term[index]
-        if char == "\\":
-            index += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            if term[index + 1 : index + 2] == "]":
-                index += 1
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return index
-        index += 1
-    return -1
-
-
-def _split_top(term: str) -> list[str]:
-    """Split a regex on the "|" that are not inside a group or a character class."""
-    parts: list[str] = []
-    depth = 0
-    in_class = False
-    last = 0
     index = 0
     while index < len(term):
         char = term[index]
@@ -58,16 +31,22 @@ def _split_top(term: str) -> list[str]:
             in_class = True
             if term[index + 1 : index + 2] == "]":
                 index += 1
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            parts.append(term[last:index])
-            last = index + 1
+        else:
+            depth += (char == "(") - (char == ")")
+            yield index, char, depth
         index += 1
-    parts.append(term[last:])
-    return parts
+
+
+def _close_paren(term: str) -> int:
+    """Return the index of the parenthesis closing the group the term opens with, or -1."""
+    return next((i for i, char, depth in _structure(term) if char == ")" and depth == 0), -1)
+
+
+def _split_top(term: str) -> list[str]:
+    """Split a regex on the "|" that are not inside a group or a character class."""
+    cuts = [i for i, char, depth in _structure(term) if char == "|" and depth == 0]
+    bounds = [-1, *cuts, len(term)]
+    return [term[start + 1 : end] for start, end in zip(bounds, bounds[1:], strict=False)]
 
 
 def _expand(term: str, budget: int = _MAX_VARIANTS) -> list[str]:
@@ -77,7 +56,7 @@ def _expand(term: str, budget: int = _MAX_VARIANTS) -> list[str]:
         return [variant for alt in alternatives for variant in _expand(alt, budget)]
     if not term.startswith("(?:"):
         return [term]
-    end = _close_paren(term, 0)
+    end = _close_paren(term)
     rest = term[end + 1 :]
     optional = rest.startswith("?") and not rest.startswith("??")
     if end < 0 or (rest[:1] in _QUANTIFIERS and not optional):
@@ -143,7 +122,7 @@ def _unwrap(regex: str) -> tuple[str, str] | None:
     """Split "(?:inner)rest" into inner and rest when the group is matched exactly once."""
     if not regex.startswith("(?:"):
         return None
-    end = _close_paren(regex, 0)
+    end = _close_paren(regex)
     rest = regex[end + 1 :]
     if end < 0 or rest[:1] in _QUANTIFIERS:
         return None
@@ -177,7 +156,7 @@ def heads(regex: str, length: int) -> set[str]:
         elif (group := _unwrap(rest)) is not None:
             inner, after = group
             pending += [(part + after, prefix) for part in _split_top(inner)]
-        elif rest.startswith(_LOOKAROUNDS) and (end := _close_paren(rest, 0)) > 0:
+        elif rest.startswith(_LOOKAROUNDS) and (end := _close_paren(rest)) > 0:
             # A lookaround consumes nothing: skipping it only lets more texts through.
             after = rest[end + 1 :]
             if after[:1] in _QUANTIFIERS:
