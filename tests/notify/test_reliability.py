@@ -313,3 +313,32 @@ class TestSeveralWorkers:
         assert sum(sent) == 120
         assert all(n > 0 for n in sent), sent  # both really worked
         assert_each_delivered_once(smtp_sink, 120)
+
+
+class TestListen:
+    async def test_listener_reconnects_after_its_connection_is_killed(
+        self, pg_database: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import asyncpg
+
+        from inquiry.notify import listen
+
+        monkeypatch.setattr(listen, "RECONNECT_SECONDS", 0.1)
+        woken = asyncio.Event()
+        dsn = pg_database.replace("+asyncpg", "")
+        async with listen.outbox_notifications(pg_database, woken.set):
+            await asyncio.wait_for(woken.wait(), 10)  # woken once on connecting
+            admin = await asyncpg.connect(dsn)
+            try:
+                killed = await admin.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE query LIKE 'LISTEN%' AND datname = current_database()"
+                )
+                assert killed == 1
+                woken.clear()
+                await asyncio.wait_for(woken.wait(), 10)  # reconnected
+                woken.clear()
+                await admin.execute("NOTIFY inquiry_outbox")
+                await asyncio.wait_for(woken.wait(), 10)  # and listening again
+            finally:
+                await admin.close()
