@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from inquiry.callbacks.tasks import callback_task_for
 from inquiry.config import Settings
+from inquiry.errors import RateLimited
 from inquiry.intake.guards import SubmissionLimiter
 from inquiry.intake.schemas import InquiryAccepted, InquiryIn
 from inquiry.intake.writer import InquiryWriter, Outcome, Submission
@@ -56,10 +57,13 @@ class IntakeService:
     ) -> Accepted:
         """Store the inquiry with everything owed on it; the answer is rendered by `render`."""
         result = triage(data.subject, data.message, _visitor_topic(data))
+        language = data.language or result.language
+        request_hash = _request_hash(data) if idempotency_key else None
         # Someone in crisis who writes again and again is never turned away.
         if data.email and count_email and not result.crisis:
-            await self._limiter.hit_email(data.email)
-        language = data.language or result.language
+            earlier = await self._within_email_limit(data.email, idempotency_key, request_hash)
+            if earlier is not None:
+                return Accepted(outcome=earlier, language=language, crisis=False)
         received_at = utcnow()
         status, reason = _status(data, result)
         crisis = result.crisis
@@ -82,7 +86,7 @@ class IntakeService:
             render=answer,
             status_code=status_code,
             idempotency_key=idempotency_key,
-            request_hash=_request_hash(data) if idempotency_key else None,
+            request_hash=request_hash,
             idempotency_ttl=self._key_ttl,
             callback_task=callback_task_for(
                 data,
@@ -95,6 +99,20 @@ class IntakeService:
         )
         outcome = await self._writer.submit(submission)
         return Accepted(outcome=outcome, language=language, crisis=crisis)
+
+    async def _within_email_limit(
+        self, email: str, key: str | None, request_hash: str | None
+    ) -> Outcome | None:
+        """Count the email; over the limit, a retry of a stored request gets its first answer."""
+        try:
+            await self._limiter.hit_email(email)
+        except RateLimited:
+            if key and request_hash:
+                earlier = await self._writer.earlier_answer(key, request_hash)
+                if earlier is not None:
+                    return earlier
+            raise
+        return None
 
     def _owed(
         self, data: InquiryIn, result: TriageResult, status: InquiryStatus, now: datetime

@@ -87,6 +87,16 @@ class InquiryWriter:
         self._queue.put_nowait(submission)
         return await submission.future
 
+    async def earlier_answer(self, key: str, request_hash: str) -> Outcome | None:
+        """The stored answer for this key, if any (raises if it was given to another body)."""
+        answers = await self._transact(partial(_answered, keys=[key], now=utcnow()))
+        if key not in answers:
+            return None
+        first_hash, first = answers[key]
+        if first_hash != request_hash:
+            raise IdempotencyKeyReused()
+        return Outcome(first.status_code, first.body, first.reference, replayed=True)
+
     async def close(self) -> None:
         """Finish what was handed over, then stop."""
         await self._queue.join()

@@ -215,3 +215,28 @@ class TestCrisisIsNeverTurnedAway:
         assert refused.headers["content-type"].startswith("text/html")
         assert 'value="sam@example.ca"' in refused.text
         assert "9-8-8" in refused.text
+
+
+class TestRetriesOverTheLimit:
+    async def test_a_stored_request_retried_over_the_email_limit_gets_its_answer(
+        self, limited_settings: Settings, engine: AsyncEngine
+    ) -> None:
+        key = {"Idempotency-Key": "retry-after-timeout-1"}
+
+        def via(n: int) -> dict[str, str]:  # a different address each time: only the email counts
+            return {"X-Forwarded-For": f"192.0.2.{n}"}
+
+        async for client in started(limited_settings, peer="10.0.0.5"):
+            first = await client.post(
+                URL, json=valid_inquiry(subject="First"), headers={**key, **via(1)}
+            )
+            await client.post(URL, json=valid_inquiry(subject="Second"), headers=via(2))
+            retried = await client.post(
+                URL, json=valid_inquiry(subject="First"), headers={**key, **via(3)}
+            )
+            fresh = await client.post(URL, json=valid_inquiry(subject="Third"), headers=via(4))
+        assert first.status_code == retried.status_code == 201
+        assert retried.json()["reference"] == first.json()["reference"]
+        assert retried.headers["idempotency-replayed"] == "true"
+        assert fresh.status_code == 429  # the email limit (2/hour) holds for new inquiries
+        assert await count(engine, inquiry_table) == 2
