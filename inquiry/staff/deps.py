@@ -33,6 +33,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         await session.commit()
+        # Staff changes can queue mail (an unreachable visitor): let the worker look now.
+        worker = getattr(request.app.state, "outbox_worker", None)
+        if worker is not None:
+            worker.notify()
 
 
 async def get_clock(request: Request) -> Clock:

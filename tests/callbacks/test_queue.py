@@ -281,6 +281,23 @@ class TestAttempts:
         assert owed[0].message_id.startswith("<INQ-T")
         assert owed[0].message_id.endswith(".visitor_unreachable@ketaminetherapyclinic.ca>")
 
+    async def test_staff_changes_wake_the_mail_worker(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        class Worker:
+            woken = 0
+
+            def notify(self) -> None:
+                self.woken += 1
+
+        worker = Worker()
+        app.state.outbox_worker = worker  # as `inquiry serve` has it
+        _, task_id = await seed_task(app)
+        await act(client, agent, task_id, "claim")
+        await act(client, agent, task_id, "attempts", outcome="wrong_number")
+        # Each committed staff request wakes it: an unreachable email goes out at once.
+        assert worker.woken >= 2
+
     async def test_wrong_number_is_unreachable_at_once_and_without_email_nothing_is_sent(
         self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, engine: AsyncEngine
     ) -> None:
