@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -195,62 +195,51 @@ class TestDeliveredContent:
 
 
 class TestSmtpSecurity:
-    async def test_starttls_and_login_with_a_test_certificate(
+    @pytest.fixture
+    def starttls(
         self,
         database_url: str,
         tmp_path: Path,
         smtp_tls_sink: Sink,
-        engine: AsyncEngine,
         certificate_authority: tuple[trustme.CA, Path],
-    ) -> None:
+    ) -> Callable[..., Settings]:
+        """Settings for the STARTTLS server; trust its CA unless told otherwise."""
         _, bundle = certificate_authority
-        settings = smtp_settings(
-            database_url,
-            tmp_path,
-            smtp_tls_sink,
-            smtp_security="starttls",
-            smtp_username=SMTP_USER,
-            smtp_password=SMTP_PASSWORD,
-            smtp_ca_file=bundle,
-        )
+
+        def make(password: str = SMTP_PASSWORD, *, trust: bool = True) -> Settings:
+            return smtp_settings(
+                database_url,
+                tmp_path,
+                smtp_tls_sink,
+                smtp_security="starttls",
+                smtp_username=SMTP_USER,
+                smtp_password=password,
+                smtp_ca_file=bundle if trust else None,
+            )
+
+        return make
+
+    async def test_starttls_and_login_with_a_test_certificate(
+        self, starttls: Callable[..., Settings], smtp_tls_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = starttls()
         await submit(settings, valid_inquiry())
         await drain(engine, settings)
         assert len(smtp_tls_sink.received) == 2
 
     async def test_wrong_password_is_retried_not_dropped(
-        self,
-        database_url: str,
-        tmp_path: Path,
-        smtp_tls_sink: Sink,
-        engine: AsyncEngine,
-        certificate_authority: tuple[trustme.CA, Path],
+        self, starttls: Callable[..., Settings], smtp_tls_sink: Sink, engine: AsyncEngine
     ) -> None:
-        _, bundle = certificate_authority
-        settings = smtp_settings(
-            database_url,
-            tmp_path,
-            smtp_tls_sink,
-            smtp_security="starttls",
-            smtp_username=SMTP_USER,
-            smtp_password="wrong",
-            smtp_ca_file=bundle,
-        )
+        settings = starttls("wrong")
         await submit(settings, valid_inquiry())
         await drain(engine, settings)
         assert smtp_tls_sink.received == []
         assert {status for _, status, _ in await statuses(engine)} == {"pending"}
 
     async def test_untrusted_certificate_is_refused(
-        self, database_url: str, tmp_path: Path, smtp_tls_sink: Sink, engine: AsyncEngine
+        self, starttls: Callable[..., Settings], smtp_tls_sink: Sink, engine: AsyncEngine
     ) -> None:
-        settings = smtp_settings(
-            database_url,
-            tmp_path,
-            smtp_tls_sink,
-            smtp_security="starttls",
-            smtp_username=SMTP_USER,
-            smtp_password=SMTP_PASSWORD,
-        )
+        settings = starttls(trust=False)
         await submit(settings, valid_inquiry())
         await drain(engine, settings)
         assert smtp_tls_sink.received == []
