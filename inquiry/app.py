@@ -30,18 +30,15 @@ from inquiry.signing import Signer
 from inquiry.staff import api as staff_api
 from inquiry.staff import inquiries_api as staff_inquiries_api
 from inquiry.staff.throttle import LoginThrottle
-from inquiry.triage import RulesError, default_rules, reload_rules
+from inquiry.triage import RulesError, reload_rules, use_rules
 from inquiry.web import forms
 
 log = logging.getLogger(__name__)
 
 
 def load_triage_rules(settings: Settings) -> None:
-    """The clinic's rules file if one is configured, else the packaged rules."""
-    if settings.triage_rules_path:
-        reload_rules(settings.triage_rules_path)
-    else:
-        default_rules()
+    """The clinic's rules file if one is configured, else the packaged rules (read once)."""
+    use_rules(settings.triage_rules_path)
 
 
 def _reload_rules_on_sighup() -> None:

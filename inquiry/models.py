@@ -13,6 +13,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes from timezone-aware columns: they are UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def as_utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
 class InquiryStatus(StrEnum):
     NEW = "new"
     QUARANTINED = "quarantined"  # spam (honeypot or triage): kept for review, never answered

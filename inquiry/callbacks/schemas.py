@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from inquiry.callbacks.models import AttemptOutcome, TaskStatus
 from inquiry.callbacks.service import TaskView, holder
-from inquiry.staff.clock import as_utc, as_utc_or_none
+from inquiry.models import as_utc, as_utc_or_none
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]

@@ -24,9 +24,8 @@ from inquiry.callbacks.schedule import calendar_for
 from inquiry.config import Settings
 from inquiry.errors import ClaimConflict, InvalidSchedule, NotFound, TransitionNotAllowed
 from inquiry.intake.writer import OUTBOX_CHANNEL
-from inquiry.models import Inquiry, OutboxKind, OutboxMessage, OutboxStatus
+from inquiry.models import Inquiry, OutboxKind, OutboxMessage, OutboxStatus, as_utc
 from inquiry.staff.audit import Caller, record
-from inquiry.staff.clock import as_utc
 from inquiry.staff.models import Staff
 from inquiry.triage.taxonomy import Priority
 

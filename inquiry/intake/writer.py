@@ -93,9 +93,10 @@ class InquiryWriter:
         if key not in answers:
             return None
         first_hash, first = answers[key]
-        if first_hash != request_hash:
-            raise IdempotencyKeyReused()
-        return Outcome(first.status_code, first.body, first.reference, replayed=True)
+        replay = _replay(first, first_hash, request_hash)
+        if isinstance(replay, Exception):
+            raise replay
+        return replay
 
     async def close(self) -> None:
         """Finish what was handed over, then stop."""
@@ -197,8 +198,8 @@ def write_batch(
     for submission in batch:
         key = submission.idempotency_key
         if key and key in earlier:
-            request_hash, outcome = earlier[key]
-            outcomes.append(_replay(outcome, request_hash, submission))
+            first_hash, first = earlier[key]
+            outcomes.append(_replay(first, first_hash, submission.request_hash))
             continue
         outcome = Outcome(
             submission.status_code,
@@ -217,8 +218,9 @@ def write_batch(
     return outcomes
 
 
-def _replay(first: Outcome, request_hash: str, submission: Submission) -> Outcome | Exception:
-    if request_hash != submission.request_hash:
+def _replay(first: Outcome, first_hash: str, request_hash: str | None) -> Outcome | Exception:
+    """The first answer again, or a refusal when the key came with another body."""
+    if first_hash != request_hash:
         return IdempotencyKeyReused()
     return Outcome(first.status_code, first.body, first.reference, replayed=True)
 

@@ -19,7 +19,7 @@ import jinja2
 import orjson
 
 from inquiry.config import EmailDetail, Settings
-from inquiry.models import OutboxKind
+from inquiry.models import OutboxKind, as_utc
 
 CLINIC_TIME = ZoneInfo("America/Toronto")
 
@@ -102,11 +102,6 @@ def flatten(message: EmailMessage) -> OutgoingEmail:
 
 class RenderError(Exception):
     """The message cannot be built (a template or data problem): retrying will not help."""
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 _VISITOR_FACING = frozenset({OutboxKind.VISITOR_ACKNOWLEDGEMENT, OutboxKind.VISITOR_UNREACHABLE})

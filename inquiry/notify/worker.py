@@ -16,16 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.config import Settings
 from inquiry.intake.writer import purge_expired_keys
-from inquiry.models import OutboxKind, OutboxStatus, utcnow
+from inquiry.models import OutboxKind, OutboxStatus, as_utc, utcnow
 from inquiry.notify import outbox
 from inquiry.notify.outbox import ClaimedMessage, Result
-from inquiry.notify.render import (
-    MessageRenderer,
-    OutgoingEmail,
-    RenderError,
-    as_utc,
-    flatten,
-)
+from inquiry.notify.render import MessageRenderer, OutgoingEmail, RenderError, flatten
 from inquiry.notify.transports import DeliveryError, Mailer, WebhookSender, mailer_for
 
 log = logging.getLogger(__name__)

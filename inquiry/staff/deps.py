@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inquiry.deps import ClientIpDep
 from inquiry.errors import Forbidden, NotAuthenticated
+from inquiry.models import as_utc
 from inquiry.staff import tokens
 from inquiry.staff.audit import Caller
-from inquiry.staff.clock import Clock, as_utc
+from inquiry.staff.clock import Clock
 from inquiry.staff.models import ApiToken, Staff, StaffRole, staff_table, token_table
 from inquiry.staff.throttle import LoginThrottle
 

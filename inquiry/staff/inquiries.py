@@ -15,9 +15,8 @@ from inquiry.callbacks.schedule import calendar_for
 from inquiry.callbacks.tasks import owes_call, ranking, task_row
 from inquiry.config import Settings
 from inquiry.errors import NotFound, TransitionNotAllowed
-from inquiry.models import Inquiry, InquiryStatus, inquiry_table
+from inquiry.models import Inquiry, InquiryStatus, as_utc, inquiry_table
 from inquiry.staff.audit import Caller, record
-from inquiry.staff.clock import as_utc
 from inquiry.staff.models import TriageOverride, override_table
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, Priority, Topic
 

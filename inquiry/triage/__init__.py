@@ -1,7 +1,14 @@
 """Triage: topic, priority and crisis flag for every inquiry (a pure, deterministic function)."""
 
 from inquiry.triage.classify import TriageResult, triage
-from inquiry.triage.rules import Rules, RulesError, default_rules, load_rules, reload_rules
+from inquiry.triage.rules import (
+    Rules,
+    RulesError,
+    default_rules,
+    load_rules,
+    reload_rules,
+    use_rules,
+)
 from inquiry.triage.taxonomy import Priority, Topic
 
 __all__ = [
@@ -14,4 +21,5 @@ __all__ = [
     "load_rules",
     "reload_rules",
     "triage",
+    "use_rules",
 ]

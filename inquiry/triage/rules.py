@@ -230,6 +230,15 @@ def default_rules() -> Rules:
     return rules
 
 
+def use_rules(path: Path | None) -> Rules:
+    """Make `path` (the packaged rules when None) the default, reading it only if needed."""
+    target = path or DEFAULT_RULES_PATH
+    with _lock:
+        if _default is not None and (_default_path or DEFAULT_RULES_PATH) == target:
+            return _default
+    return reload_rules(target)
+
+
 def reload_rules(path: Path | None = None) -> Rules:
     """Re-read the rules file (or switch to path); on error the previous rules stay in use."""
     global _default, _default_path

@@ -9,8 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.callbacks.models import task_table
-from inquiry.models import inquiry_table
-from inquiry.staff.clock import as_utc
+from inquiry.models import as_utc, inquiry_table
 from tests.conftest import valid_inquiry
 
 URL = "/api/v1/inquiries"

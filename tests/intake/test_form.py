@@ -126,10 +126,9 @@ class TestHostedForm:
         data = valid_form(language="fr", phone="123", preferred_contact="phone")
         response = await client.post(FORM, data=data)
         assert response.status_code == 422
-        assert field_error(
-            response.text,
-            "phone",
-        ) == ("Veuillez entrer un numéro de téléphone valide, p. ex. 416-555-0123.")
+        assert field_error(response.text, "phone") == (
+            "Veuillez entrer un numéro de téléphone valide, p. ex. 416-555-0123."
+        )
 
     async def test_visitor_input_is_escaped_when_shown_again(
         self, client: httpx.AsyncClient

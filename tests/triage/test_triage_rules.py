@@ -137,3 +137,17 @@ class TestAlternation:
         padded = " " + text
         found = {m.span() for m in fast.finditer(padded)}
         assert found == {m.span() for m in plain.finditer(padded)}
+
+
+def test_use_rules_reads_a_file_once_and_switches_when_asked(tmp_path: Path) -> None:
+    from inquiry.triage import use_rules
+
+    packaged = use_rules(None)
+    assert use_rules(None) is packaged
+    assert default_rules() is packaged
+    copy = tmp_path / "rules.json"
+    copy.write_text(DEFAULT_RULES_PATH.read_text())
+    clinic = use_rules(copy)
+    assert clinic is not packaged
+    assert use_rules(copy) is clinic
+    assert use_rules(None) is not clinic  # back to the packaged file
