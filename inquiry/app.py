@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
@@ -112,10 +113,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.form_signer = Signer(secret, "form-token")
     app.state.receipt_signer = Signer(secret, "receipt")
 
+    def openapi() -> dict[str, Any]:
+        return intake_api.document_request_body(FastAPI.openapi(app))
+
+    app.openapi = openapi  # type: ignore[method-assign]
     install_error_handlers(app)
-    # The busiest route sits on the app itself: an included router adds a layer of matching
-    # and scope bookkeeping to every request.
-    app.router.routes.extend(intake_api.router.routes)
+    # The busiest route sits first on the app itself: an included router adds a layer of
+    # matching and scope bookkeeping to every request, and each route ahead a match attempt.
+    app.router.routes[:0] = intake_api.router.routes
     app.include_router(forms.router)
     app.include_router(health.router)
     app.include_router(staff_api.public)

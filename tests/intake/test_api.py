@@ -251,6 +251,48 @@ class TestFieldRules:
         response = await client.post(URL, json=["name", "message"])
         assert response.status_code == 422
 
+    @pytest.mark.parametrize("body", [b"\xff\xfe{}", b"\x80abc"])
+    async def test_body_that_is_not_utf8_gets_invalid_json(
+        self, client: httpx.AsyncClient, engine: AsyncEngine, body: bytes
+    ) -> None:
+        response = await client.post(
+            URL, content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_json"
+        assert await count(engine, inquiry_table) == 0
+
+    @pytest.mark.parametrize("body", [b"", b"null"])
+    async def test_empty_body_is_a_missing_inquiry(
+        self, client: httpx.AsyncClient, body: bytes
+    ) -> None:
+        response = await client.post(
+            URL, content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_input"
+
+
+class TestDocumentation:
+    async def test_openapi_documents_the_body_and_the_idempotency_key(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        document = (await client.get("/openapi.json")).json()
+        operation = document["paths"][URL]["post"]
+        body_schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body_schema == {"$ref": "#/components/schemas/InquiryIn"}
+        fields = document["components"]["schemas"]["InquiryIn"]["properties"]
+        assert {"name", "email", "phone", "message", "consent", "website"} <= fields.keys()
+        assert document["components"]["schemas"]["InquiryIn"]["additionalProperties"] is False
+        assert "VisitorTopic" in document["components"]["schemas"]
+        [key] = operation["parameters"]
+        assert (key["name"], key["in"], key["schema"]["maxLength"]) == (
+            "Idempotency-Key",
+            "header",
+            196,
+        )
+        assert set(operation["responses"]) >= {"201", "403", "413", "415", "422", "429", "503"}
+
 
 class TestRequestGuards:
     async def test_oversized_body_gets_413(
