@@ -43,18 +43,25 @@ def load_triage_rules(settings: Settings) -> None:
 
 
 def _reload_rules_on_sighup() -> None:
-    """`kill -HUP <pid>` re-reads the triage rules; a broken file leaves the old ones in use."""
+    """`kill -HUP <pid>` re-reads the triage rules; a broken file leaves the old ones in use.
+
+    Reading and compiling the rules takes about a second, so it runs in a thread: visitors
+    keep being answered meanwhile (with the old rules), not held until it is done.
+    """
 
     def reload() -> None:
         try:
             reload_rules()
         except RulesError as error:
             log.error("triage rules not reloaded, the previous rules stay in use: %s", error)
+        except Exception:  # the thread's future is never awaited: say it here or nowhere
+            log.exception("triage rules not reloaded, the previous rules stay in use")
         else:
             log.info("triage rules reloaded")
 
+    loop = asyncio.get_running_loop()
     try:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, reload))
     except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
         log.debug("SIGHUP reload not available")
 

@@ -172,7 +172,16 @@ def live_server_env() -> dict[str, str]:
 class LiveServer:
     base: str
     process: subprocess.Popen[str]
+    log: Path
     output: str = ""
+
+    def wait_for(self, text: str, *, count: int = 1, timeout: float = 30.0) -> None:
+        """Wait until the server has logged `text` at least `count` times."""
+        deadline = time.monotonic() + timeout
+        while self.log.read_text(errors="replace").count(text) < count:
+            if time.monotonic() > deadline:
+                pytest.fail(f"server never logged {text!r}:\n{self.log.read_text()}")
+            time.sleep(0.05)
 
 
 @contextmanager
@@ -182,15 +191,17 @@ def running_server(folder: Path, extra_env: dict[str, str]) -> Iterator[LiveServ
     env = {**os.environ, "INQUIRY_PORT": str(port), **extra_env}
     if "INQUIRY_DATABASE_URL" not in extra_env:
         env.pop("INQUIRY_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "inquiry", "serve"],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    server = LiveServer(f"http://127.0.0.1:{port}", process)
+    log = folder / f"serve-{port}.log"
+    with log.open("w") as output:  # a file, so tests can read it while the server runs
+        process = subprocess.Popen(
+            [sys.executable, "-m", "inquiry", "serve"],
+            cwd=folder,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -201,11 +212,13 @@ def running_server(folder: Path, extra_env: dict[str, str]) -> Iterator[LiveServ
                 time.sleep(0.1)
         else:
             process.kill()
-            pytest.fail(f"server did not start: {process.communicate()[0]}")
+            process.wait(timeout=30)
+            pytest.fail(f"server did not start: {log.read_text()}")
         yield server
     finally:
         process.send_signal(signal.SIGTERM)
-        server.output, _ = process.communicate(timeout=30)
+        process.wait(timeout=30)
+        server.output = log.read_text(errors="replace")
     # uvicorn re-raises SIGTERM after a graceful shutdown, as a well-behaved process should.
     assert process.returncode in (0, -signal.SIGTERM), server.output
     assert "Finished server process" in server.output
