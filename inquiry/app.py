@@ -73,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         load_triage_rules(settings)  # validated before the first visitor
+        for warning in settings.start_up_warnings():
+            log.warning("%s", warning)
         _reload_rules_on_sighup()
         engine = create_engine(settings)
         worker = OutboxWorker(engine, settings) if settings.worker_in_process else None

@@ -319,6 +319,19 @@ class Settings(BaseSettings):
                 raise ValueError("INQUIRY_SECRET_KEY must be set to 32+ random characters")
         return self
 
+    def start_up_warnings(self) -> list[str]:
+        """Settings that work but are probably wrong here: logged when the service starts."""
+        warnings = []
+        if self.environment is Environment.PRODUCTION and not self.public_base_url.startswith(
+            "https://"
+        ):
+            warnings.append(
+                f"INQUIRY_PUBLIC_BASE_URL is {self.public_base_url}: set it to the public https "
+                "address, or behind a TLS proxy the hosted form's posts are refused as "
+                "cross-site and the staff links in emails lead nowhere"
+            )
+        return warnings
+
     @property
     def message_domain(self) -> str:
         """Domain of the Message-IDs we mint: the sending address's domain."""

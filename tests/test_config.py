@@ -51,6 +51,16 @@ class TestSettings:
         with pytest.raises(ValidationError, match=words):
             settings(**values)
 
+    def test_production_warns_when_the_public_address_is_not_https(self) -> None:
+        local = settings(environment="production", secret_key="k" * 40)
+        [warning] = local.start_up_warnings()
+        assert "INQUIRY_PUBLIC_BASE_URL is http://127.0.0.1:8000" in warning
+        public = "https://contact.ketaminetherapyclinic.ca"
+        assert not settings(
+            environment="production", secret_key="k" * 40, public_base_url=public
+        ).start_up_warnings()
+        assert not settings().start_up_warnings()  # a laptop runs on plain http
+
     def test_production_accepts_a_real_secret(self) -> None:
         s = settings(environment="production", secret_key="k" * 40)
         assert s.secret_key.get_secret_value() == "k" * 40
