@@ -28,7 +28,8 @@ class PlainRoute(APIRoute):
     """An APIRoute whose endpoint receives the Request itself, with no dependency solving.
 
     The route is still documented (summary, responses, `openapi_extra`); FastAPI just does
-    not inspect the signature per request. Only for endpoints that take a single Request.
+    not inspect the signature per request. Only for endpoints that take a single Request:
+    router-level dependencies and `dependency_overrides` do not apply to them.
     """
 
     def get_route_handler(self) -> Endpoint:
@@ -85,8 +86,11 @@ _DOCUMENTED_INPUT: dict[str, Any] = {
 async def create_inquiry(request: Request) -> Response:
     """Store an inquiry with everything owed on it; a repeated Idempotency-Key replays."""
     await guard_submission(request)  # before the body is even parsed
-    key = _idempotency_key(request.headers.get("idempotency-key"))
-    inquiry = _inquiry(await request.body())
+    key, key_errors = _idempotency_key(request.headers.get("idempotency-key"))
+    inquiry, body_errors = _inquiry(await request.body())
+    if inquiry is None or key_errors:
+        # Every problem in one answer, the header's with the body's, as FastAPI gave them.
+        raise RequestValidationError([*key_errors, *body_errors])
     intake: IntakeService = request.app.state.intake
     accepted = await intake.accept(
         inquiry,
@@ -102,48 +106,46 @@ async def create_inquiry(request: Request) -> Response:
     )
 
 
-def _idempotency_key(value: str | None) -> str | None:
+Problems = list[dict[str, Any]]
+
+
+def _idempotency_key(value: str | None) -> tuple[str | None, Problems]:
     if value is None:
-        return None
+        return None, []
     try:
-        return _IdempotencyKey.validate_python(value)
+        return _IdempotencyKey.validate_python(value), []
     except ValidationError as error:
-        raise _located(error, "header", "idempotency-key") from None
+        return None, _located(error, "header", "idempotency-key")
 
 
-def _inquiry(body: bytes) -> InquiryIn:
+def _inquiry(body: bytes) -> tuple[InquiryIn | None, Problems]:
     """Parse and validate the body as FastAPI does for a body parameter (Python mode)."""
     data: Any = None
     if body:  # an empty body is a missing one, not broken JSON
         try:
             data = json.loads(body)
-        except ValueError as error:  # broken JSON, or bytes that are not UTF-8 at all
+        # Broken JSON, bytes that are not UTF-8, or nesting deeper than the parser recurses.
+        except (ValueError, RecursionError) as error:
             position = error.pos if isinstance(error, json.JSONDecodeError) else 0
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "json_invalid",
-                        "loc": ("body", position),
-                        "msg": "JSON decode error",
-                        "input": {},
-                        "ctx": {"error": str(error)},
-                    }
-                ]
-            ) from None
+            return None, [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", position),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": str(error)},
+                }
+            ]
     if data is None:
-        raise RequestValidationError(
-            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
-        )
+        return None, [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
     try:
-        return InquiryIn.model_validate(data)
+        return InquiryIn.model_validate(data), []
     except ValidationError as error:
-        raise _located(error, "body") from None
+        return None, _located(error, "body")
 
 
-def _located(error: ValidationError, *prefix: str) -> RequestValidationError:
-    return RequestValidationError(
-        [{**e, "loc": (*prefix, *e["loc"])} for e in error.errors(include_url=False)]
-    )
+def _located(error: ValidationError, *prefix: str) -> Problems:
+    return [{**e, "loc": (*prefix, *e["loc"])} for e in error.errors(include_url=False)]
 
 
 def document_request_body(openapi: dict[str, Any]) -> dict[str, Any]:

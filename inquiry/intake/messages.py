@@ -20,6 +20,7 @@ _CODE_OF_TYPE = {
     "string_type": "invalid_type",
     "json_invalid": "invalid_json",
     "model_attributes_type": "invalid_type",
+    "model_type": "invalid_type",
     "dict_type": "invalid_type",
 }
 

@@ -247,9 +247,26 @@ class TestFieldRules:
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "invalid_json"
 
-    async def test_json_that_is_not_an_object_is_refused(self, client: httpx.AsyncClient) -> None:
-        response = await client.post(URL, json=["name", "message"])
+    @pytest.mark.parametrize("body", [["name", "message"], "text", 42, True])
+    async def test_json_that_is_not_an_object_is_refused(
+        self, client: httpx.AsyncClient, body: object
+    ) -> None:
+        response = await client.post(URL, json=body)
         assert response.status_code == 422
+        assert error_fields(response) == {"": "invalid_type"}
+
+    @pytest.mark.parametrize(
+        "nesting", ["[" * 5000 + "]" * 5000, '{"a":' * 3000 + "1" + "}" * 3000]
+    )
+    async def test_deeply_nested_json_is_invalid_json_not_a_crash(
+        self, client: httpx.AsyncClient, engine: AsyncEngine, nesting: str
+    ) -> None:
+        response = await client.post(
+            URL, content=nesting.encode(), headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_json"
+        assert await count(engine, inquiry_table) == 0
 
     @pytest.mark.parametrize("body", [b"\xff\xfe{}", b"\x80abc"])
     async def test_body_that_is_not_utf8_gets_invalid_json(
@@ -403,6 +420,16 @@ class TestIdempotency:
         response = await client.post(URL, json=valid_inquiry(), headers={"Idempotency-Key": key})
         assert response.status_code == 422
         assert "header.idempotency-key" in error_fields(response)
+
+    async def test_a_malformed_key_and_broken_fields_are_reported_together(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        response = await client.post(
+            URL, json=valid_inquiry(consent=False), headers={"Idempotency-Key": "short"}
+        )
+        assert response.status_code == 422
+        assert error_fields(response).keys() >= {"header.idempotency-key", "consent"}
+        assert await count(engine, inquiry_table) == 0
 
 
 class TestCors:
