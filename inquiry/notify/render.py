@@ -93,10 +93,10 @@ class _WirePolicy(EmailPolicy):
     """
 
     def fold_binary(self, name: str, value: Any) -> bytes:
-        key = name.lower()
-        if key not in _OWN_HEADERS or str(value).startswith("multipart/"):
+        key, text = name.lower(), str(value)
+        if key not in _OWN_HEADERS or text.startswith("multipart/"):
             return super().fold_binary(name, value)
-        remembered = (key, type(value), str(value))
+        remembered = (key, type(value), text)
         folded = _FOLDED.get(remembered)
         if folded is None:
             folded = super().fold_binary(name, value)
@@ -143,8 +143,8 @@ def _boundary(message: EmailMessage) -> str:
     """A random MIME boundary that no encoded part contains.
 
     Left to itself, the email generator picks one and compiles a new regex to check it, for
-    every message: that cost 0.3 ms a message and flushed the `re` module's cache of every
-    pattern the rest of the process uses.
+    every message: 8% of a rendered message's instructions (callgrind), and it flushed the
+    `re` module's cache of every pattern the rest of the process uses.
     """
     parts = [str(part.get_payload()) for part in message.iter_parts()]
     while True:
