@@ -57,7 +57,7 @@ class Inquiry(SQLModel, table=True):
     quarantine_reason: str | None = Field(default=None, max_length=32)
 
     name: str = Field(max_length=120)
-    email: str | None = Field(default=None, max_length=254, index=True)
+    email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=20)
     preferred_contact: str = Field(max_length=8)
     callback_window: str = Field(max_length=12)
@@ -80,14 +80,19 @@ class OutboxMessage(SQLModel, table=True):
     """A message owed on an inquiry, written in the inquiry's transaction, sent by the worker."""
 
     __tablename__ = "outbox_message"
-    __table_args__ = (sa.Index("ix_outbox_message_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_outbox_message_due", "status", "next_attempt_at"),
+        # A Message-ID embeds its inquiry's unique reference, so this is as strict as a unique
+        # message_id, and new rows land on the index's last page instead of a random one.
+        sa.Index("uq_outbox_message_inquiry_message", "inquiry_id", "message_id", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    inquiry_id: int = Field(foreign_key="inquiry.id", index=True)
+    inquiry_id: int = Field(foreign_key="inquiry.id")
     kind: str = Field(max_length=32)
     recipient: str = Field(max_length=320)
     # A stable Message-ID, so a re-send after a crash is recognisable as the same message.
-    message_id: str = Field(max_length=200, sa_column_kwargs={"unique": True, "nullable": False})
+    message_id: str = Field(max_length=200)
     status: str = Field(max_length=16)
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_type=sa.DateTime(timezone=True))

@@ -4,13 +4,63 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import httpx
+import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
 
+import inquiry.callbacks.models
+import inquiry.staff.models  # noqa: F401 - registers the tables
 from inquiry.config import Settings
 from inquiry.db import MIGRATIONS_DIR, create_engine, migrate
+from tests.conftest import valid_inquiry
+
+# Copies one stored outbox row: the same inquiry and the same Message-ID again.
+_DUPLICATE_MESSAGE = """
+    INSERT INTO outbox_message
+        (inquiry_id, kind, recipient, message_id, status, attempts, next_attempt_at, created_at)
+    SELECT inquiry_id, kind, recipient, message_id, status, attempts, next_attempt_at, created_at
+    FROM outbox_message WHERE id = (SELECT min(id) FROM outbox_message)
+"""
+
+
+def _differences(connection: sa.Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    differences: list[Any] = compare_metadata(context, SQLModel.metadata)
+    return differences
+
+
+def _move(connection: sa.Connection, direction: str, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    getattr(command, direction)(config, revision)
+
+
+async def _outbox_rows(engine: AsyncEngine) -> list[tuple[Any, ...]]:
+    async with engine.connect() as connection:
+        result = await connection.exec_driver_sql(
+            "SELECT id, inquiry_id, message_id FROM outbox_message ORDER BY id"
+        )
+        return [tuple(row) for row in result]
+
+
+async def _duplicate_is_refused(engine: AsyncEngine) -> bool:
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql(_DUPLICATE_MESSAGE)
+    except IntegrityError:
+        return True
+    return False
 
 
 class TestMigrations:
@@ -26,6 +76,45 @@ class TestMigrations:
     async def test_migrating_again_is_a_no_op(self, settings: Settings) -> None:
         await migrate(settings)
         await migrate(settings)
+
+    async def test_the_migrations_create_what_the_models_describe(
+        self, engine: AsyncEngine
+    ) -> None:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_differences) == []
+
+
+class TestOutboxMessageIds:
+    """0003 keys Message-ID uniqueness by inquiry: as strict, and cheaper to write."""
+
+    @pytest.fixture
+    async def stored(self, client: httpx.AsyncClient, engine: AsyncEngine) -> list[Any]:
+        for n in range(3):
+            body = valid_inquiry(email=f"visitor{n}@example.com")
+            assert (await client.post("/api/v1/inquiries", json=body)).status_code == 201
+        rows = await _outbox_rows(engine)
+        assert len(rows) == 6  # admin notification and acknowledgement for each
+        return rows
+
+    async def test_the_same_message_id_twice_is_refused(
+        self, stored: list[Any], engine: AsyncEngine
+    ) -> None:
+        assert await _duplicate_is_refused(engine)
+        assert await _outbox_rows(engine) == stored
+
+    async def test_0003_down_and_up_keeps_every_row_and_the_rule(
+        self, stored: list[Any], engine: AsyncEngine
+    ) -> None:
+        async with engine.begin() as connection:
+            await connection.run_sync(_move, "downgrade", "0002")
+        assert await _outbox_rows(engine) == stored
+        assert await _duplicate_is_refused(engine)
+        async with engine.begin() as connection:
+            await connection.run_sync(_move, "upgrade", "head")
+        assert await _outbox_rows(engine) == stored
+        assert await _duplicate_is_refused(engine)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_differences) == []
 
 
 class TestSqliteDurability:
