@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import quoprimime
 from email.errors import HeaderParseError
 from email.headerregistry import Address, HeaderRegistry
-from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, parseaddr
 from functools import lru_cache
@@ -54,9 +56,9 @@ class _CachedHeaderRegistry(HeaderRegistry):
     """Header parsing, memoised: most headers of our emails repeat message after message.
 
     The stdlib builds a new header class with type() on every lookup and parses every value
-    from scratch; both showed at the top of the worker's profile. Parsed headers are
-    immutable, so repeated (name, value) pairs (From, the admin address, content types)
-    share one object. Values that differ per message simply miss the small cache.
+    from scratch. Parsed headers are immutable, so repeated (name, value) pairs (the admin
+    address, a topic's subject) share one object. Values that differ per message simply miss
+    the small cache.
     """
 
     def __init__(self) -> None:
@@ -77,59 +79,29 @@ class _CachedHeaderRegistry(HeaderRegistry):
         return super().__call__(name, value)
 
 
-# Headers whose values the service writes itself, from a handful of constants.
-_OWN_HEADERS = frozenset(
-    {"from", "mime-version", "content-type", "content-transfer-encoding", "auto-submitted"}
-)
-_FOLDED_MAX = 256
-
-
-class _WirePolicy(EmailPolicy):
-    """Folds each of the service's own constant headers once, not once per message.
-
-    Folding re-walks a header's parse tree and was a third of flattening. Only headers in
-    _OWN_HEADERS are remembered (never a visitor's text), and not multipart Content-Types,
-    which carry each message's own boundary.
-    """
-
-    def fold_binary(self, name: str, value: Any) -> bytes:
-        key, text = name.lower(), str(value)
-        if key not in _OWN_HEADERS or text.startswith("multipart/"):
-            return super().fold_binary(name, value)
-        remembered = (key, type(value), text)
-        folded = _FOLDED.get(remembered)
-        if folded is None:
-            folded = super().fold_binary(name, value)
-            if len(_FOLDED) < _FOLDED_MAX:
-                _FOLDED[remembered] = folded
-        return folded
-
-
-_FOLDED: dict[tuple[str, type, str], bytes] = {}
-
-_HEADERS = _CachedHeaderRegistry()
-POLICY = EmailPolicy(header_factory=_HEADERS)
+POLICY = EmailPolicy(header_factory=_CachedHeaderRegistry())
 # What goes on the wire (and into .eml files): CRLF line endings, lines folded at 78.
-WIRE_POLICY = _WirePolicy(header_factory=_HEADERS, linesep="\r\n")
+WIRE_POLICY = POLICY.clone(linesep="\r\n")
+_CRLF = "\r\n"
+# Message-IDs are the service's own (<reference.kind@domain>): printable ASCII, no spaces.
+_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+>")
+_PART = (
+    "--{boundary}\r\n"
+    'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "{body}\r\n"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class OutgoingEmail:
-    """A rendered, flattened email: what a transport needs and nothing else."""
+    """A rendered email as it goes on the wire: what a transport needs and nothing else."""
 
     sender: str
     recipients: tuple[str, ...]
     data: bytes
     message_id: str
-
-
-def flatten(message: EmailMessage) -> OutgoingEmail:
-    """The envelope and bytes of a built message (only To recipients are used here)."""
-    sender = message["From"].addresses[0].addr_spec
-    recipients = tuple(address.addr_spec for address in message["To"].addresses)
-    return OutgoingEmail(
-        sender, recipients, message.as_bytes(policy=WIRE_POLICY), message["Message-ID"]
-    )
 
 
 class RenderError(Exception):
@@ -139,14 +111,67 @@ class RenderError(Exception):
 _VISITOR_FACING = frozenset({OutboxKind.VISITOR_ACKNOWLEDGEMENT, OutboxKind.VISITOR_UNREACHABLE})
 
 
-def _boundary(message: EmailMessage) -> str:
-    """A random MIME boundary that no encoded part contains.
-
-    Left to itself, the email generator picks one and compiles a new regex to check it, for
-    every message: 8% of a rendered message's instructions (callgrind), and it flushed the
-    `re` module's cache of every pattern the rest of the process uses.
+def _header(name: str, value: Any) -> str:
+    """One header line, parsed and folded by the email package: encoded words for non-ASCII,
+    quoting for display names, and no way for a CR or LF in a value to start another header.
     """
-    parts = [str(part.get_payload()) for part in message.iter_parts()]
+    folded: str = WIRE_POLICY.fold(name, WIRE_POLICY.header_factory(name, value))
+    return folded
+
+
+# A display name of plain words (letters, digits, apostrophes, hyphens) is written as it is,
+# exactly as the email package writes it; anything else goes through the package.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9'-]+(?: [A-Za-z0-9'-]+)*")
+# Encoded words are at most 75 characters: 45 bytes of UTF-8 make 60 of base64.
+_WORD_BYTES = 45
+
+
+def _own_text(name: str, text: str) -> str:
+    """A header holding the service's own text (a subject): plain when it is short printable
+    ASCII, otherwise RFC 2047 encoded words, one per 45 bytes, each on its own line.
+
+    The email package does the same in 30 µs of parsing and folding per message.
+    """
+    if text.isascii() and text.isprintable() and len(name) + len(text) <= 76:
+        return f"{name}: {text}\r\n"
+    words: list[str] = []
+    chunk = b""
+    for char in text:
+        encoded = char.encode()
+        if len(chunk) + len(encoded) > _WORD_BYTES:
+            words.append(chunk.decode())
+            chunk = b""
+        chunk += encoded
+    words.append(chunk.decode())
+    encoded_words = [f"=?utf-8?b?{base64.b64encode(word.encode()).decode()}?=" for word in words]
+    return f"{name}: " + "\r\n ".join(encoded_words) + "\r\n"
+
+
+def _address(name: str, address: Address) -> str:
+    """An address header: written directly for a bare address or a plain name, else folded by
+    the email package (quoting, encoded words). The Address was parsed when it was made, so
+    a CR or LF cannot be in it.
+    """
+    display = address.display_name
+    if not display:
+        return f"{name}: {address.addr_spec}\r\n"
+    line = f"{name}: {display} <{address.addr_spec}>\r\n"
+    if _PLAIN_NAME.fullmatch(display) and len(line) <= 80:
+        return line
+    return _header(name, address)
+
+
+def _quoted_printable(text: str) -> str:
+    """A body part in quoted-printable UTF-8: 7-bit clean, lines of at most 76 characters."""
+    # Encoded byte by byte (UTF-8 read as Latin-1), as the email package's content manager does;
+    # CR, LF and CRLF all end a line, anything else unprintable is escaped.
+    return quoprimime.body_encode(text.encode().decode("latin-1"), 76, eol=_CRLF)
+
+
+def _boundary(parts: tuple[str, ...]) -> str:
+    """A random MIME boundary. Quoted-printable writes "=" as "=3D", so a run of "=" cannot
+    occur in an encoded part; the check costs nothing and keeps that reasoning honest.
+    """
     while True:
         boundary = f"==============={secrets.token_hex(16)}=="
         if not any(boundary in part for part in parts):
@@ -168,27 +193,31 @@ class MessageRenderer:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         loader = jinja2.FileSystemLoader(settings.templates_dir / "email")
+        # Templates are read once: auto_reload would stat both files for every message.
         self._html = jinja2.Environment(
-            loader=loader, autoescape=True, undefined=jinja2.StrictUndefined
+            loader=loader, autoescape=True, undefined=jinja2.StrictUndefined, auto_reload=False
         )
         self._text = jinja2.Environment(
             loader=loader,
             autoescape=False,  # noqa: S701 - text/plain bodies: HTML escaping would garble them
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
+            auto_reload=False,
         )
         name, address = parseaddr(settings.mail_from)
-        self._sender = str(Address(display_name=name, addr_spec=address))
+        sender = Address(display_name=name, addr_spec=address)
+        self._sender = sender.addr_spec
+        self._from_line = _header("From", sender)
 
     def email(
         self, kind: str, recipient: str, message_id: str, inquiry: Mapping[str, Any]
-    ) -> EmailMessage:
+    ) -> OutgoingEmail:
         """Build the email for one outbox row."""
         text, html = self.bodies(kind, inquiry)
-        return self.build(kind, recipient, message_id, inquiry, text, html)
+        return self.wire(kind, recipient, message_id, inquiry, text, html)
 
     def bodies(self, kind: str, inquiry: Mapping[str, Any]) -> tuple[str, str]:
-        """The text and HTML bodies (two steps, so the worker can yield between them)."""
+        """The text and HTML bodies (a step of its own, so the worker can yield after it)."""
         try:
             language = _language(inquiry)
             context = self._context(inquiry, language)
@@ -200,7 +229,7 @@ class MessageRenderer:
         except (jinja2.TemplateError, ValueError, KeyError, IndexError) as error:
             raise RenderError(f"{kind}: {type(error).__name__}: {error}") from error
 
-    def build(
+    def wire(
         self,
         kind: str,
         recipient: str,
@@ -208,64 +237,64 @@ class MessageRenderer:
         inquiry: Mapping[str, Any],
         text: str,
         html: str,
-    ) -> EmailMessage:
-        """The message with its headers; header values are objects, never concatenated."""
-        *_, message = self.build_steps(kind, recipient, message_id, inquiry, text, html)
-        assert message is not None
-        return message
+    ) -> OutgoingEmail:
+        """The email's bytes, multipart text + HTML in quoted-printable UTF-8, written directly.
 
-    def build_steps(
-        self,
-        kind: str,
-        recipient: str,
-        message_id: str,
-        inquiry: Mapping[str, Any],
-        text: str,
-        html: str,
-    ) -> Iterator[EmailMessage | None]:
-        """build() in steps of about 0.1 ms (None between them, the message last).
-
-        The worker gives the event loop a turn at each None, so that the SMTP server's
-        replies are read promptly while the next message is being built.
+        Addresses are parsed into Address objects (a CR or LF cannot survive that); a plain
+        display name is written as the email package would write it, any other one is quoted
+        or encoded by the package itself. The subject is the service's own text, encoded
+        words when it is not plain ASCII. Building an EmailMessage and flattening it cost
+        0.6 ms a message, most of the worker's time; this costs about 0.07 ms. Tests parse
+        these bytes back and compare them with what the EmailMessage API builds.
         """
         try:
             outbox_kind = OutboxKind(kind)
             language = _language(inquiry)
-            message = EmailMessage(policy=POLICY)
-            message["Subject"] = self._subject(outbox_kind, inquiry, language)
-            # Built as Address objects, passed as their exact text so the parse is memoised.
-            message["From"] = self._sender
-            message["To"] = str(Address(addr_spec=recipient))
-            message["Date"] = format_datetime(datetime.now(UTC))
-            message["Message-ID"] = message_id
-            message["Auto-Submitted"] = "auto-generated"
+            if not _MESSAGE_ID.fullmatch(message_id):
+                raise ValueError(f"not a Message-ID: {message_id!r}")
+            to = Address(addr_spec=recipient)
+            lines = [
+                _own_text("Subject", self.subject(outbox_kind, inquiry, language)),
+                self._from_line,
+                _address("To", to),
+                f"Date: {format_datetime(datetime.now(UTC))}\r\n",
+                f"Message-ID: {message_id}\r\n",
+                "Auto-Submitted: auto-generated\r\n",
+            ]
             if outbox_kind is OutboxKind.ADMIN_NOTIFICATION and inquiry["email"]:
-                self._reply_to_visitor(message, inquiry)
-            yield None
-            message.set_content(text)
-            yield None
-            message.add_alternative(html, subtype="html")
-            message.set_boundary(_boundary(message))
+                lines += self._reply_to_visitor(inquiry)
+            parts = (_quoted_printable(text), _quoted_printable(html))
+            boundary = _boundary(parts)
+            lines += [
+                "MIME-Version: 1.0\r\n",
+                # Folded: with the boundary, the line would pass 78 characters.
+                f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n',
+            ]
             if outbox_kind in _VISITOR_FACING:
-                # After the body: set_content() clears Content-* headers.
-                message["Content-Language"] = language
+                lines.append(f"Content-Language: {language}\r\n")
+            lines.append("\r\n")
+            for subtype, body in zip(("plain", "html"), parts, strict=True):
+                lines.append(_PART.format(boundary=boundary, subtype=subtype, body=body))
+            lines.append(f"--{boundary}--\r\n")
+            data = "".join(lines).encode("ascii")
         except (ValueError, KeyError, IndexError, HeaderParseError) as error:
             raise RenderError(f"{kind}: {type(error).__name__}: {error}") from error
-        yield message
+        return OutgoingEmail(self._sender, (to.addr_spec,), data, message_id)
 
     @staticmethod
-    def _reply_to_visitor(message: EmailMessage, inquiry: Mapping[str, Any]) -> None:
+    def _reply_to_visitor(inquiry: Mapping[str, Any]) -> list[str]:
         """Staff press Reply and write to the visitor: an Address, never concatenated.
 
         The admin copy must go out whatever the visitor typed: if their details cannot make
         a valid Reply-To, the message goes without one (the address is in the body).
         """
         try:
-            message["Reply-To"] = Address(display_name=inquiry["name"], addr_spec=inquiry["email"])
+            address = Address(display_name=inquiry["name"], addr_spec=inquiry["email"])
+            return [_address("Reply-To", address)]
         except (ValueError, HeaderParseError):
-            del message["Reply-To"]
+            return []
 
-    def _subject(self, kind: OutboxKind, inquiry: Mapping[str, Any], language: str) -> str:
+    def subject(self, kind: OutboxKind, inquiry: Mapping[str, Any], language: str) -> str:
         reference = inquiry["reference"]
         topic = _TOPIC_LABEL.get(inquiry["topic"], inquiry["topic"])
         if kind is OutboxKind.ADMIN_NOTIFICATION:

@@ -9,7 +9,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,7 +18,7 @@ from inquiry.intake.writer import purge_expired_keys
 from inquiry.models import OutboxKind, OutboxStatus, as_utc, utcnow
 from inquiry.notify import outbox
 from inquiry.notify.outbox import ClaimedMessage, Result
-from inquiry.notify.render import MessageRenderer, OutgoingEmail, RenderError, flatten
+from inquiry.notify.render import MessageRenderer, OutgoingEmail, RenderError
 from inquiry.notify.transports import DeliveryError, Mailer, WebhookSender, mailer_for
 
 log = logging.getLogger(__name__)
@@ -172,15 +171,9 @@ class OutboxWorker:
             # Yield between steps: a reply that arrived meanwhile is handled first.
             text, html = self._renderer.bodies(message.kind, inquiry)
             await asyncio.sleep(0)
-            steps = self._renderer.build_steps(
+            return self._renderer.wire(
                 message.kind, message.recipient, message.message_id, inquiry, text, html
             )
-            built: EmailMessage | None = None
-            for step in steps:
-                built = step
-                await asyncio.sleep(0)
-            assert built is not None
-            return flatten(built)
         except RenderError as error:
             return error
         except Exception as error:  # noqa: BLE001 - one bad message must not stall the batch

@@ -1,18 +1,25 @@
-"""Rendering and flattening: the service's shortcuts give exactly the stdlib's bytes."""
+"""Rendering: the bytes written directly parse back to what the EmailMessage API builds."""
 
 from __future__ import annotations
 
+import contextlib
 import email.policy
 from datetime import UTC, datetime
 from email import message_from_bytes
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inquiry.config import Settings
-from inquiry.notify.render import MessageRenderer, flatten
+from inquiry.models import OutboxKind
+from inquiry.notify.render import MessageRenderer, RenderError
 
+SENDER = "no-reply@ketaminetherapyclinic.ca"
 STDLIB_WIRE = email.policy.default.clone(linesep="\r\n")
 
 
@@ -51,33 +58,144 @@ CASES = [
     ("admin_notification", "admin@example.ca", {}),
     ("visitor_acknowledgement", "ann@example.ca", {"language": "fr", "name": "Zoé Côté"}),
     ("admin_notification", "admin@example.ca", {"name": 'Eve "x" <evil@example.com>\r\nBcc: a@b'}),
+    ("admin_notification", "admin@example.ca", {"name": "Mary-Ann O'Neil 3rd"}),
+    ("admin_notification", "admin@example.ca", {"name": "=?utf-8?q?Admin?="}),
+    # Written directly, these would read as two addresses and as an obsolete phrase.
+    ("admin_notification", "admin@example.ca", {"name": "Smith, John"}),
+    ("admin_notification", "admin@example.ca", {"name": "J. Smith"}),
+    (
+        "urgent_alert",
+        "oncall@example.ca",
+        {"topic": "crisis", "priority": "urgent", "crisis": True},
+    ),
+    ("visitor_acknowledgement", "v@example.ca", {"language": "fr", "crisis": True}),
 ]
 
 
-class TestFlatten:
+def reference_email(
+    renderer: MessageRenderer,
+    kind: str,
+    to: str,
+    message_id: str,
+    row: dict[str, Any],
+    wired: EmailMessage,
+) -> EmailMessage:
+    """The same email built the plain way, with the EmailMessage API: what wire() must equal.
+
+    Date is taken from the wired message (the clock moves on between the two).
+    """
+    text, html = renderer.bodies(kind, row)
+    language = "fr" if row["language"] == "fr" else "en"
+    message = EmailMessage(policy=email.policy.default)
+    message["Subject"] = renderer.subject(OutboxKind(kind), row, language)
+    message["From"] = Address("Ketamine Therapy Clinic", addr_spec=SENDER)
+    message["To"] = Address(addr_spec=to)
+    message["Date"] = wired["Date"]
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    if kind == "admin_notification":
+        with contextlib.suppress(ValueError, HeaderParseError):
+            message["Reply-To"] = Address(display_name=row["name"], addr_spec=row["email"])
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    if kind == "visitor_acknowledgement":
+        message["Content-Language"] = row["language"]
+    # Through the stdlib's own generator and parser, as the wired bytes go through the parser.
+    sent = message_from_bytes(message.as_bytes(policy=STDLIB_WIRE), policy=email.policy.default)
+    assert isinstance(sent, EmailMessage)
+    return sent
+
+
+def parts(message: EmailMessage) -> dict[str, str]:
+    """Each part's text, line endings as Python writes them."""
+    return {
+        part.get_content_type(): "\n".join(part.get_content().splitlines())
+        for part in message.iter_parts()
+    }
+
+
+def same_headers(parsed: EmailMessage, expected: EmailMessage) -> None:
+    """The same headers in the same order, with the same values (each email's boundary aside)."""
+    assert parsed.keys() == expected.keys()  # no header added, dropped or injected
+    for name in expected.keys():
+        if name == "Content-Type":
+            assert parsed.get_content_type() == expected.get_content_type()
+        else:
+            assert str(parsed[name]) == str(expected[name]), name
+
+
+def check_wire(data: bytes) -> None:
+    """7-bit, CRLF line endings only; body lines of at most 76 characters (quoted-printable),
+    header lines within RFC 5322's limit (the email package folds them near 78)."""
+    assert data.isascii()
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert all(b"\r" not in line and b"\n" not in line for line in data.split(b"\r\n"))
+    assert max(len(line) for line in head.split(b"\r\n")) <= 998
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76
+
+
+class TestWire:
     @pytest.mark.parametrize(("kind", "to", "changes"), CASES)
-    def test_bytes_are_the_stdlib_generators_message_after_message(
+    def test_parses_back_to_what_the_email_message_api_builds(
         self, renderer: MessageRenderer, kind: str, to: str, changes: dict[str, Any]
     ) -> None:
-        # Several in a row: from the second on, the constant headers come from the memo.
-        for number in range(3):
-            built = renderer.email(
-                kind, to, f"<INQ-TEST{number}.{kind}@x>", inquiry(number, **changes)
-            )
-            assert flatten(built).data == built.as_bytes(policy=STDLIB_WIRE)
+        row = inquiry(1, **changes)
+        message_id = f"<INQ-TEST01.{kind}@x>"
+        wired = renderer.email(kind, to, message_id, row)
+        check_wire(wired.data)
+        parsed = message_from_bytes(wired.data, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        expected = reference_email(renderer, kind, to, message_id, row, parsed)
+        same_headers(parsed, expected)
+        assert parts(parsed) == parts(expected)
+        assert (wired.sender, wired.recipients) == (SENDER, (to,))
 
     def test_each_message_has_its_own_boundary_and_its_parts_survive(
         self, renderer: MessageRenderer
     ) -> None:
         built = [
-            renderer.email("admin_notification", "admin@example.ca", f"<m{n}@x>", inquiry(n))
+            message_from_bytes(
+                renderer.email(
+                    "admin_notification", "admin@example.ca", f"<m{n}@x>", inquiry(n)
+                ).data,
+                policy=email.policy.default,
+            )
             for n in range(2)
         ]
         boundaries = {message.get_boundary() for message in built}
         assert len(boundaries) == 2
         assert None not in boundaries
-        parsed = message_from_bytes(flatten(built[0]).data, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        parts = {part.get_content_type(): part.get_content() for part in parsed.iter_parts()}
-        assert "INQ-TEST00" in parts["text/plain"]
-        assert "INQ-TEST00" in parts["text/html"]
+        assert isinstance(built[0], EmailMessage)
+        texts = parts(built[0])
+        assert "INQ-TEST00" in texts["text/plain"]
+        assert "INQ-TEST00" in texts["text/html"]
+
+    def test_a_message_id_that_is_not_ours_is_refused(self, renderer: MessageRenderer) -> None:
+        with pytest.raises(RenderError):
+            renderer.email("admin_notification", "admin@example.ca", "<a@b>\r\nBcc: x", inquiry(1))
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(
+        name=st.one_of(
+            st.text(min_size=1, max_size=80),
+            # Printable ASCII: plain names are written directly, the rest by the email package.
+            st.from_regex(r"[A-Za-z0-9 '-]{1,30}|[ -~]{1,40}", fullmatch=True),
+        ),
+        message=st.text(min_size=1, max_size=600),
+    )
+    def test_any_visitor_text_arrives_intact_in_a_well_formed_message(
+        self, name: str, message: str
+    ) -> None:
+        renderer = MessageRenderer(Settings(_env_file=None))
+        row = inquiry(1, name=name, message=message, language="fr")
+        for kind, to in (
+            ("admin_notification", "admin@example.ca"),
+            ("visitor_acknowledgement", "v@x.ca"),
+        ):
+            wired = renderer.email(kind, to, f"<INQ-TEST01.{kind}@x>", row)
+            check_wire(wired.data)
+            parsed = message_from_bytes(wired.data, policy=email.policy.default)
+            assert isinstance(parsed, EmailMessage)
+            expected = reference_email(renderer, kind, to, f"<INQ-TEST01.{kind}@x>", row, parsed)
+            same_headers(parsed, expected)
+            assert parts(parsed) == parts(expected)
