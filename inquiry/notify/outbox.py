@@ -83,21 +83,36 @@ async def inquiries_for(
 
 
 async def record(connection: AsyncConnection, results: Sequence[Result], *, now: datetime) -> None:
-    """Write every result of a batch."""
-    if not results:
-        return
+    """Write every result of a batch: the sent ones in one statement, the others row by row."""
     table = outbox_table
+    still_ours = table.c.status == OutboxStatus.SENDING.value
+    sent = [result.message.id for result in results if result.status is OutboxStatus.SENT]
+    if sent:
+        # Nearly every result of a healthy batch: one UPDATE instead of one per message.
+        await connection.execute(
+            sa.update(table)
+            .where(table.c.id.in_(sent), still_ours)
+            .values(
+                status=OutboxStatus.SENT.value,
+                attempts=table.c.attempts + 1,
+                claimed_until=None,
+                last_error=None,
+                sent_at=now,
+            )
+        )
+    others = [result for result in results if result.status is not OutboxStatus.SENT]
+    if not others:
+        return
     statement = (
         sa.update(table)
-        .where(table.c.id == sa.bindparam("message_pk"))
-        .where(table.c.status == OutboxStatus.SENDING.value)
+        .where(table.c.id == sa.bindparam("message_pk"), still_ours)
         .values(
             status=sa.bindparam("new_status"),
             attempts=table.c.attempts + 1,
             claimed_until=None,
             last_error=sa.bindparam("error"),
             next_attempt_at=sa.func.coalesce(sa.bindparam("retry_at"), table.c.next_attempt_at),
-            sent_at=sa.bindparam("sent"),
+            sent_at=None,
         )
     )
     parameters = [
@@ -106,9 +121,8 @@ async def record(connection: AsyncConnection, results: Sequence[Result], *, now:
             "new_status": result.status.value,
             "error": result.error[:500] if result.error else None,
             "retry_at": result.next_attempt_at,
-            "sent": now if result.status is OutboxStatus.SENT else None,
         }
-        for result in results
+        for result in others
     ]
     await connection.execute(statement, parameters)
 

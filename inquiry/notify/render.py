@@ -147,18 +147,35 @@ def _own_text(name: str, text: str) -> str:
     return f"{name}: " + "\r\n ".join(encoded_words) + "\r\n"
 
 
-def _address(name: str, address: Address) -> str:
-    """An address header: written directly for a bare address or a plain name, else folded by
-    the email package (quoting, encoded words). The Address was parsed when it was made, so
-    a CR or LF cannot be in it.
+_ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
+_PLAIN_ADDRESS = re.compile(f"{_DOT_ATOM}@{_DOT_ATOM}")
+
+
+def addr_spec(address: str) -> str:
+    """The address as it is written in a header; raises ValueError if it is not one.
+
+    A dot-atom address (what intake accepts) is its own addr-spec; anything else is parsed by
+    the email package, which quotes what needs quoting and refuses what is not an address.
     """
-    display = address.display_name
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return address
+    parsed: str = Address(addr_spec=address).addr_spec
+    return parsed
+
+
+def _address(name: str, address: str, display: str = "") -> str:
+    """An address header: written directly for a bare address or a plain name, else folded by
+    the email package (quoting, encoded words). A CR or LF cannot pass addr_spec() or the
+    plain-name pattern, and the package encodes the rest.
+    """
+    spec = addr_spec(address)
     if not display:
-        return f"{name}: {address.addr_spec}\r\n"
-    line = f"{name}: {display} <{address.addr_spec}>\r\n"
+        return f"{name}: {spec}\r\n"
+    line = f"{name}: {display} <{spec}>\r\n"
     if _PLAIN_NAME.fullmatch(display) and len(line) <= 80:
         return line
-    return _header(name, address)
+    return _header(name, Address(display_name=display, addr_spec=spec))
 
 
 def _quoted_printable(text: str) -> str:
@@ -252,7 +269,7 @@ class MessageRenderer:
             language = _language(inquiry)
             if not _MESSAGE_ID.fullmatch(message_id):
                 raise ValueError(f"not a Message-ID: {message_id!r}")
-            to = Address(addr_spec=recipient)
+            to = addr_spec(recipient)
             lines = [
                 _own_text("Subject", self.subject(outbox_kind, inquiry, language)),
                 self._from_line,
@@ -279,7 +296,7 @@ class MessageRenderer:
             data = "".join(lines).encode("ascii")
         except (ValueError, KeyError, IndexError, HeaderParseError) as error:
             raise RenderError(f"{kind}: {type(error).__name__}: {error}") from error
-        return OutgoingEmail(self._sender, (to.addr_spec,), data, message_id)
+        return OutgoingEmail(self._sender, (to,), data, message_id)
 
     @staticmethod
     def _reply_to_visitor(inquiry: Mapping[str, Any]) -> list[str]:
@@ -289,9 +306,8 @@ class MessageRenderer:
         a valid Reply-To, the message goes without one (the address is in the body).
         """
         try:
-            address = Address(display_name=inquiry["name"], addr_spec=inquiry["email"])
-            return [_address("Reply-To", address)]
-        except (ValueError, HeaderParseError):
+            return [_address("Reply-To", inquiry["email"], inquiry["name"])]
+        except (ValueError, IndexError, HeaderParseError):  # the package's parser raises all
             return []
 
     def subject(self, kind: OutboxKind, inquiry: Mapping[str, Any], language: str) -> str:

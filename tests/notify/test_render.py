@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from inquiry.config import Settings
 from inquiry.models import OutboxKind
-from inquiry.notify.render import MessageRenderer, RenderError
+from inquiry.notify.render import MessageRenderer, RenderError, addr_spec
 
 SENDER = "no-reply@ketaminetherapyclinic.ca"
 STDLIB_WIRE = email.policy.default.clone(linesep="\r\n")
@@ -63,6 +63,8 @@ CASES = [
     # Written directly, these would read as two addresses and as an obsolete phrase.
     ("admin_notification", "admin@example.ca", {"name": "Smith, John"}),
     ("admin_notification", "admin@example.ca", {"name": "J. Smith"}),
+    # No valid Reply-To can be made: the admin copy goes without one.
+    ("admin_notification", "admin@example.ca", {"email": "ann@"}),
     (
         "urgent_alert",
         "oncall@example.ca",
@@ -94,7 +96,7 @@ def reference_email(
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
     if kind == "admin_notification":
-        with contextlib.suppress(ValueError, HeaderParseError):
+        with contextlib.suppress(ValueError, IndexError, HeaderParseError):
             message["Reply-To"] = Address(display_name=row["name"], addr_spec=row["email"])
     message.set_content(text)
     message.add_alternative(html, subtype="html")
@@ -199,3 +201,45 @@ class TestWire:
             expected = reference_email(renderer, kind, to, f"<INQ-TEST01.{kind}@x>", row, parsed)
             same_headers(parsed, expected)
             assert parts(parsed) == parts(expected)
+
+
+class TestAddrSpec:
+    """addr_spec() writes plain addresses itself: exactly what the email package would."""
+
+    @staticmethod
+    def package(address: str) -> str | None:
+        try:
+            return Address(addr_spec=address).addr_spec
+        except (ValueError, IndexError, HeaderParseError):  # "a@" is an IndexError
+            return None
+
+    @staticmethod
+    def ours(address: str) -> str | None:
+        try:
+            return addr_spec(address)
+        except (ValueError, IndexError, HeaderParseError):
+            return None
+
+    @pytest.mark.parametrize(
+        "address",
+        [
+            "ann@example.ca",
+            "o'neil+clinic@xn--bcher-kva.example",
+            "a.b@c",
+            "a..b@c",
+            ".a@c",
+            "a b@c",
+            '"a b"@c',
+            "a@b\r\nBcc: x@y",
+            "a@",
+            "@b",
+            "a@b@c",
+        ],
+    )
+    def test_the_same_text_or_the_same_refusal(self, address: str) -> None:
+        assert self.ours(address) == self.package(address)
+
+    @settings(max_examples=300, derandomize=True)
+    @given(address=st.from_regex(r"[ -~]{1,20}@[ -~]{1,20}", fullmatch=True))
+    def test_any_printable_ascii(self, address: str) -> None:
+        assert self.ours(address) == self.package(address)
