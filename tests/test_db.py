@@ -84,6 +84,25 @@ class TestMigrations:
             assert await connection.run_sync(_differences) == []
 
 
+class TestInquiryIndexes:
+    async def test_only_quarantined_and_crisis_rows_are_indexed_by_status(
+        self, engine: AsyncEngine
+    ) -> None:
+        """An ordinary inquiry is in neither partial index: writing it touches neither."""
+        async with engine.connect() as connection:
+            indexes = await connection.run_sync(
+                lambda c: {i["name"]: i for i in sa.inspect(c).get_indexes("inquiry")}
+            )
+        dialect = engine.dialect.name
+        where = {
+            name: str(index.get("dialect_options", {}).get(f"{dialect}_where", ""))
+            for name, index in indexes.items()
+        }
+        assert "quarantined" in where["ix_inquiry_quarantined"]
+        assert "crisis" in where["ix_inquiry_crisis_at"]
+        assert not {"ix_inquiry_status", "ix_inquiry_topic", "ix_inquiry_email"} & set(indexes)
+
+
 class TestOutboxMessageIds:
     """0003 keys Message-ID uniqueness by inquiry: as strict, and cheaper to write."""
 

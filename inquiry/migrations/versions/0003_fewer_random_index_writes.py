@@ -7,8 +7,11 @@ page. Two of them are not needed:
   reference, which is unique, so (inquiry_id, message_id) is as strict; keyed by inquiry id
   first, new rows land on the last leaf. It also replaces the index on inquiry_id alone.
 - inquiry.email was indexed, but nothing looks inquiries up by email.
-Measured on the intake benchmark's load: 62 MB of WAL instead of 139 MB for the same 9,184
-inquiries, and the writer's CPU per inquiry from 69 µs to 46 µs.
+And four indexes on inquiry columns with a handful of values each (status, topic, priority,
+crisis) become two partial indexes on created_at, for the rows staff look for by those
+values (quarantined for review, crisis): an ordinary inquiry is in neither.
+Measured on the intake benchmark's load: 51 MB of WAL instead of 139 MB for the same 9,184
+inquiries, and the writer's CPU per inquiry from 69 µs to about 45 µs.
 
 Revision ID: 0003
 Revises: 0002
@@ -24,6 +27,8 @@ branch_labels = None
 depends_on = None
 
 _TS = sa.DateTime(timezone=True)
+_FEW_VALUES = ("status", "topic", "priority", "crisis")
+_PARTIAL = {"ix_inquiry_quarantined": "status = 'quarantined'", "ix_inquiry_crisis_at": "crisis"}
 # PostgreSQL's name for the constraint 0001 created with `unique=True`.
 _PG_UNIQUE = "outbox_message_message_id_key"
 
@@ -64,6 +69,16 @@ def _message_id_unique(*, alone: bool) -> None:
 
 def upgrade() -> None:
     op.drop_index("ix_inquiry_email", table_name="inquiry")
+    for column in _FEW_VALUES:
+        op.drop_index(f"ix_inquiry_{column}", table_name="inquiry")
+    for name, where in _PARTIAL.items():
+        op.create_index(
+            name,
+            "inquiry",
+            ["created_at"],
+            sqlite_where=sa.text(where),
+            postgresql_where=sa.text(where),
+        )
     op.drop_index("ix_outbox_message_inquiry_id", table_name="outbox_message")
     op.drop_index("ix_outbox_message_due", table_name="outbox_message")
     _message_id_unique(alone=False)
@@ -83,3 +98,7 @@ def downgrade() -> None:
     op.create_index("ix_outbox_message_due", "outbox_message", ["status", "next_attempt_at"])
     op.create_index("ix_outbox_message_inquiry_id", "outbox_message", ["inquiry_id"])
     op.create_index("ix_inquiry_email", "inquiry", ["email"])
+    for name in _PARTIAL:
+        op.drop_index(name, table_name="inquiry")
+    for column in _FEW_VALUES:
+        op.create_index(f"ix_inquiry_{column}", "inquiry", [column])
