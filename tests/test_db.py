@@ -9,20 +9,14 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
 
-import inquiry.callbacks.models
-import inquiry.staff.models  # noqa: F401 - registers the tables
 from inquiry.config import Settings
 from inquiry.db import MIGRATIONS_DIR, create_engine, migrate
 from tests.conftest import valid_inquiry
+from tests.migrations import differences, move
 
 # Copies one stored outbox row: the same inquiry and the same Message-ID again.
 _DUPLICATE_MESSAGE = """
@@ -31,19 +25,6 @@ _DUPLICATE_MESSAGE = """
     SELECT inquiry_id, kind, recipient, message_id, status, attempts, next_attempt_at, created_at
     FROM outbox_message WHERE id = (SELECT min(id) FROM outbox_message)
 """
-
-
-def _differences(connection: sa.Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
-    differences: list[Any] = compare_metadata(context, SQLModel.metadata)
-    return differences
-
-
-def _move(connection: sa.Connection, direction: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["connection"] = connection
-    getattr(command, direction)(config, revision)
 
 
 async def _outbox_rows(engine: AsyncEngine) -> list[tuple[Any, ...]]:
@@ -81,7 +62,7 @@ class TestMigrations:
         self, engine: AsyncEngine
     ) -> None:
         async with engine.connect() as connection:
-            assert await connection.run_sync(_differences) == []
+            assert await connection.run_sync(differences) == []
 
 
 class TestInquiryIndexes:
@@ -125,15 +106,15 @@ class TestOutboxMessageIds:
         self, stored: list[Any], engine: AsyncEngine
     ) -> None:
         async with engine.begin() as connection:
-            await connection.run_sync(_move, "downgrade", "0002")
+            await connection.run_sync(move, "downgrade", "0002")
         assert await _outbox_rows(engine) == stored
         assert await _duplicate_is_refused(engine)
         async with engine.begin() as connection:
-            await connection.run_sync(_move, "upgrade", "head")
+            await connection.run_sync(move, "upgrade", "head")
         assert await _outbox_rows(engine) == stored
         assert await _duplicate_is_refused(engine)
         async with engine.connect() as connection:
-            assert await connection.run_sync(_differences) == []
+            assert await connection.run_sync(differences) == []
 
 
 class TestSqliteDurability:
