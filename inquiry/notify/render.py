@@ -153,10 +153,11 @@ _PLAIN_ADDRESS = re.compile(f"{_DOT_ATOM}@{_DOT_ATOM}")
 
 
 def addr_spec(address: str) -> str:
-    """The address as it is written in a header; raises ValueError if it is not one.
+    """The address as it is written in a header.
 
-    A dot-atom address (what intake accepts) is its own addr-spec; anything else is parsed by
-    the email package, which quotes what needs quoting and refuses what is not an address.
+    A dot-atom address (what intake accepts) is its own addr-spec; anything else is parsed
+    by the email package, which quotes what needs quoting and refuses what is not an address
+    with ValueError, IndexError or HeaderParseError (its parser raises all three).
     """
     if _PLAIN_ADDRESS.fullmatch(address):
         return address
