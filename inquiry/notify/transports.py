@@ -45,6 +45,9 @@ class Mailer(Protocol):
 
     async def send(self, email: OutgoingEmail) -> None: ...
 
+    async def flush(self) -> None:
+        """Make everything sent so far final: after this, it may be recorded as sent."""
+
 
 def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     if settings.smtp_security is SmtpSecurity.NONE:
@@ -140,6 +143,9 @@ class SmtpMailer:
             codes = [response.code for response in errors.values()]
             raise DeliveryError(f"some recipients refused: {codes}", permanent=False)
 
+    async def flush(self) -> None:
+        """Nothing to do: the server accepted each message before `send` returned."""
+
     async def _reset(self) -> None:
         """Make the connection usable for the next message, or drop it (e.g. after a 421)."""
         if self._smtp is None or not self._smtp.is_connected:
@@ -159,8 +165,9 @@ class SmtpMailer:
 class FileMailer:
     """Writes each email as an .eml file: the embedded default, readable by a person.
 
-    A batch is written in one trip to a thread when the `async with` block ends; if that
-    fails, the block raises, nothing is recorded as sent, and the lease brings the rows back.
+    A batch is written in one trip to a thread on `flush` (and when the `async with` block
+    ends); if that fails, it raises, nothing is recorded as sent, and the lease brings the
+    rows back.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -177,8 +184,13 @@ class FileMailer:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if kind is None:
+            await self.flush()
+        self._pending = []
+
+    async def flush(self) -> None:
         pending, self._pending = self._pending, []
-        if kind is None and pending:
+        if pending:
             await asyncio.to_thread(_write_all, self._folder, pending)
 
     async def send(self, email: OutgoingEmail) -> None:

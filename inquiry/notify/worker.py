@@ -39,6 +39,28 @@ class WebhookCall:
 Prepared = OutgoingEmail | WebhookCall | RenderError
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Claimed messages, the inquiries they are about, and the lease they are held under."""
+
+    messages: list[ClaimedMessage]
+    inquiries: dict[int, dict[str, Any]]
+    lease_until: datetime
+
+
+async def _hand_back(claiming: asyncio.Task[Batch], engine: AsyncEngine) -> None:
+    """A batch claimed ahead is not needed after all: return its rows, due at once.
+
+    If that fails too, the rows come back when their lease lapses.
+    """
+    try:
+        batch = await claiming
+        async with engine.begin() as connection:
+            await outbox.release(connection, batch.messages)
+    except Exception:  # noqa: BLE001 - the error that brought us here is the one to raise
+        log.exception("could not hand back a batch claimed ahead; its lease will")
+
+
 def retry_delay(attempts: int, rng: random.Random) -> timedelta:
     """Exponential backoff with jitter: 15–30 s after the first failure, at most an hour."""
     ceiling = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
@@ -94,7 +116,7 @@ class OutboxWorker:
                 next_purge = self._clock() + PURGE_EVERY
                 await self._purge()
             try:
-                handled = await self.drain_once()
+                handled = await self.drain()
             except Exception:
                 log.exception("outbox batch failed; trying again shortly")
                 handled = 0
@@ -115,11 +137,38 @@ class OutboxWorker:
         if purged:
             log.info("purged %d expired idempotency answers", purged)
 
-    async def drain_once(self) -> int:
-        """Deliver one batch of due messages; returns how many were claimed."""
+    async def drain(self) -> int:
+        """Deliver due messages until none are left; returns how many were claimed.
+
+        Consecutive batches share one mail connection, and the next batch is claimed while
+        the current one is sent. Each batch's results are recorded before the next batch is
+        sent, so a worker that dies re-sends at most one batch.
+        """
+        batch = await self._claim()
+        total = 0
+        if not batch.messages:
+            return total
+        async with self._mailer_factory() as mailer:
+            while batch.messages:
+                total += len(batch.messages)
+                if self._stopping:
+                    await self._record([], batch.messages)
+                    break
+                following = asyncio.create_task(self._claim(), name="outbox-claim")
+                try:
+                    results, unattempted = await self._send(batch, mailer)
+                    await mailer.flush()
+                    await self._record(results, unattempted)
+                except BaseException:
+                    await _hand_back(following, self._engine)
+                    raise
+                batch = await following
+        return total
+
+    async def _claim(self) -> Batch:
+        """One transaction claims the batch and reads the inquiries it needs."""
         now = self._clock()
         lease_until = now + self._lease
-        # One transaction to claim the batch and read what it needs, one to record it.
         async with self._engine.begin() as connection:
             claimed = await outbox.claim_due(
                 connection,
@@ -128,28 +177,33 @@ class OutboxWorker:
                 limit=self._settings.outbox_batch_size,
             )
             inquiries = await outbox.inquiries_for(connection, claimed)
-        if not claimed:
-            return 0
+        return Batch(claimed, inquiries, lease_until)
+
+    async def _record(self, results: list[Result], unattempted: list[ClaimedMessage]) -> None:
+        async with self._engine.begin() as connection:
+            await outbox.record(connection, results, now=self._clock())
+            await outbox.release(connection, unattempted)
+
+    async def _send(
+        self, batch: Batch, mailer: Mailer
+    ) -> tuple[list[Result], list[ClaimedMessage]]:
         results: list[Result] = []
         unattempted: list[ClaimedMessage] = []
         ready: asyncio.Queue[tuple[ClaimedMessage, Prepared]] = asyncio.Queue(RENDER_AHEAD)
         # Render the next messages while the server is busy with the current one.
-        renderer = asyncio.create_task(self._prepare_all(claimed, inquiries, ready))
+        renderer = asyncio.create_task(self._prepare_all(batch.messages, batch.inquiries, ready))
+        # Never send on a lease that may have passed to another worker.
+        send_until = batch.lease_until - timedelta(seconds=5)
         try:
-            async with self._mailer_factory() as mailer:
-                for _ in claimed:
-                    message, prepared = await ready.get()
-                    # Stop on SIGTERM; never send on a lease that may have passed to another worker.
-                    if self._stopping or self._clock() >= lease_until - timedelta(seconds=5):
-                        unattempted.append(message)
-                        continue
-                    results.append(await self._deliver(message, prepared, mailer))
+            for _ in batch.messages:
+                message, prepared = await ready.get()
+                if self._stopping or self._clock() >= send_until:  # SIGTERM, or lease nearly over
+                    unattempted.append(message)
+                    continue
+                results.append(await self._deliver(message, prepared, mailer))
         finally:
             renderer.cancel()
-        async with self._engine.begin() as connection:
-            await outbox.record(connection, results, now=self._clock())
-            await outbox.release(connection, unattempted)
-        return len(claimed)
+        return results, unattempted
 
     async def _prepare_all(
         self,

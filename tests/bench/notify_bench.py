@@ -169,9 +169,7 @@ async def worker_drain(settings: Settings) -> tuple[float, int]:
     engine = create_engine(settings)
     worker = OutboxWorker(engine, settings)
     started = time.perf_counter()
-    total = 0
-    while handled := await worker.drain_once():
-        total += handled
+    total = await worker.drain()
     elapsed = time.perf_counter() - started
     await engine.dispose()
     return elapsed, total

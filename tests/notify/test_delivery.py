@@ -70,11 +70,7 @@ async def worker_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 async def drain(engine: AsyncEngine, settings: Settings, clock: Clock | None = None) -> int:
-    worker = OutboxWorker(engine, settings, clock=clock or Clock())
-    total = 0
-    while handled := await worker.drain_once():
-        total += handled
-    return total
+    return await OutboxWorker(engine, settings, clock=clock or Clock()).drain()
 
 
 def text_of(message: EmailMessage) -> str:

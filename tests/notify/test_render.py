@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import email.policy
+import quopri
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.errors import HeaderParseError
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from inquiry.config import Settings
 from inquiry.models import OutboxKind
-from inquiry.notify.render import MessageRenderer, RenderError, addr_spec
+from inquiry.notify.render import MessageRenderer, RenderError, _quoted_printable, addr_spec
 
 SENDER = "no-reply@ketaminetherapyclinic.ca"
 STDLIB_WIRE = email.policy.default.clone(linesep="\r\n")
@@ -201,6 +202,42 @@ class TestWire:
             expected = reference_email(renderer, kind, to, f"<INQ-TEST01.{kind}@x>", row, parsed)
             same_headers(parsed, expected)
             assert parts(parsed) == parts(expected)
+
+
+class TestQuotedPrintable:
+    @staticmethod
+    def decoded(encoded: str) -> str:
+        """The text back, after checking the encoding: 7-bit, CRLF only, lines of 76 at most."""
+        assert encoded.isascii()
+        lines = encoded.split("\r\n")
+        assert all("\r" not in line and "\n" not in line for line in lines)
+        assert max(map(len, lines)) <= 76
+        return quopri.decodestring(encoded.encode()).decode()
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "y" * 74 + " \nnext",  # binascii writes 77 characters here
+            "y" * 75 + " \nnext",  # and 78 here
+            "y" * 69 + "é \nnext",
+            "Hello\r\nsecond\rthird\nfourth",
+            "no newline at all " * 10,
+            "=?utf-8?q?not=20a=20word?= trailing tab\t",
+        ],
+    )
+    def test_lines_of_76_and_the_text_back(self, text: str) -> None:
+        encoded = _quoted_printable(text)
+        assert self.decoded(encoded) == text.replace("\r\n", "\n").replace("\r", "\n").replace(
+            "\n", "\r\n"
+        )
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet=st.sampled_from("ab =.\t\r\néç—😀"), max_size=400))
+    def test_any_text(self, text: str) -> None:
+        encoded = _quoted_printable(text)
+        assert self.decoded(encoded) == text.replace("\r\n", "\n").replace("\r", "\n").replace(
+            "\n", "\r\n"
+        )
 
 
 class TestAddrSpec:
