@@ -32,6 +32,8 @@ class Sink:
     # Each DATA takes the next scripted answer; "250" (accept) when the script is empty.
     script: list[str] = field(default_factory=list)
     delay: float = 0.0
+    # The client's address and port for each accepted message: one per SMTP connection.
+    peers: list[tuple[str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def message_ids(self) -> list[str]:
@@ -56,6 +58,7 @@ class RecordingHandler:
                 parsed = message_from_bytes(envelope.content, policy=policy.default)
                 assert isinstance(parsed, EmailMessage)
                 self.sink.received.append(parsed)
+                self.sink.peers.append(tuple(session.peer))
         return answer
 
 

@@ -154,6 +154,34 @@ class TestRetries:
         assert_each_delivered_once(sink, 10)
 
 
+class TestBatches:
+    async def test_consecutive_batches_share_one_connection(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_batch_size=4)
+        await submit(settings, *bodies(7))  # 14 messages: four batches
+
+        assert await drain(engine, settings) == 14
+
+        assert_each_delivered_once(smtp_sink, 14)
+        assert len(set(smtp_sink.peers)) == 1
+
+    async def test_a_batch_that_fails_hands_back_the_one_claimed_ahead(
+        self, database_url: str, tmp_path: Path, engine: AsyncEngine
+    ) -> None:
+        blocked = tmp_path / "not-a-folder"
+        blocked.write_text("the .eml files cannot be written under a file")
+        settings = make_settings(database_url, tmp_path, mail_dir=blocked, outbox_batch_size=2)
+        await submit(settings, *bodies(2))  # 4 messages: two batches
+
+        with pytest.raises(FileExistsError):
+            await drain(engine, settings)
+
+        found = Counter(status for _, status, _ in await statuses(engine))
+        # The failed batch waits for its lease; the batch claimed ahead is due again at once.
+        assert found == {"sending": 2, "pending": 2}
+
+
 class TestLeases:
     async def test_rows_of_a_dead_worker_return_after_the_lease(
         self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
@@ -229,7 +257,8 @@ class TestWorkerProcess:
         self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
     ) -> None:
         settings = smtp_settings(database_url, tmp_path, smtp_sink)
-        await submit(settings, *bodies(5))
+        # 30 messages in batches of 10: at the signal, the next batch is already claimed.
+        await submit(settings, *bodies(15))
         smtp_sink.delay = 0.2
         process = subprocess.Popen(  # noqa: ASYNC220 - a test's child; nothing else runs on this loop
             [sys.executable, "-m", "inquiry", "worker"],
@@ -244,9 +273,9 @@ class TestWorkerProcess:
         assert process.returncode == 0, output
 
         found = Counter(s for _, s, _ in await statuses(engine))
-        assert found["sending"] == 0
+        assert found["sending"] == 0  # the batch in hand and the one claimed ahead went back
         assert found["sent"] == len(smtp_sink.received) < 10
-        assert found["pending"] == 10 - found["sent"]
+        assert found["pending"] == 30 - found["sent"]
         assert_each_delivered_once(smtp_sink, found["sent"])
 
 
