@@ -332,8 +332,7 @@ def insert_rows(
     sql = _insert_sql(dialect, table.name, columns, len(rows), returning)
     values = [value for row in rows for value in row.values()]
     if dialect == "sqlite":
-        # The text form SQLAlchemy's SQLite DateTime reads back, always in UTC.
-        values = [_text_time(v) if isinstance(v, datetime) else v for v in values]
+        values = _sqlite_times(values)
     if returning:
         return [tuple(row) for row in connection.exec_driver_sql(sql, tuple(values))]
     if dialect != "sqlite":
@@ -346,6 +345,24 @@ def insert_rows(
         return int(cursor.lastrowid or 0)
     finally:
         cursor.close()
+
+
+def _sqlite_times(values: list[Any]) -> list[Any]:
+    """Datetimes in the text form SQLAlchemy's SQLite DateTime reads back, always in UTC.
+
+    A batch's rows share a few instants (a request's time is its inquiry's, its emails' and
+    their first attempt's): each is converted once, not once per column.
+    """
+    texts: dict[datetime, str] = {}
+    converted: list[Any] = []
+    for value in values:
+        if isinstance(value, datetime):
+            text = texts.get(value)
+            if text is None:
+                text = texts[value] = _text_time(value)
+            value = text
+        converted.append(value)
+    return converted
 
 
 def _text_time(moment: datetime) -> str:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.intake.writer import Submission, purge_expired_keys
-from inquiry.models import idempotency_table, inquiry_table, utcnow
+from inquiry.models import as_utc, idempotency_table, inquiry_table, outbox_table, utcnow
 from tests.conftest import valid_inquiry
 from tests.intake.test_api import URL, count, stored
 
@@ -52,6 +52,33 @@ class TestReferenceCollisions:
         assert await count(engine, inquiry_table) == 6
         assert (await stored(engine, taken))["id"] == row["id"]  # the first one is untouched
         assert len(submissions) == 5
+
+
+class TestTimes:
+    async def test_each_row_of_a_shared_batch_keeps_its_own_time(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        responses = await asyncio.gather(
+            *(client.post(URL, json=valid_inquiry(email=f"v{n}@example.ca")) for n in range(12))
+        )
+        received = {r.json()["reference"]: r.json()["received_at"] for r in responses}
+        assert len(set(received.values())) > 1  # the batch really held several instants
+
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                sa.select(
+                    inquiry_table.c.reference,
+                    inquiry_table.c.created_at,
+                    outbox_table.c.created_at.label("queued_at"),
+                    outbox_table.c.next_attempt_at,
+                ).join(outbox_table, outbox_table.c.inquiry_id == inquiry_table.c.id)
+            )
+            stored_times = [tuple(row) for row in rows]
+        assert len(stored_times) == 24  # an admin copy and an acknowledgement each
+        for reference, created, queued, first_attempt in stored_times:
+            iso = as_utc(created).isoformat().replace("+00:00", "Z")
+            assert iso == received[reference]
+            assert as_utc(queued) == as_utc(first_attempt) == as_utc(created)
 
 
 class TestOneBadSubmission:
