@@ -82,10 +82,24 @@ async def inquiries_for(
     return {row.id: dict(row._mapping) for row in rows}
 
 
-async def record(connection: AsyncConnection, results: Sequence[Result], *, now: datetime) -> None:
-    """Write every result of a batch: the sent ones in one statement, the others row by row."""
+def _held(lease_until: datetime) -> sa.ColumnElement[bool]:
+    """Rows still held by the claim that set this lease. A row whose lease lapsed may have
+    been claimed again, by another worker or by this one: it is that claim's now, and
+    writing to it would let the message go out twice.
+    """
     table = outbox_table
-    still_ours = table.c.status == OutboxStatus.SENDING.value
+    return sa.and_(
+        table.c.status == OutboxStatus.SENDING.value, table.c.claimed_until == lease_until
+    )
+
+
+async def record(
+    connection: AsyncConnection, results: Sequence[Result], *, now: datetime, lease_until: datetime
+) -> None:
+    """Write every result of a batch claimed under `lease_until`: the sent ones in one
+    statement, the others row by row."""
+    table = outbox_table
+    still_ours = _held(lease_until)
     sent = [result.message.id for result in results if result.status is OutboxStatus.SENT]
     if sent:
         # Nearly every result of a healthy batch: one UPDATE instead of one per message.
@@ -127,15 +141,17 @@ async def record(connection: AsyncConnection, results: Sequence[Result], *, now:
     await connection.execute(statement, parameters)
 
 
-async def release(connection: AsyncConnection, messages: Iterable[ClaimedMessage]) -> None:
-    """Hand back claimed rows that were not attempted (shutdown): due again at once."""
+async def release(
+    connection: AsyncConnection, messages: Iterable[ClaimedMessage], *, lease_until: datetime
+) -> None:
+    """Hand back rows claimed under `lease_until` that were not attempted: due again at once."""
     ids = [message.id for message in messages]
     if not ids:
         return
     table = outbox_table
     await connection.execute(
         sa.update(table)
-        .where(table.c.id.in_(ids), table.c.status == OutboxStatus.SENDING.value)
+        .where(table.c.id.in_(ids), _held(lease_until))
         .values(status=OutboxStatus.PENDING.value, claimed_until=None)
     )
 

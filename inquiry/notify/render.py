@@ -15,7 +15,6 @@ from email import quoprimime
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.utils import format_datetime, parseaddr
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -180,6 +179,23 @@ def _boundary(parts: tuple[str, ...]) -> str:
             return boundary
 
 
+class _Fields(dict[str, Any]):
+    """The inquiry for templates: a dict whose keys also read as attributes.
+
+    Jinja resolves `i.name` with getattr() before []. On a plain dict every such lookup
+    raised and caught an AttributeError, half of the render time; here it succeeds at once.
+    Templates see a dict all the same (`i.get(...)`, `i["name"]`, `"name" in i`).
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 def _language(inquiry: Mapping[str, Any]) -> str:
     return "fr" if inquiry["language"] == "fr" else "en"
 
@@ -312,9 +328,7 @@ class MessageRenderer:
         settings = self._settings
         received = as_utc(inquiry["created_at"]).astimezone(CLINIC_TIME)
         return {
-            # Attributes, not a dict: Jinja tries getattr() before [] for `i.name`, and each
-            # miss on a dict raises and catches an AttributeError (half the render time).
-            "i": SimpleNamespace(**inquiry),
+            "i": _Fields(inquiry),
             "heading": f"New inquiry {inquiry['reference']}",
             "received": received.strftime("%Y-%m-%d %H:%M %Z"),
             "reasons": json.loads(inquiry["triage_reasons"] or "[]"),

@@ -46,7 +46,7 @@ class Mailer(Protocol):
     async def send(self, email: OutgoingEmail) -> None: ...
 
     async def flush(self) -> None:
-        """Make everything sent so far final: after this, it may be recorded as sent."""
+        """End of a batch: make everything sent so far final; then it may be recorded as sent."""
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -144,7 +144,10 @@ class SmtpMailer:
             raise DeliveryError(f"some recipients refused: {codes}", permanent=False)
 
     async def flush(self) -> None:
-        """Nothing to do: the server accepted each message before `send` returned."""
+        """The server accepted each message before `send` returned. A connection that could
+        not be made is tried again for the next batch: one refusal must not fail the backlog.
+        """
+        self._unreachable = None
 
     async def _reset(self) -> None:
         """Make the connection usable for the next message, or drop it (e.g. after a 421)."""

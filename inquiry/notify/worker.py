@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 FIRST_RETRY_SECONDS = 30.0
 MAX_RETRY_SECONDS = 3600.0
 GATHER_SECONDS = 0.05
+DRAIN_SECONDS = 60.0
 RENDER_AHEAD = 4
 PURGE_EVERY = timedelta(minutes=10)
 
@@ -48,15 +50,17 @@ class Batch:
     lease_until: datetime
 
 
-async def _hand_back(claiming: asyncio.Task[Batch], engine: AsyncEngine) -> None:
+async def _hand_back(claiming: asyncio.Task[Batch] | None, engine: AsyncEngine) -> None:
     """A batch claimed ahead is not needed after all: return its rows, due at once.
 
     If that fails too, the rows come back when their lease lapses.
     """
+    if claiming is None:
+        return
     try:
         batch = await claiming
         async with engine.begin() as connection:
-            await outbox.release(connection, batch.messages)
+            await outbox.release(connection, batch.messages, lease_until=batch.lease_until)
     except Exception:  # noqa: BLE001 - the error that brought us here is the one to raise
         log.exception("could not hand back a batch claimed ahead; its lease will")
 
@@ -138,30 +142,37 @@ class OutboxWorker:
             log.info("purged %d expired idempotency answers", purged)
 
     async def drain(self) -> int:
-        """Deliver due messages until none are left; returns how many were claimed.
+        """Deliver due messages until none are left, or for about DRAIN_SECONDS; returns how
+        many were taken in hand (sent, failed, or handed back on a stop or a lapsed lease).
 
         Consecutive batches share one mail connection, and the next batch is claimed while
         the current one is sent. Each batch's results are recorded before the next batch is
-        sent, so a worker that dies re-sends at most one batch.
+        sent, so a worker that dies re-sends at most one batch. The time limit lets the
+        housekeeping run and opens a fresh connection now and then under a steady inflow.
         """
         batch = await self._claim()
-        total = 0
         if not batch.messages:
-            return total
+            return 0
+        total = 0
+        until = time.monotonic() + DRAIN_SECONDS
         async with self._mailer_factory() as mailer:
             while batch.messages:
-                total += len(batch.messages)
                 if self._stopping:
-                    await self._record([], batch.messages)
+                    await self._record(batch, [], batch.messages)
                     break
-                following = asyncio.create_task(self._claim(), name="outbox-claim")
+                total += len(batch.messages)
+                following = None
+                if time.monotonic() < until:
+                    following = asyncio.create_task(self._claim(), name="outbox-claim")
                 try:
                     results, unattempted = await self._send(batch, mailer)
                     await mailer.flush()
-                    await self._record(results, unattempted)
+                    await self._record(batch, results, unattempted)
                 except BaseException:
                     await _hand_back(following, self._engine)
                     raise
+                if following is None:
+                    break
                 batch = await following
         return total
 
@@ -179,10 +190,13 @@ class OutboxWorker:
             inquiries = await outbox.inquiries_for(connection, claimed)
         return Batch(claimed, inquiries, lease_until)
 
-    async def _record(self, results: list[Result], unattempted: list[ClaimedMessage]) -> None:
+    async def _record(
+        self, batch: Batch, results: list[Result], unattempted: list[ClaimedMessage]
+    ) -> None:
+        lease_until = batch.lease_until
         async with self._engine.begin() as connection:
-            await outbox.record(connection, results, now=self._clock())
-            await outbox.release(connection, unattempted)
+            await outbox.record(connection, results, now=self._clock(), lease_until=lease_until)
+            await outbox.release(connection, unattempted, lease_until=lease_until)
 
     async def _send(
         self, batch: Batch, mailer: Mailer

@@ -28,8 +28,11 @@ from inquiry.config import Settings
 from inquiry.db import create_engine
 from inquiry.models import as_utc, outbox_table
 from inquiry.notify import outbox
+from inquiry.notify import worker as worker_module
+from inquiry.notify.render import OutgoingEmail
 from inquiry.notify.run import outbox_command
-from inquiry.notify.worker import retry_delay
+from inquiry.notify.transports import SmtpMailer
+from inquiry.notify.worker import OutboxWorker, retry_delay
 from tests.conftest import free_port, make_settings, valid_inquiry
 from tests.notify.conftest import RecordingHandler, Sink
 from tests.notify.test_delivery import Clock, drain, smtp_settings, statuses, submit
@@ -166,6 +169,25 @@ class TestBatches:
         assert_each_delivered_once(smtp_sink, 14)
         assert len(set(smtp_sink.peers)) == 1
 
+    async def test_a_drain_ends_after_its_time_and_leaves_nothing_in_hand(
+        self,
+        database_url: str,
+        tmp_path: Path,
+        smtp_sink: Sink,
+        engine: AsyncEngine,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_batch_size=4)
+        await submit(settings, *bodies(5))  # 10 messages
+        monkeypatch.setattr(worker_module, "DRAIN_SECONDS", 0.0)
+
+        # Out of time at once: the batch in hand is finished and nothing is claimed ahead.
+        assert await drain(engine, settings) == 4
+        assert Counter(s for _, s, _ in await statuses(engine)) == {"sent": 4, "pending": 6}
+        assert await drain(engine, settings) == 4
+        assert await drain(engine, settings) == 2
+        assert_each_delivered_once(smtp_sink, 10)
+
     async def test_a_batch_that_fails_hands_back_the_one_claimed_ahead(
         self, database_url: str, tmp_path: Path, engine: AsyncEngine
     ) -> None:
@@ -180,6 +202,65 @@ class TestBatches:
         found = Counter(status for _, status, _ in await statuses(engine))
         # The failed batch waits for its lease; the batch claimed ahead is due again at once.
         assert found == {"sending": 2, "pending": 2}
+
+
+class TestBatchLeases:
+    async def test_a_batch_claimed_ahead_whose_lease_lapsed_is_sent_once(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(
+            database_url, tmp_path, smtp_sink, outbox_batch_size=2, outbox_lease_seconds=40
+        )
+        await submit(settings, *bodies(3))  # 6 messages: three batches
+        clock = Clock()
+
+        class Hanging(SmtpMailer):
+            """The first batch's last message takes longer than a lease (an SMTP timeout):
+            the batch claimed meanwhile has lapsed by the time its turn comes."""
+
+            sent = 0
+
+            async def send(self, email: OutgoingEmail) -> None:
+                await super().send(email)
+                Hanging.sent += 1
+                if Hanging.sent == 2:
+                    clock.advance(seconds=41)
+
+        worker = OutboxWorker(
+            engine, settings, clock=clock, mailer_factory=lambda: Hanging(settings)
+        )
+        await worker.drain()
+
+        assert {s for _, s, _ in await statuses(engine)} == {"sent"}
+        assert_each_delivered_once(smtp_sink, 6)
+
+    async def test_each_batch_tries_to_connect_again(
+        self, database_url: str, tmp_path: Path, engine: AsyncEngine
+    ) -> None:
+        connections = 0
+
+        async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal connections
+            connections += 1
+            writer.close()
+
+        server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        settings = make_settings(
+            database_url,
+            tmp_path,
+            mail_transport="smtp",
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            outbox_batch_size=4,
+        )
+        await submit(settings, *bodies(6))  # 12 messages: three batches
+        async with server:
+            assert await drain(engine, settings) == 12
+
+        # One refusal fails its own batch, not the whole backlog: each batch tried anew.
+        assert connections == 3
+        assert {(s, a) for _, s, a in await statuses(engine)} == {("pending", 1)}
 
 
 class TestLeases:

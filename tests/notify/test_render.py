@@ -10,6 +10,7 @@ from email import message_from_bytes
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -202,6 +203,31 @@ class TestWire:
             expected = reference_email(renderer, kind, to, f"<INQ-TEST01.{kind}@x>", row, parsed)
             same_headers(parsed, expected)
             assert parts(parsed) == parts(expected)
+
+
+class TestTemplateFields:
+    @staticmethod
+    def renderer_with(tmp_path: Path, text: str) -> MessageRenderer:
+        folder = tmp_path / "email"
+        folder.mkdir()
+        (folder / "admin_notification.txt").write_text(text)
+        (folder / "admin_notification.html").write_text("<p>{{ i.name }}</p>")
+        return MessageRenderer(Settings(_env_file=None, templates_dir=tmp_path))
+
+    def test_the_inquiry_reads_as_attributes_and_as_a_dict(self, tmp_path: Path) -> None:
+        renderer = self.renderer_with(
+            tmp_path,
+            '{{ i.name }}|{{ i["name"] }}|{{ i.get("phone") }}|{{ "name" in i }}|'
+            '{{ i.get("nope", "-") }}',
+        )
+        text, html = renderer.bodies("admin_notification", inquiry(1, name="Ann <b>"))
+        assert text == "Ann <b>|Ann <b>|+14165550199|True|-"
+        assert html == "<p>Ann &lt;b&gt;</p>"
+
+    def test_a_field_that_does_not_exist_cannot_render(self, tmp_path: Path) -> None:
+        renderer = self.renderer_with(tmp_path, "{{ i.nope }}")
+        with pytest.raises(RenderError, match="nope"):
+            renderer.bodies("admin_notification", inquiry(1))
 
 
 class TestQuotedPrintable:
