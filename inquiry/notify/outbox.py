@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inquiry.models import OutboxStatus, inquiry_table, outbox_table
+
+log = logging.getLogger(__name__)
 
 _MESSAGE_COLUMNS = (
     outbox_table.c.id,
@@ -103,7 +106,7 @@ async def record(
     sent = [result.message.id for result in results if result.status is OutboxStatus.SENT]
     if sent:
         # Nearly every result of a healthy batch: one UPDATE instead of one per message.
-        await connection.execute(
+        written = await connection.execute(
             sa.update(table)
             .where(table.c.id.in_(sent), still_ours)
             .values(
@@ -114,6 +117,14 @@ async def record(
                 sent_at=now,
             )
         )
+        if written.rowcount != len(sent):
+            # Sent past its lease (a server slower than the lease allows): another claim holds
+            # the row now and will send it again.
+            log.warning(
+                "%d of %d sent messages were not recorded: their lease had lapsed",
+                len(sent) - written.rowcount,
+                len(sent),
+            )
     others = [result for result in results if result.status is not OutboxStatus.SENT]
     if not others:
         return

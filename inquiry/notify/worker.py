@@ -28,6 +28,8 @@ FIRST_RETRY_SECONDS = 30.0
 MAX_RETRY_SECONDS = 3600.0
 GATHER_SECONDS = 0.05
 DRAIN_SECONDS = 60.0
+# No send may still be running this close to its lease's end, nor its batch be unrecorded.
+LEASE_MARGIN_SECONDS = 5.0
 RENDER_AHEAD = 4
 PURGE_EVERY = timedelta(minutes=10)
 
@@ -48,6 +50,16 @@ class Batch:
     messages: list[ClaimedMessage]
     inquiries: dict[int, dict[str, Any]]
     lease_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What became of a batch: results, messages not attempted, and whether a send was cut
+    short (the lease was ending), which leaves the connection in an unknown state."""
+
+    results: list[Result]
+    unattempted: list[ClaimedMessage]
+    cut_short: bool
 
 
 async def _hand_back(claiming: asyncio.Task[Batch] | None, engine: AsyncEngine) -> None:
@@ -165,9 +177,13 @@ class OutboxWorker:
                 if time.monotonic() < until:
                     following = asyncio.create_task(self._claim(), name="outbox-claim")
                 try:
-                    results, unattempted = await self._send(batch, mailer)
+                    sent = await self._send(batch, mailer)
                     await mailer.flush()
-                    await self._record(batch, results, unattempted)
+                    await self._record(batch, sent.results, sent.unattempted)
+                    if sent.cut_short:
+                        # The connection stopped mid-message: leaving the block closes it.
+                        await _hand_back(following, self._engine)
+                        break
                 except BaseException:
                     await _hand_back(following, self._engine)
                     raise
@@ -198,26 +214,33 @@ class OutboxWorker:
             await outbox.record(connection, results, now=self._clock(), lease_until=lease_until)
             await outbox.release(connection, unattempted, lease_until=lease_until)
 
-    async def _send(
-        self, batch: Batch, mailer: Mailer
-    ) -> tuple[list[Result], list[ClaimedMessage]]:
+    async def _send(self, batch: Batch, mailer: Mailer) -> Sent:
+        """Send the batch; stop at SIGTERM, and stop any send still running as the lease
+        nears its end: past it, another worker may take the rows and send them again."""
+        cut_short = False
         results: list[Result] = []
         unattempted: list[ClaimedMessage] = []
         ready: asyncio.Queue[tuple[ClaimedMessage, Prepared]] = asyncio.Queue(RENDER_AHEAD)
         # Render the next messages while the server is busy with the current one.
         renderer = asyncio.create_task(self._prepare_all(batch.messages, batch.inquiries, ready))
         # Never send on a lease that may have passed to another worker.
-        send_until = batch.lease_until - timedelta(seconds=5)
+        send_until = batch.lease_until - timedelta(seconds=LEASE_MARGIN_SECONDS)
         try:
             for _ in batch.messages:
                 message, prepared = await ready.get()
-                if self._stopping or self._clock() >= send_until:  # SIGTERM, or lease nearly over
+                left = (send_until - self._clock()).total_seconds()
+                if self._stopping or cut_short or left <= 0:
                     unattempted.append(message)
                     continue
-                results.append(await self._deliver(message, prepared, mailer))
+                try:
+                    async with asyncio.timeout(left):
+                        results.append(await self._deliver(message, prepared, mailer))
+                except TimeoutError:  # _deliver turns every other failure into a Result
+                    cut_short = True
+                    results.append(self._retry(message, "stopped: its lease was ending"))
         finally:
             renderer.cancel()
-        return results, unattempted
+        return Sent(results, unattempted, cut_short)
 
     async def _prepare_all(
         self,

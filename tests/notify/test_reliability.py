@@ -14,7 +14,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -233,6 +233,77 @@ class TestBatchLeases:
 
         assert {s for _, s, _ in await statuses(engine)} == {"sent"}
         assert_each_delivered_once(smtp_sink, 6)
+
+    async def test_a_send_still_running_as_its_lease_ends_is_stopped(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(
+            database_url, tmp_path, smtp_sink, outbox_batch_size=2, outbox_lease_seconds=40
+        )
+        await submit(settings, *bodies(2))  # 4 messages: two batches
+        clock = Clock()
+
+        class Slowing(SmtpMailer):
+            """After the first message the lease has 0.3 s left, and the server stalls."""
+
+            async def send(self, email: OutgoingEmail) -> None:
+                await super().send(email)
+                clock.advance(seconds=40 - 5 - 0.3)
+                smtp_sink.delay = 1.0
+
+        worker = OutboxWorker(
+            engine, settings, clock=clock, mailer_factory=lambda: Slowing(settings)
+        )
+        assert await worker.drain() == 2
+
+        first, second, *ahead = await rows(engine)
+        assert (first["status"], first["attempts"]) == ("sent", 1)
+        # Cut short before the lease could pass to another worker, and due again later.
+        assert (second["status"], second["attempts"]) == ("pending", 1)
+        assert "lease was ending" in str(second["last_error"])
+        # The drain ended there (the connection is in an unknown state); the batch claimed
+        # ahead went back untried.
+        assert [(r["status"], r["attempts"]) for r in ahead] == [("pending", 0)] * 2
+
+    async def test_results_are_not_written_over_a_claim_that_took_the_rows(
+        self,
+        database_url: str,
+        tmp_path: Path,
+        smtp_sink: Sink,
+        engine: AsyncEngine,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        settings = smtp_settings(
+            database_url, tmp_path, smtp_sink, outbox_batch_size=2, outbox_lease_seconds=40
+        )
+        await submit(settings, valid_inquiry())  # 2 messages: one batch
+        clock = Clock()
+        taken: list[datetime] = []
+
+        class Overrunning(SmtpMailer):
+            """The last send ends after the lease, and another worker has claimed the rows."""
+
+            async def send(self, email: OutgoingEmail) -> None:
+                await super().send(email)
+                if len(smtp_sink.received) == 2:
+                    clock.advance(seconds=41)
+                    taken.append(clock.now + timedelta(seconds=40))
+                    async with engine.begin() as connection:
+                        await outbox.claim_due(
+                            connection, now=clock.now, lease_until=taken[0], limit=10
+                        )
+
+        worker = OutboxWorker(
+            engine, settings, clock=clock, mailer_factory=lambda: Overrunning(settings)
+        )
+        await worker.drain()
+
+        # The other claim holds them: not marked sent by the worker that lost them.
+        held = [(r["status"], r["claimed_until"]) for r in await rows(engine)]
+        assert [
+            (status, as_utc(until)) for status, until in held if isinstance(until, datetime)
+        ] == [("sending", taken[0])] * 2
+        assert "2 of 2 sent messages were not recorded" in caplog.text
 
     async def test_each_batch_tries_to_connect_again(
         self, database_url: str, tmp_path: Path, engine: AsyncEngine
