@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -204,32 +204,47 @@ class TestBatches:
         assert found == {"sending": 2, "pending": 2}
 
 
+async def two_a_batch(database_url: str, tmp_path: Path, sink: Sink, inquiries: int) -> Settings:
+    """Inquiries submitted; the worker takes two messages (one inquiry's) a batch, 40 s leases."""
+    settings = smtp_settings(
+        database_url, tmp_path, sink, outbox_batch_size=2, outbox_lease_seconds=40
+    )
+    await submit(settings, *bodies(inquiries))
+    return settings
+
+
+async def drain_with_hook(
+    engine: AsyncEngine, settings: Settings, clock: Clock, after: Callable[[int], Awaitable[None]]
+) -> int:
+    """Drain over real SMTP, calling `after(n)` once the n-th message (from 1) is accepted."""
+    sent = 0
+
+    class Hooked(SmtpMailer):
+        async def send(self, email: OutgoingEmail) -> None:
+            nonlocal sent
+            await super().send(email)
+            sent += 1
+            await after(sent)
+
+    worker = OutboxWorker(engine, settings, clock=clock, mailer_factory=lambda: Hooked(settings))
+    return await worker.drain()
+
+
 class TestBatchLeases:
     async def test_a_batch_claimed_ahead_whose_lease_lapsed_is_sent_once(
         self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
     ) -> None:
-        settings = smtp_settings(
-            database_url, tmp_path, smtp_sink, outbox_batch_size=2, outbox_lease_seconds=40
-        )
-        await submit(settings, *bodies(3))  # 6 messages: three batches
+        # 6 messages: three batches.
+        settings = await two_a_batch(database_url, tmp_path, smtp_sink, 3)
         clock = Clock()
 
-        class Hanging(SmtpMailer):
-            """The first batch's last message takes longer than a lease (an SMTP timeout):
-            the batch claimed meanwhile has lapsed by the time its turn comes."""
+        async def hang(sent: int) -> None:
+            # The first batch's last message outlasts a lease (an SMTP timeout): the batch
+            # claimed meanwhile has lapsed by the time its turn comes.
+            if sent == 2:
+                clock.advance(seconds=41)
 
-            sent = 0
-
-            async def send(self, email: OutgoingEmail) -> None:
-                await super().send(email)
-                Hanging.sent += 1
-                if Hanging.sent == 2:
-                    clock.advance(seconds=41)
-
-        worker = OutboxWorker(
-            engine, settings, clock=clock, mailer_factory=lambda: Hanging(settings)
-        )
-        await worker.drain()
+        await drain_with_hook(engine, settings, clock, hang)
 
         assert {s for _, s, _ in await statuses(engine)} == {"sent"}
         assert_each_delivered_once(smtp_sink, 6)
@@ -237,24 +252,16 @@ class TestBatchLeases:
     async def test_a_send_still_running_as_its_lease_ends_is_stopped(
         self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
     ) -> None:
-        settings = smtp_settings(
-            database_url, tmp_path, smtp_sink, outbox_batch_size=2, outbox_lease_seconds=40
-        )
-        await submit(settings, *bodies(2))  # 4 messages: two batches
+        # 4 messages: two batches.
+        settings = await two_a_batch(database_url, tmp_path, smtp_sink, 2)
         clock = Clock()
 
-        class Slowing(SmtpMailer):
-            """After the first message the lease has 0.3 s left, and the server stalls."""
+        async def stall(sent: int) -> None:
+            # After the first message the lease has 0.3 s left, and the server stalls.
+            clock.advance(seconds=40 - 5 - 0.3)
+            smtp_sink.delay = 1.0
 
-            async def send(self, email: OutgoingEmail) -> None:
-                await super().send(email)
-                clock.advance(seconds=40 - 5 - 0.3)
-                smtp_sink.delay = 1.0
-
-        worker = OutboxWorker(
-            engine, settings, clock=clock, mailer_factory=lambda: Slowing(settings)
-        )
-        assert await worker.drain() == 2
+        assert await drain_with_hook(engine, settings, clock, stall) == 2
 
         first, second, *ahead = await rows(engine)
         assert (first["status"], first["attempts"]) == ("sent", 1)
@@ -273,36 +280,24 @@ class TestBatchLeases:
         engine: AsyncEngine,
         caplog: pytest.LogCaptureFixture,
     ) -> None:
-        settings = smtp_settings(
-            database_url, tmp_path, smtp_sink, outbox_batch_size=2, outbox_lease_seconds=40
-        )
-        await submit(settings, valid_inquiry())  # 2 messages: one batch
+        settings = await two_a_batch(database_url, tmp_path, smtp_sink, 1)  # one batch
         clock = Clock()
-        taken: list[datetime] = []
+        taken = clock.now + timedelta(seconds=41 + 40)
 
-        class Overrunning(SmtpMailer):
-            """The last send ends after the lease, and another worker has claimed the rows."""
+        async def overrun(sent: int) -> None:
+            # The last send ends after the lease, and another worker has claimed the rows.
+            if sent == 2:
+                clock.advance(seconds=41)
+                async with engine.begin() as connection:
+                    await outbox.claim_due(connection, now=clock.now, lease_until=taken, limit=9)
 
-            async def send(self, email: OutgoingEmail) -> None:
-                await super().send(email)
-                if len(smtp_sink.received) == 2:
-                    clock.advance(seconds=41)
-                    taken.append(clock.now + timedelta(seconds=40))
-                    async with engine.begin() as connection:
-                        await outbox.claim_due(
-                            connection, now=clock.now, lease_until=taken[0], limit=10
-                        )
-
-        worker = OutboxWorker(
-            engine, settings, clock=clock, mailer_factory=lambda: Overrunning(settings)
-        )
-        await worker.drain()
+        await drain_with_hook(engine, settings, clock, overrun)
 
         # The other claim holds them: not marked sent by the worker that lost them.
         held = [(r["status"], r["claimed_until"]) for r in await rows(engine)]
         assert [
             (status, as_utc(until)) for status, until in held if isinstance(until, datetime)
-        ] == [("sending", taken[0])] * 2
+        ] == [("sending", taken)] * 2
         assert "2 of 2 sent messages were not recorded" in caplog.text
 
     async def test_each_batch_tries_to_connect_again(
