@@ -70,6 +70,8 @@ class SmtpMailer:
         self._smtp: aiosmtplib.SMTP | None = None
         # A failed connection fails the rest of the batch at once, not once per message.
         self._unreachable: DeliveryError | None = None
+        # A refused login fails the rest of the drain: repeated, it could lock the account.
+        self._login_refused = False
 
     def _client(self) -> aiosmtplib.SMTP:
         settings = self._settings
@@ -101,6 +103,7 @@ class SmtpMailer:
                 self._smtp.close()
         self._smtp = None
         self._unreachable = None
+        self._login_refused = False
 
     async def _connected(self) -> aiosmtplib.SMTP:
         if self._unreachable is not None:
@@ -114,6 +117,7 @@ class SmtpMailer:
                 self._unreachable = DeliveryError(
                     f"SMTP login refused: {error.code}", permanent=False
                 )
+                self._login_refused = True
             except (aiosmtplib.SMTPException, OSError) as error:
                 self._unreachable = DeliveryError(f"SMTP connect failed: {error}", permanent=False)
             if self._unreachable is not None:
@@ -146,8 +150,10 @@ class SmtpMailer:
     async def flush(self) -> None:
         """The server accepted each message before `send` returned. A connection that could
         not be made is tried again for the next batch: one refusal must not fail the backlog.
+        A refused login is not, until the next drain.
         """
-        self._unreachable = None
+        if not self._login_refused:
+            self._unreachable = None
 
     async def _reset(self) -> None:
         """Make the connection usable for the next message, or drop it (e.g. after a 421)."""

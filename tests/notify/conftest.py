@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -34,6 +34,9 @@ class Sink:
     delay: float = 0.0
     # The client's address and port for each accepted message: one per SMTP connection.
     peers: list[tuple[str, int]] = field(default_factory=list)
+    # The client's address and port for each login attempt, accepted or refused (a client
+    # may try several mechanisms on one connection).
+    logins: list[tuple[str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def message_ids(self) -> list[str]:
@@ -62,15 +65,19 @@ class RecordingHandler:
         return answer
 
 
-def _authenticate(
-    server: Any, session: Any, envelope: Any, mechanism: str, data: Any
-) -> AuthResult:
-    ok = (
-        isinstance(data, LoginPassword)
-        and data.login.decode() == SMTP_USER
-        and data.password.decode() == SMTP_PASSWORD
-    )
-    return AuthResult(success=ok, handled=False)
+def _authenticator(sink: Sink) -> Callable[..., AuthResult]:
+    def authenticate(
+        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        sink.logins.append(tuple(session.peer))
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login.decode() == SMTP_USER
+            and data.password.decode() == SMTP_PASSWORD
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return authenticate
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +114,7 @@ def smtp_tls_sink(certificate_authority: tuple[trustme.CA, Path]) -> Iterator[Si
         sink,
         tls_context=context,
         require_starttls=True,
-        authenticator=_authenticate,
+        authenticator=_authenticator(sink),
         auth_required=True,
         auth_require_tls=True,
     )

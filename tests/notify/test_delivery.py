@@ -202,7 +202,7 @@ class TestSmtpSecurity:
         """Settings for the STARTTLS server; trust its CA unless told otherwise."""
         _, bundle = certificate_authority
 
-        def make(password: str = SMTP_PASSWORD, *, trust: bool = True) -> Settings:
+        def make(password: str = SMTP_PASSWORD, *, trust: bool = True, **extra: Any) -> Settings:
             return smtp_settings(
                 database_url,
                 tmp_path,
@@ -211,6 +211,7 @@ class TestSmtpSecurity:
                 smtp_username=SMTP_USER,
                 smtp_password=password,
                 smtp_ca_file=bundle if trust else None,
+                **extra,
             )
 
         return make
@@ -223,14 +224,17 @@ class TestSmtpSecurity:
         await drain(engine, settings)
         assert len(smtp_tls_sink.received) == 2
 
-    async def test_wrong_password_is_retried_not_dropped(
+    async def test_wrong_password_is_retried_not_dropped_and_not_repeated(
         self, starttls: Callable[..., Settings], smtp_tls_sink: Sink, engine: AsyncEngine
     ) -> None:
-        settings = starttls("wrong")
-        await submit(settings, valid_inquiry())
+        settings = starttls("wrong", outbox_batch_size=2)
+        await submit(settings, *(valid_inquiry(email=f"v{n}@example.ca") for n in range(3)))
         await drain(engine, settings)
         assert smtp_tls_sink.received == []
-        assert {status for _, status, _ in await statuses(engine)} == {"pending"}
+        assert {(status, a) for _, status, a in await statuses(engine)} == {("pending", 1)}
+        # Three batches, one connection that logged in: repeating a refused login could get
+        # the account locked.
+        assert len(set(smtp_tls_sink.logins)) == 1
 
     async def test_untrusted_certificate_is_refused(
         self, starttls: Callable[..., Settings], smtp_tls_sink: Sink, engine: AsyncEngine
