@@ -195,7 +195,8 @@ class FileMailer:
     ) -> None:
         if kind is None:
             await self.flush()
-        self._pending = []
+        else:
+            self._pending = []  # nothing of a failed block is written
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, []

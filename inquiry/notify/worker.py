@@ -180,13 +180,13 @@ class OutboxWorker:
                     sent = await self._send(batch, mailer)
                     await mailer.flush()
                     await self._record(batch, sent.results, sent.unattempted)
-                    if sent.cut_short:
-                        # The connection stopped mid-message: leaving the block closes it.
-                        await _hand_back(following, self._engine)
-                        break
                 except BaseException:
                     await _hand_back(following, self._engine)
                     raise
+                if sent.cut_short:
+                    # The connection stopped mid-message: leaving the block closes it.
+                    await _hand_back(following, self._engine)
+                    break
                 if following is None:
                     break
                 batch = await following
