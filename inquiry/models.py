@@ -110,6 +110,9 @@ class OutboxMessage(SQLModel, table=True):
     # A stable Message-ID, so a re-send after a crash is recognisable as the same message.
     message_id: str = Field(max_length=200)
     status: str = Field(max_length=16)
+    # Everything owed on a crisis inquiry, and every on-call alert: claimed before the rest,
+    # so a backlog (the mail server was down for hours) does not hold up a crisis alert.
+    urgent: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     claimed_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

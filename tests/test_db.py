@@ -117,6 +117,26 @@ class TestOutboxMessageIds:
             assert await connection.run_sync(differences) == []
 
 
+class TestUrgentOutbox:
+    async def test_0004_marks_what_is_already_queued(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        """Rows queued before 0004 are ordered by the same rule as new ones."""
+        crisis = valid_inquiry(message="I have a plan to kill myself this weekend.")
+        for body in (valid_inquiry(email="calm@example.com"), crisis):
+            assert (await client.post("/api/v1/inquiries", json=body)).status_code == 201
+        async with engine.begin() as connection:
+            await connection.run_sync(move, "downgrade", "0003")
+            await connection.run_sync(move, "upgrade", "head")
+        async with engine.connect() as connection:
+            rows = await connection.exec_driver_sql(
+                "SELECT i.crisis, o.urgent FROM outbox_message o"
+                " JOIN inquiry i ON i.id = o.inquiry_id ORDER BY o.id"
+            )
+            marks = [tuple(map(bool, row)) for row in rows]
+        assert marks == [(False, False)] * 2 + [(True, True)] * 2
+
+
 class TestSqliteDurability:
     async def test_wal_full_sync_busy_timeout_and_foreign_keys(self, tmp_path: Path) -> None:
         settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/d.db")

@@ -258,6 +258,7 @@ class CallbackService:
                 recipient=inquiry.email,
                 message_id=f"<{inquiry.reference}.{kind.value}@{self._settings.message_domain}>",
                 status=OutboxStatus.PENDING.value,
+                urgent=inquiry.crisis,
                 attempts=0,
                 next_attempt_at=self._now,
                 created_at=self._now,

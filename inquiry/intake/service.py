@@ -120,13 +120,20 @@ class IntakeService:
         if status is InquiryStatus.QUARANTINED:
             return []  # spam is kept for review, never acknowledged
         settings = self._settings
-        owed = [_outbox(OutboxKind.ADMIN_NOTIFICATION, settings.admin_email, now)]
+        # On a crisis inquiry every message goes ahead of any backlog; see OutboxMessage.urgent.
+        crisis = result.crisis
+        owed = [_outbox(OutboxKind.ADMIN_NOTIFICATION, settings.admin_email, now, urgent=crisis)]
         if data.email:
-            owed.append(_outbox(OutboxKind.VISITOR_ACKNOWLEDGEMENT, data.email, now))
-        if result.crisis or (result.topic is Topic.CLINICAL and settings.alert_on_clinical):
-            owed += [_outbox(OutboxKind.URGENT_ALERT, to, now) for to in settings.oncall_emails]
+            owed.append(_outbox(OutboxKind.VISITOR_ACKNOWLEDGEMENT, data.email, now, urgent=crisis))
+        if crisis or (result.topic is Topic.CLINICAL and settings.alert_on_clinical):
+            owed += [
+                _outbox(OutboxKind.URGENT_ALERT, to, now, urgent=True)
+                for to in settings.oncall_emails
+            ]
             if settings.alert_webhook_url:
-                owed.append(_outbox(OutboxKind.URGENT_WEBHOOK, settings.alert_webhook_url, now))
+                owed.append(
+                    _outbox(OutboxKind.URGENT_WEBHOOK, settings.alert_webhook_url, now, urgent=True)
+                )
         return owed
 
 
@@ -146,11 +153,12 @@ def _status(data: InquiryIn, result: TriageResult) -> tuple[InquiryStatus, str |
     return InquiryStatus.NEW, None
 
 
-def _outbox(kind: OutboxKind, recipient: str, now: datetime) -> dict[str, Any]:
+def _outbox(kind: OutboxKind, recipient: str, now: datetime, *, urgent: bool) -> dict[str, Any]:
     return {
         "kind": kind.value,
         "recipient": recipient,
         "status": OutboxStatus.PENDING.value,
+        "urgent": urgent,
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,

@@ -21,6 +21,7 @@ _MESSAGE_COLUMNS = (
     outbox_table.c.kind,
     outbox_table.c.recipient,
     outbox_table.c.message_id,
+    outbox_table.c.urgent,
     outbox_table.c.attempts,
     outbox_table.c.created_at,
 )
@@ -33,6 +34,7 @@ class ClaimedMessage:
     kind: str
     recipient: str
     message_id: str
+    urgent: bool
     attempts: int
     created_at: datetime
 
@@ -50,18 +52,20 @@ class Result:
 async def claim_due(
     connection: AsyncConnection, *, now: datetime, lease_until: datetime, limit: int
 ) -> list[ClaimedMessage]:
-    """Take up to `limit` due rows, and rows whose worker's lease lapsed, for this worker."""
+    """Take up to `limit` due rows, and rows whose worker's lease lapsed, for this worker:
+    urgent ones first."""
     table = outbox_table
     due = sa.or_(
         sa.and_(table.c.status == OutboxStatus.PENDING.value, table.c.next_attempt_at <= now),
         sa.and_(table.c.status == OutboxStatus.SENDING.value, table.c.claimed_until < now),
     )
-    # SKIP LOCKED lets several workers on PostgreSQL claim side by side without waiting or
-    # sharing rows; SQLite serialises writers (BEGIN IMMEDIATE) and ignores the clause.
+    # Urgent rows first (crisis), then oldest first. SKIP LOCKED lets several workers on
+    # PostgreSQL claim side by side without waiting or sharing rows; SQLite serialises
+    # writers (BEGIN IMMEDIATE) and ignores the clause.
     candidates = (
         sa.select(table.c.id)
         .where(due)
-        .order_by(table.c.next_attempt_at, table.c.id)
+        .order_by(table.c.urgent.desc(), table.c.next_attempt_at, table.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -72,7 +76,8 @@ async def claim_due(
         .returning(*_MESSAGE_COLUMNS)
     )
     claimed = [ClaimedMessage(**row._mapping) for row in rows]
-    return sorted(claimed, key=lambda message: message.id)
+    # RETURNING keeps no order: send in the order claimed.
+    return sorted(claimed, key=lambda message: (not message.urgent, message.id))
 
 
 async def inquiries_for(

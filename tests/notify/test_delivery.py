@@ -166,6 +166,26 @@ class TestDeliveredContent:
         assert text_of(ack).startswith("If you are in danger right now, do not wait for our call:")
         assert "9-8-8" in text_of(ack).split("Hello")[0]
 
+    @pytest.mark.parametrize("batch_size", [3, 20], ids=["across-batches", "within-a-batch"])
+    async def test_a_crisis_goes_out_ahead_of_a_backlog(
+        self,
+        database_url: str,
+        tmp_path: Path,
+        smtp_sink: Sink,
+        engine: AsyncEngine,
+        batch_size: int,
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_batch_size=batch_size)
+        backlog = [valid_inquiry(email=f"visitor{n}@example.ca") for n in range(4)]
+        await submit(settings, *backlog)  # 8 messages queued first
+        crisis = valid_inquiry(message="I have a plan to kill myself this weekend.")
+        [reference] = await submit(settings, crisis)  # admin copy, acknowledgement, alert
+        await drain(engine, settings)
+
+        sent = smtp_sink.message_ids()
+        assert len(sent) == 11
+        assert all(reference in message_id for message_id in sent[:3]), sent
+
     async def test_summary_mode_keeps_health_information_out_of_the_admin_email(
         self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
     ) -> None:
