@@ -280,6 +280,7 @@ class TestAttempts:
         ]
         assert owed[0].message_id.startswith("<INQ-T")
         assert owed[0].message_id.endswith(".visitor_unreachable@ketaminetherapyclinic.ca>")
+        assert owed[0].urgent is False  # an ordinary inquiry: after any backlog of crisis mail
 
     async def test_staff_changes_wake_the_mail_worker(
         self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
@@ -308,6 +309,18 @@ class TestAttempts:
         async with engine.connect() as connection:
             count = await connection.scalar(sa.select(sa.func.count()).select_from(outbox_table))
         assert count == 0
+
+    async def test_the_unreachable_email_of_a_crisis_goes_ahead_of_a_backlog(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, engine: AsyncEngine
+    ) -> None:
+        inquiry_id, task_id = await seed_task(app, topic=Topic.CRISIS)
+        await act(client, agent, task_id, "claim")
+        await act(client, agent, task_id, "attempts", outcome="wrong_number")
+        async with engine.connect() as connection:
+            urgent = await connection.scalar(
+                sa.select(outbox_table.c.urgent).where(outbox_table.c.inquiry_id == inquiry_id)
+            )
+        assert urgent is True
 
     async def test_voicemail_needs_the_visitors_consent(
         self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
