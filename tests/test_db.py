@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.config import Settings
 from inquiry.db import MIGRATIONS_DIR, create_engine, migrate
+from inquiry.models import utcnow
+from inquiry.notify.outbox import claimable
 from tests.conftest import valid_inquiry
 from tests.migrations import differences, move
 
@@ -121,20 +123,61 @@ class TestUrgentOutbox:
     async def test_0004_marks_what_is_already_queued(
         self, client: httpx.AsyncClient, engine: AsyncEngine
     ) -> None:
-        """Rows queued before 0004 are ordered by the same rule as new ones."""
+        """Rows queued before 0004 are ordered by the same rule as new ones: every message of
+        a crisis inquiry, and every on-call alert."""
         crisis = valid_inquiry(message="I have a plan to kill myself this weekend.")
         for body in (valid_inquiry(email="calm@example.com"), crisis):
             assert (await client.post("/api/v1/inquiries", json=body)).status_code == 201
         async with engine.begin() as connection:
+            # An on-call alert on the calm inquiry (as alert_on_clinical would have queued).
+            await connection.exec_driver_sql(
+                "INSERT INTO outbox_message (inquiry_id, kind, recipient, message_id, status,"
+                " attempts, next_attempt_at, created_at) SELECT min(id), 'urgent_alert',"
+                " 'oncall@example.ca', '<alert@example.ca>', 'pending', 0, min(created_at),"
+                " min(created_at) FROM inquiry"
+            )
             await connection.run_sync(move, "downgrade", "0003")
             await connection.run_sync(move, "upgrade", "head")
         async with engine.connect() as connection:
             rows = await connection.exec_driver_sql(
-                "SELECT i.crisis, o.urgent FROM outbox_message o"
+                "SELECT o.kind, i.crisis, o.urgent FROM outbox_message o"
                 " JOIN inquiry i ON i.id = o.inquiry_id ORDER BY o.id"
             )
-            marks = [tuple(map(bool, row)) for row in rows]
-        assert marks == [(False, False)] * 2 + [(True, True)] * 2
+            found: list[list[Any]] = [list(row) for row in rows]
+        marks = [(kind, bool(crisis), bool(urgent)) for kind, crisis, urgent in found]
+        assert marks == [
+            ("admin_notification", False, False),
+            ("visitor_acknowledgement", False, False),
+            ("admin_notification", True, True),
+            ("visitor_acknowledgement", True, True),
+            ("urgent_alert", False, True),
+        ]
+
+    async def test_a_claim_reads_the_claim_index_in_its_order(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        """No sort of the backlog: the plan walks ix_outbox_message_claim and stops at the
+        limit. PostgreSQL is denied its alternatives, so a plan without a Sort must take the
+        index's order. SQLite picks the index once it has statistics (`ANALYZE`); without
+        them it sorts the due rows, which at the embedded default's scale costs little."""
+        for n in range(5):
+            body = valid_inquiry(email=f"visitor{n}@example.com")
+            assert (await client.post("/api/v1/inquiries", json=body)).status_code == 201
+        async with engine.connect() as connection:
+            compiled = claimable(now=utcnow(), limit=50).compile(dialect=connection.dialect)
+            parameters = tuple(compiled.params[name] for name in compiled.positiontup or ())
+            if engine.dialect.name == "postgresql":
+                for alternative in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+                    await connection.exec_driver_sql(f"SET LOCAL {alternative} = off")
+                explain = "EXPLAIN"
+            else:
+                await connection.exec_driver_sql("ANALYZE")
+                explain = "EXPLAIN QUERY PLAN"
+            rows = await connection.exec_driver_sql(f"{explain} {compiled}", parameters)
+            plan = "\n".join(" ".join(map(str, row)) for row in rows)
+        assert "ix_outbox_message_claim" in plan, plan
+        assert "Sort" not in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
 
 
 class TestSqliteDurability:

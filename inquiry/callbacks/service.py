@@ -24,7 +24,7 @@ from inquiry.callbacks.schedule import calendar_for
 from inquiry.config import Settings
 from inquiry.errors import ClaimConflict, InvalidSchedule, NotFound, TransitionNotAllowed
 from inquiry.intake.writer import OUTBOX_CHANNEL
-from inquiry.models import Inquiry, OutboxKind, OutboxMessage, OutboxStatus, as_utc
+from inquiry.models import Inquiry, OutboxKind, OutboxMessage, OutboxStatus, as_utc, is_urgent
 from inquiry.staff.audit import Caller, record
 from inquiry.staff.models import Staff
 from inquiry.triage.taxonomy import Priority
@@ -258,7 +258,7 @@ class CallbackService:
                 recipient=inquiry.email,
                 message_id=f"<{inquiry.reference}.{kind.value}@{self._settings.message_domain}>",
                 status=OutboxStatus.PENDING.value,
-                urgent=inquiry.crisis,
+                urgent=is_urgent(kind, crisis=inquiry.crisis),
                 attempts=0,
                 next_attempt_at=self._now,
                 created_at=self._now,

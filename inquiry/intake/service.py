@@ -15,7 +15,7 @@ from inquiry.errors import RateLimited
 from inquiry.intake.guards import SubmissionLimiter
 from inquiry.intake.schemas import InquiryAccepted, InquiryIn
 from inquiry.intake.writer import InquiryWriter, Outcome, Submission
-from inquiry.models import InquiryStatus, OutboxKind, OutboxStatus, utcnow
+from inquiry.models import InquiryStatus, OutboxKind, OutboxStatus, is_urgent, utcnow
 from inquiry.triage import TriageResult, triage
 from inquiry.triage.taxonomy import Topic
 
@@ -120,19 +120,17 @@ class IntakeService:
         if status is InquiryStatus.QUARANTINED:
             return []  # spam is kept for review, never acknowledged
         settings = self._settings
-        # On a crisis inquiry every message goes ahead of any backlog; see OutboxMessage.urgent.
         crisis = result.crisis
-        owed = [_outbox(OutboxKind.ADMIN_NOTIFICATION, settings.admin_email, now, urgent=crisis)]
+        owed = [_outbox(OutboxKind.ADMIN_NOTIFICATION, settings.admin_email, now, crisis)]
         if data.email:
-            owed.append(_outbox(OutboxKind.VISITOR_ACKNOWLEDGEMENT, data.email, now, urgent=crisis))
+            owed.append(_outbox(OutboxKind.VISITOR_ACKNOWLEDGEMENT, data.email, now, crisis))
         if crisis or (result.topic is Topic.CLINICAL and settings.alert_on_clinical):
             owed += [
-                _outbox(OutboxKind.URGENT_ALERT, to, now, urgent=True)
-                for to in settings.oncall_emails
+                _outbox(OutboxKind.URGENT_ALERT, to, now, crisis) for to in settings.oncall_emails
             ]
             if settings.alert_webhook_url:
                 owed.append(
-                    _outbox(OutboxKind.URGENT_WEBHOOK, settings.alert_webhook_url, now, urgent=True)
+                    _outbox(OutboxKind.URGENT_WEBHOOK, settings.alert_webhook_url, now, crisis)
                 )
         return owed
 
@@ -153,12 +151,12 @@ def _status(data: InquiryIn, result: TriageResult) -> tuple[InquiryStatus, str |
     return InquiryStatus.NEW, None
 
 
-def _outbox(kind: OutboxKind, recipient: str, now: datetime, *, urgent: bool) -> dict[str, Any]:
+def _outbox(kind: OutboxKind, recipient: str, now: datetime, crisis: bool) -> dict[str, Any]:
     return {
         "kind": kind.value,
         "recipient": recipient,
         "status": OutboxStatus.PENDING.value,
-        "urgent": urgent,
+        "urgent": is_urgent(kind, crisis=crisis),
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,

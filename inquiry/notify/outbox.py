@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from inquiry.models import OutboxStatus, inquiry_table, outbox_table
+from inquiry.models import OUTBOX_CLAIMABLE, OutboxStatus, inquiry_table, outbox_table
 
 log = logging.getLogger(__name__)
 
@@ -49,26 +49,36 @@ class Result:
     next_attempt_at: datetime | None = None
 
 
-async def claim_due(
-    connection: AsyncConnection, *, now: datetime, lease_until: datetime, limit: int
-) -> list[ClaimedMessage]:
-    """Take up to `limit` due rows, and rows whose worker's lease lapsed, for this worker:
-    urgent ones first."""
+def claimable(*, now: datetime, limit: int) -> sa.Select[tuple[int]]:
+    """The ids a claim takes: due rows, and rows whose worker's lease lapsed; urgent ones
+    first (crisis), then the oldest. It reads them in the order of ix_outbox_message_claim.
+    """
     table = outbox_table
-    due = sa.or_(
-        sa.and_(table.c.status == OutboxStatus.PENDING.value, table.c.next_attempt_at <= now),
-        sa.and_(table.c.status == OutboxStatus.SENDING.value, table.c.claimed_until < now),
+    due = sa.and_(
+        # Implied by what follows, but spelled out: the claim index's condition, literally.
+        sa.text(OUTBOX_CLAIMABLE),
+        sa.or_(
+            sa.and_(table.c.status == OutboxStatus.PENDING.value, table.c.next_attempt_at <= now),
+            sa.and_(table.c.status == OutboxStatus.SENDING.value, table.c.claimed_until < now),
+        ),
     )
-    # Urgent rows first (crisis), then oldest first. SKIP LOCKED lets several workers on
-    # PostgreSQL claim side by side without waiting or sharing rows; SQLite serialises
-    # writers (BEGIN IMMEDIATE) and ignores the clause.
-    candidates = (
+    # SKIP LOCKED lets several workers on PostgreSQL claim side by side without waiting or
+    # sharing rows; SQLite serialises writers (BEGIN IMMEDIATE) and ignores the clause.
+    return (
         sa.select(table.c.id)
         .where(due)
         .order_by(table.c.urgent.desc(), table.c.next_attempt_at, table.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+
+
+async def claim_due(
+    connection: AsyncConnection, *, now: datetime, lease_until: datetime, limit: int
+) -> list[ClaimedMessage]:
+    """Take up to `limit` claimable rows for this worker, under a lease until `lease_until`."""
+    table = outbox_table
+    candidates = claimable(now=now, limit=limit)
     rows = await connection.execute(
         sa.update(table)
         .where(table.c.id.in_(candidates.scalar_subquery()))
@@ -76,7 +86,7 @@ async def claim_due(
         .returning(*_MESSAGE_COLUMNS)
     )
     claimed = [ClaimedMessage(**row._mapping) for row in rows]
-    # RETURNING keeps no order: send in the order claimed.
+    # RETURNING keeps no order: urgent first, then by id (about the order they were queued).
     return sorted(claimed, key=lambda message: (not message.urgent, message.id))
 
 

@@ -15,7 +15,15 @@ from inquiry.callbacks.schedule import calendar_for
 from inquiry.callbacks.tasks import owes_call, ranking, task_row
 from inquiry.config import Settings
 from inquiry.errors import NotFound, TransitionNotAllowed
-from inquiry.models import Inquiry, InquiryStatus, as_utc, inquiry_table
+from inquiry.models import (
+    ALERT_KINDS,
+    Inquiry,
+    InquiryStatus,
+    OutboxStatus,
+    as_utc,
+    inquiry_table,
+    outbox_table,
+)
 from inquiry.staff.audit import Caller, record
 from inquiry.staff.models import TriageOverride, override_table
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, Priority, Topic
@@ -99,6 +107,7 @@ class StaffInquiries:
             raise TransitionNotAllowed("The triage is already this.")
         inquiry.topic, inquiry.priority = new_topic.value, new_priority.value
         inquiry.crisis = new_topic is Topic.CRISIS
+        await self._reorder_outbox(inquiry_id, crisis=inquiry.crisis)
         assert self._caller.staff is not None
         assert self._caller.staff.id is not None
         self._session.add(
@@ -127,6 +136,15 @@ class StaffInquiries:
 
     def export_started(self, filters: InquiryFilter) -> None:
         record(self._session, self._caller, "inquiry.export", filters=filters.described())
+
+    async def _reorder_outbox(self, inquiry_id: int, *, crisis: bool) -> None:
+        """Mail not yet sent on this inquiry takes its place by the new triage (is_urgent)."""
+        table = outbox_table
+        await self._session.execute(
+            sa.update(table)
+            .where(table.c.inquiry_id == inquiry_id, table.c.status != OutboxStatus.SENT.value)
+            .values(urgent=sa.true() if crisis else table.c.kind.in_(ALERT_KINDS))
+        )
 
     async def _follow(self, inquiry: Inquiry, topic: Topic, priority: Priority) -> None:
         now = self._caller.now

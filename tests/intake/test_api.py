@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inquiry.app import create_app
 from inquiry.models import idempotency_table, inquiry_table, outbox_table
-from tests.conftest import valid_inquiry
+from tests.conftest import make_settings, valid_inquiry
 
 URL = "/api/v1/inquiries"
 
@@ -517,3 +519,46 @@ class TestClientGone:
 
         assert sent == []
         assert await count(engine, inquiry_table) == 0
+
+
+class TestMailOrder:
+    @pytest.mark.parametrize(
+        ("message", "urgent"),
+        [
+            (
+                "I have a plan to kill myself this weekend.",
+                {"admin_notification", "visitor_acknowledgement", "urgent_alert", "urgent_webhook"},
+            ),
+            (
+                "Since yesterday's infusion I've had severe nausea and vomiting.",
+                {"urgent_alert", "urgent_webhook"},
+            ),
+        ],
+        ids=["crisis", "clinical"],
+    )
+    async def test_alerts_and_all_mail_of_a_crisis_go_ahead_of_a_backlog(
+        self,
+        database_url: str,
+        tmp_path: Path,
+        engine: AsyncEngine,
+        message: str,
+        urgent: set[str],
+    ) -> None:
+        settings = make_settings(
+            database_url,
+            tmp_path,
+            alert_on_clinical=True,
+            oncall_emails=["oncall@ketaminetherapyclinic.ca"],
+            alert_webhook_url="https://hooks.example.ca/alerts",
+            alert_webhook_secret="s3cret-for-tests",
+        )
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                response = await client.post(URL, json=valid_inquiry(message=message))
+        assert response.status_code == 201, response.text
+        row = await stored(engine, response.json()["reference"])
+        owed = {m["kind"]: bool(m["urgent"]) for m in await outbox_for(engine, row["id"])}
+        assert len(owed) == 4
+        assert {kind for kind, first in owed.items() if first} == urgent

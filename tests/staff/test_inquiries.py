@@ -9,8 +9,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.callbacks.models import task_table
+from inquiry.models import outbox_table
 from inquiry.staff import inquiries
 from inquiry.staff.models import audit_table
 from inquiry.triage.taxonomy import Topic
@@ -135,6 +137,59 @@ class TestTriageOverride:
         )
         task = (await client.get(f"{S}/callbacks/{task_id}", headers=agent.headers)).json()
         assert task["status"] == "cancelled"
+
+    async def test_an_override_moves_unsent_mail_ahead_of_or_behind_a_backlog(
+        self, client: httpx.AsyncClient, agent: StaffUser, engine: AsyncEngine
+    ) -> None:
+        await client.post("/api/v1/inquiries", json=valid_inquiry())
+        listed = (await client.get(f"{S}/inquiries", headers=agent.headers)).json()
+        inquiry_id = listed["inquiries"][0]["id"]
+        async with engine.begin() as connection:
+            # An on-call alert queued for it too (as alert_on_clinical would have), still due.
+            await connection.execute(
+                sa.insert(outbox_table).values(
+                    inquiry_id=inquiry_id,
+                    kind="urgent_alert",
+                    recipient="oncall@example.ca",
+                    message_id="<alert@example.ca>",
+                    status="pending",
+                    urgent=True,
+                    attempts=0,
+                    next_attempt_at=sa.func.now(),
+                    created_at=sa.func.now(),
+                )
+            )
+
+        async def urgency() -> dict[str, bool]:
+            async with engine.connect() as connection:
+                rows = await connection.execute(
+                    sa.select(outbox_table.c.kind, outbox_table.c.urgent).where(
+                        outbox_table.c.inquiry_id == inquiry_id
+                    )
+                )
+                return {kind: bool(urgent) for kind, urgent in rows}
+
+        async def override(topic: str) -> None:
+            response = await client.post(
+                f"{S}/inquiries/{inquiry_id}/triage",
+                json={"topic": topic, "reason": "Spoke to them"},
+                headers=agent.headers,
+            )
+            assert response.status_code == 200, response.text
+
+        assert await urgency() == {
+            "admin_notification": False,
+            "visitor_acknowledgement": False,
+            "urgent_alert": True,
+        }
+        await override("crisis")
+        assert set((await urgency()).values()) == {True}
+        await override("general")
+        assert await urgency() == {
+            "admin_notification": False,
+            "visitor_acknowledgement": False,
+            "urgent_alert": True,  # an alert stays ahead whatever the triage
+        }
 
     async def test_an_override_that_changes_nothing_or_names_nothing_is_refused(
         self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser

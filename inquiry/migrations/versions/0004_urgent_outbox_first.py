@@ -18,6 +18,9 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
+# The rows a claim may take; the claim's WHERE names them too.
+_CLAIMABLE = "status IN ('pending', 'sending')"
+
 
 def upgrade() -> None:
     op.add_column(
@@ -29,8 +32,16 @@ def upgrade() -> None:
         " WHERE kind IN ('urgent_alert', 'urgent_webhook')"
         " OR inquiry_id IN (SELECT id FROM inquiry WHERE crisis)"
     )
+    op.create_index(
+        "ix_outbox_message_claim",
+        "outbox_message",
+        [sa.text("urgent DESC"), "next_attempt_at", "id"],
+        sqlite_where=sa.text(_CLAIMABLE),
+        postgresql_where=sa.text(_CLAIMABLE),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_message_claim", table_name="outbox_message")
     with op.batch_alter_table("outbox_message") as table:
         table.drop_column("urgent")
