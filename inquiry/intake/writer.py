@@ -123,9 +123,10 @@ class InquiryWriter:
             )
         except Exception as error:
             if len(batch) > 1 and first_try and isinstance(error, _UNIQUE_VIOLATIONS):
-                # Most likely one random reference met an old one: new references all round and
-                # one more try together. One by one, a batch of 32 held the writer (and every
-                # request behind it) for 32 commits: about 90 ms on PostgreSQL.
+                # A random reference met an old one, or another replica just took an
+                # idempotency key: new references all round and one more try together (a key
+                # taken meanwhile is now replayed). One by one, a batch of 32 held the writer,
+                # and every request behind it, for 32 commits: about 90 ms on PostgreSQL.
                 log.warning("intake batch hit a unique key; trying it again with new references")
                 for submission in batch:
                     submission.reference = new_reference()
