@@ -30,8 +30,20 @@ from inquiry.models import idempotency_table, inquiry_table, outbox_table, utcno
 log = logging.getLogger(__name__)
 
 OUTBOX_CHANNEL = "inquiry_outbox"
-# SQLAlchemy's, and the SQLite driver's own where the writer uses a raw cursor.
-_UNIQUE_VIOLATIONS = (IntegrityError, sqlite3.IntegrityError)
+_SQLITE_KEY_TAKEN = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+_PG_UNIQUE_VIOLATION = "23505"
+
+
+def _key_taken(error: BaseException) -> bool:
+    """A unique key already taken (a reference, an idempotency key): worth another try.
+    Other integrity errors (a missing value, a broken reference) would only fail again.
+
+    The error is SQLAlchemy's, or the SQLite driver's own where the writer uses a raw cursor.
+    """
+    cause = error.orig if isinstance(error, IntegrityError) else error
+    if isinstance(cause, sqlite3.IntegrityError):
+        return cause.sqlite_errorname in _SQLITE_KEY_TAKEN
+    return getattr(cause, "sqlstate", None) == _PG_UNIQUE_VIOLATION
 
 
 @dataclass(slots=True)
@@ -122,7 +134,7 @@ class InquiryWriter:
                 partial(write_batch, batch=batch, message_domain=self._message_domain)
             )
         except Exception as error:
-            if len(batch) > 1 and first_try and isinstance(error, _UNIQUE_VIOLATIONS):
+            if len(batch) > 1 and first_try and _key_taken(error):
                 # A random reference met an old one, or another replica just took an
                 # idempotency key: new references all round and one more try together (a key
                 # taken meanwhile is now replayed). One by one, a batch of 32 held the writer,
@@ -138,7 +150,7 @@ class InquiryWriter:
                 log.warning("intake batch failed (%s); writing one by one", type(error).__name__)
                 for submission in batch:
                     await self._write_batch([submission])
-            elif isinstance(error, _UNIQUE_VIOLATIONS):
+            elif _key_taken(error):
                 await self._retry_single(batch[0])
             else:
                 log.exception("intake write failed")
@@ -155,9 +167,9 @@ class InquiryWriter:
                 [outcome] = await self._transact(
                     partial(write_batch, batch=[submission], message_domain=self._message_domain)
                 )
-            except _UNIQUE_VIOLATIONS:
-                continue
-            except Exception:
+            except Exception as error:
+                if _key_taken(error):
+                    continue
                 log.exception("intake write failed")
                 break
             self._on_commit()

@@ -140,11 +140,26 @@ class StaffInquiries:
     async def _reorder_outbox(self, inquiry_id: int, *, crisis: bool) -> None:
         """Mail not yet sent on this inquiry takes its place by the new triage (is_urgent)."""
         table = outbox_table
-        await self._session.execute(
-            sa.update(table)
-            .where(table.c.inquiry_id == inquiry_id, table.c.status != OutboxStatus.SENT.value)
-            .values(urgent=sa.true() if crisis else table.c.kind.in_(ALERT_KINDS))
+        unsent = sa.and_(
+            table.c.inquiry_id == inquiry_id, table.c.status != OutboxStatus.SENT.value
         )
+        # Rows a worker is recording or handing back right now are skipped (they keep their
+        # place): waiting for them while holding others could deadlock with the worker, and a
+        # worker whose record is aborted sends its batch again once the lease lapses.
+        ids = list(
+            await self._session.scalars(
+                sa.select(table.c.id)
+                .where(unsent)
+                .order_by(table.c.id)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if ids:
+            await self._session.execute(
+                sa.update(table)
+                .where(table.c.id.in_(ids))
+                .values(urgent=sa.true() if crisis else table.c.kind.in_(ALERT_KINDS))
+            )
 
     async def _follow(self, inquiry: Inquiry, topic: Topic, priority: Priority) -> None:
         now = self._caller.now

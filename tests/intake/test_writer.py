@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.intake import writer as writer_module
-from inquiry.intake.writer import Submission, purge_expired_keys
+from inquiry.intake.writer import Submission, _key_taken, purge_expired_keys
 from inquiry.models import as_utc, idempotency_table, inquiry_table, outbox_table, utcnow
 from tests.conftest import valid_inquiry
 from tests.intake.test_api import URL, count, stored
@@ -93,10 +95,59 @@ class TestReferenceCollisions:
 
         assert {r.status_code for r in responses} == {201}
         assert await count(engine, inquiry_table) == 9
+        # Each answer names its own stored inquiry, and its mail carries that reference.
+        references = [r.json()["reference"] for r in responses]
+        assert taken not in references
+        assert len(set(references)) == 8
+        for reference in references:
+            stored_row = await stored(engine, reference)
+            async with engine.connect() as connection:
+                message_ids = await connection.scalars(
+                    sa.select(outbox_table.c.message_id).where(
+                        outbox_table.c.inquiry_id == stored_row["id"]
+                    )
+                )
+                owned = list(message_ids)
+            assert len(owned) == 2
+            assert all(m.startswith(f"<{reference}.") for m in owned)
         [(failed, _)] = [(ids, True) for ids, error in calls if error]
         assert len(failed) > 1  # the collision happened in a shared batch
         retried = [ids for ids, error in calls if ids & failed and not error]
         assert retried == [failed]  # written again together, in one commit
+
+
+class TestKeyTaken:
+    async def test_only_a_taken_key_is_worth_another_try(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        await taken_reference(client)
+
+        async def error_of(sql: str) -> BaseException:
+            with pytest.raises(IntegrityError) as caught:
+                async with engine.begin() as connection:
+                    await connection.exec_driver_sql(sql)
+            return caught.value
+
+        assert _key_taken(await error_of("INSERT INTO inquiry SELECT * FROM inquiry"))
+        assert not _key_taken(await error_of("UPDATE inquiry SET name = NULL"))
+
+    def test_the_sqlite_drivers_own_errors_too(self) -> None:
+        """The SQLite writer thread runs the driver directly: its errors come unwrapped."""
+        connection = sqlite3.connect(":memory:")
+        connection.execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v TEXT NOT NULL)"
+        )
+        connection.execute("INSERT INTO t VALUES (1, 'a', 'x')")
+        errors = []
+        for sql in (
+            "INSERT INTO t VALUES (1, 'b', 'x')",
+            "INSERT INTO t VALUES (2, 'a', 'x')",
+            "INSERT INTO t VALUES (3, 'c', NULL)",
+        ):
+            with pytest.raises(sqlite3.IntegrityError) as caught:
+                connection.execute(sql)
+            errors.append(caught.value)
+        assert [_key_taken(error) for error in errors] == [True, True, False]
 
 
 class TestTimes:

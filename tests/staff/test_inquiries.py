@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 
@@ -190,6 +191,40 @@ class TestTriageOverride:
             "visitor_acknowledgement": False,
             "urgent_alert": True,  # an alert stays ahead whatever the triage
         }
+
+    async def test_an_override_does_not_wait_on_mail_a_worker_is_recording(
+        self, client: httpx.AsyncClient, agent: StaffUser, engine: AsyncEngine
+    ) -> None:
+        """A worker recording a batch holds its rows: the override leaves those in place
+        rather than wait for them while holding the others (a possible deadlock)."""
+        if engine.dialect.name != "postgresql":
+            pytest.skip("row locks: SQLite has one writer at a time")
+        await client.post("/api/v1/inquiries", json=valid_inquiry())
+        listed = (await client.get(f"{S}/inquiries", headers=agent.headers)).json()
+        inquiry_id = listed["inquiries"][0]["id"]
+        table = outbox_table
+        async with engine.connect() as worker:
+            held = await worker.scalar(
+                sa.select(sa.func.min(table.c.id)).where(table.c.inquiry_id == inquiry_id)
+            )
+            await worker.execute(sa.select(table.c.id).where(table.c.id == held).with_for_update())
+            response = await asyncio.wait_for(
+                client.post(
+                    f"{S}/inquiries/{inquiry_id}/triage",
+                    json={"topic": "crisis", "reason": "Spoke to them"},
+                    headers=agent.headers,
+                ),
+                timeout=30,
+            )
+            await worker.rollback()
+        assert response.status_code == 200, response.text
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                sa.select(table.c.id, table.c.urgent).where(table.c.inquiry_id == inquiry_id)
+            )
+            urgency = {row.id: row.urgent for row in rows}
+        assert urgency.pop(held) is False  # left in place, not waited for
+        assert set(urgency.values()) == {True}
 
     async def test_an_override_that_changes_nothing_or_names_nothing_is_refused(
         self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
