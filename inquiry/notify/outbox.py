@@ -49,12 +49,10 @@ class Result:
     next_attempt_at: datetime | None = None
 
 
-def claimable(*, now: datetime, limit: int) -> sa.Select[tuple[int]]:
-    """The ids a claim takes: due rows, and rows whose worker's lease lapsed; urgent ones
-    first (crisis), then the oldest. It reads them in the order of ix_outbox_message_claim.
-    """
+def _claimable(now: datetime) -> sa.ColumnElement[bool]:
+    """Due rows, and rows whose worker's lease lapsed."""
     table = outbox_table
-    due = sa.and_(
+    return sa.and_(
         # Implied by what follows, but spelled out: the claim index's condition, literally.
         sa.text(OUTBOX_CLAIMABLE),
         sa.or_(
@@ -62,15 +60,30 @@ def claimable(*, now: datetime, limit: int) -> sa.Select[tuple[int]]:
             sa.and_(table.c.status == OutboxStatus.SENDING.value, table.c.claimed_until < now),
         ),
     )
+
+
+def claimable(*, now: datetime, limit: int) -> sa.Select[tuple[int]]:
+    """The ids a claim takes: urgent rows first (crisis), then the oldest. It reads them in
+    the order of ix_outbox_message_claim."""
+    table = outbox_table
     # SKIP LOCKED lets several workers on PostgreSQL claim side by side without waiting or
     # sharing rows; SQLite serialises writers (BEGIN IMMEDIATE) and ignores the clause.
     return (
         sa.select(table.c.id)
-        .where(due)
+        .where(_claimable(now))
         .order_by(table.c.urgent.desc(), table.c.next_attempt_at, table.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+
+
+async def urgent_waiting(connection: AsyncConnection, *, now: datetime) -> bool:
+    """Whether an urgent row could be claimed now (the first entry of the claim index)."""
+    table = outbox_table
+    found = await connection.scalar(
+        sa.select(table.c.id).where(_claimable(now), table.c.urgent).limit(1)
+    )
+    return found is not None
 
 
 async def claim_due(

@@ -106,11 +106,13 @@ class OutboxWorker:
         self._lease = timedelta(seconds=settings.outbox_lease_seconds)
         self._lifetime = timedelta(hours=settings.outbox_max_lifetime_hours)
         self._wake = asyncio.Event()
+        self._commits = 0  # notify() calls: rows committed since a batch was claimed ahead?
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def notify(self) -> None:
         """New rows were committed: look now rather than at the next poll."""
+        self._commits += 1
         self._wake.set()
 
     def start(self) -> None:
@@ -174,6 +176,7 @@ class OutboxWorker:
                     break
                 total += len(batch.messages)
                 following = None
+                commits = self._commits
                 if time.monotonic() < until:
                     following = asyncio.create_task(self._claim(), name="outbox-claim")
                 try:
@@ -190,6 +193,8 @@ class OutboxWorker:
                 if following is None:
                     break
                 batch = await following
+                if self._commits != commits:
+                    batch = await self._urgent_first(batch)
         return total
 
     async def _claim(self) -> Batch:
@@ -205,6 +210,21 @@ class OutboxWorker:
             )
             inquiries = await outbox.inquiries_for(connection, claimed)
         return Batch(claimed, inquiries, lease_until)
+
+    async def _urgent_first(self, batch: Batch) -> Batch:
+        """Rows were committed after `batch` was claimed ahead. If urgent ones (a crisis)
+        are waiting and the batch holds none, it is handed back and the crisis claimed first:
+        otherwise the crisis would wait behind two batches, the one just sent and this one.
+        """
+        if any(message.urgent for message in batch.messages):
+            return batch
+        async with self._engine.connect() as connection:
+            waiting = await outbox.urgent_waiting(connection, now=self._clock())
+        if not waiting:
+            return batch
+        async with self._engine.begin() as connection:
+            await outbox.release(connection, batch.messages, lease_until=batch.lease_until)
+        return await self._claim()
 
     async def _record(
         self, batch: Batch, results: list[Result], unattempted: list[ClaimedMessage]

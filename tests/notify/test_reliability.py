@@ -158,6 +158,39 @@ class TestRetries:
 
 
 class TestBatches:
+    @pytest.mark.parametrize("notified", [True, False], ids=["notified", "not-notified"])
+    async def test_a_crisis_committed_mid_drain_overtakes_the_batch_claimed_ahead(
+        self,
+        database_url: str,
+        tmp_path: Path,
+        smtp_sink: Sink,
+        engine: AsyncEngine,
+        notified: bool,
+    ) -> None:
+        settings = await two_a_batch(database_url, tmp_path, smtp_sink, 4)  # 8 messages
+        crisis = valid_inquiry(message="I have a plan to kill myself this weekend.")
+        references: list[str] = []
+
+        class Hooked(SmtpMailer):
+            async def send(self, email: OutgoingEmail) -> None:
+                await super().send(email)
+                if not references:  # while the first batch is sent, the next one claimed
+                    references.extend(await submit(settings, crisis))
+                    if notified:  # as the intake's commit or PostgreSQL's NOTIFY does
+                        worker.notify()
+
+        # The real clock: the crisis is queued at the time it arrives.
+        worker = OutboxWorker(engine, settings, mailer_factory=lambda: Hooked(settings))
+        await worker.drain()
+
+        sent = smtp_sink.message_ids()
+        assert len(sent) == 11
+        [reference] = references
+        crisis_at = [n for n, message_id in enumerate(sent) if reference in message_id]
+        # The batch in hand finishes; then the crisis's admin copy, acknowledgement and alert,
+        # ahead of the batch claimed before it came. Unannounced, it waits for that batch.
+        assert crisis_at == ([2, 3, 4] if notified else [4, 5, 6]), sent
+
     async def test_consecutive_batches_share_one_connection(
         self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
     ) -> None:
