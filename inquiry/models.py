@@ -147,6 +147,13 @@ class IdempotencyRecord(SQLModel, table=True):
 
 inquiry_table: sa.Table = Inquiry.__table__  # type: ignore[attr-defined]
 outbox_table: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+
+
+def is_urgent_sql(*, crisis: bool) -> sa.ColumnElement[bool]:
+    """is_urgent() for rows already stored, as SQL over their kind."""
+    return sa.true() if crisis else outbox_table.c.kind.in_(ALERT_KINDS)
+
+
 # The outbox rows a claim may take, as the claim index and the claim itself both write it.
 OUTBOX_CLAIMABLE = "status IN ('pending', 'sending')"
 # The claim's order over the rows it may take, so a claim reads a batch's worth of index

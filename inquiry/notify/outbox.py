@@ -49,7 +49,7 @@ class Result:
     next_attempt_at: datetime | None = None
 
 
-def _claimable(now: datetime) -> sa.ColumnElement[bool]:
+def _may_claim(now: datetime) -> sa.ColumnElement[bool]:
     """Due rows, and rows whose worker's lease lapsed."""
     table = outbox_table
     return sa.and_(
@@ -70,7 +70,7 @@ def claimable(*, now: datetime, limit: int) -> sa.Select[tuple[int]]:
     # sharing rows; SQLite serialises writers (BEGIN IMMEDIATE) and ignores the clause.
     return (
         sa.select(table.c.id)
-        .where(_claimable(now))
+        .where(_may_claim(now))
         .order_by(table.c.urgent.desc(), table.c.next_attempt_at, table.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -81,7 +81,7 @@ async def urgent_waiting(connection: AsyncConnection, *, now: datetime) -> bool:
     """Whether an urgent row could be claimed now (the first entry of the claim index)."""
     table = outbox_table
     found = await connection.scalar(
-        sa.select(table.c.id).where(_claimable(now), table.c.urgent).limit(1)
+        sa.select(table.c.id).where(_may_claim(now), table.c.urgent).limit(1)
     )
     return found is not None
 

@@ -70,11 +70,15 @@ async def _hand_back(claiming: asyncio.Task[Batch] | None, engine: AsyncEngine) 
     if claiming is None:
         return
     try:
-        batch = await claiming
-        async with engine.begin() as connection:
-            await outbox.release(connection, batch.messages, lease_until=batch.lease_until)
+        await _give_back(await claiming, engine)
     except Exception:  # noqa: BLE001 - the error that brought us here is the one to raise
         log.exception("could not hand back a batch claimed ahead; its lease will")
+
+
+async def _give_back(batch: Batch, engine: AsyncEngine) -> None:
+    """Return a batch's rows unattempted, due at once (only those its lease still holds)."""
+    async with engine.begin() as connection:
+        await outbox.release(connection, batch.messages, lease_until=batch.lease_until)
 
 
 def retry_delay(attempts: int, rng: random.Random) -> timedelta:
@@ -222,8 +226,7 @@ class OutboxWorker:
             waiting = await outbox.urgent_waiting(connection, now=self._clock())
         if not waiting:
             return batch
-        async with self._engine.begin() as connection:
-            await outbox.release(connection, batch.messages, lease_until=batch.lease_until)
+        await _give_back(batch, self._engine)
         return await self._claim()
 
     async def _record(

@@ -16,12 +16,12 @@ from inquiry.callbacks.tasks import owes_call, ranking, task_row
 from inquiry.config import Settings
 from inquiry.errors import NotFound, TransitionNotAllowed
 from inquiry.models import (
-    ALERT_KINDS,
     Inquiry,
     InquiryStatus,
     OutboxStatus,
     as_utc,
     inquiry_table,
+    is_urgent_sql,
     outbox_table,
 )
 from inquiry.staff.audit import Caller, record
@@ -158,7 +158,7 @@ class StaffInquiries:
             await self._session.execute(
                 sa.update(table)
                 .where(table.c.id.in_(ids))
-                .values(urgent=sa.true() if crisis else table.c.kind.in_(ALERT_KINDS))
+                .values(urgent=is_urgent_sql(crisis=crisis))
             )
 
     async def _follow(self, inquiry: Inquiry, topic: Topic, priority: Priority) -> None:

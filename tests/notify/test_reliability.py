@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inquiry.app import create_app
 from inquiry.config import Settings
 from inquiry.db import create_engine
-from inquiry.models import as_utc, outbox_table
+from inquiry.models import as_utc, outbox_table, utcnow
 from inquiry.notify import outbox
 from inquiry.notify import worker as worker_module
 from inquiry.notify.render import OutgoingEmail
@@ -171,16 +171,14 @@ class TestBatches:
         crisis = valid_inquiry(message="I have a plan to kill myself this weekend.")
         references: list[str] = []
 
-        class Hooked(SmtpMailer):
-            async def send(self, email: OutgoingEmail) -> None:
-                await super().send(email)
-                if not references:  # while the first batch is sent, the next one claimed
-                    references.extend(await submit(settings, crisis))
-                    if notified:  # as the intake's commit or PostgreSQL's NOTIFY does
-                        worker.notify()
+        async def crisis_arrives(sent: int) -> None:
+            if sent == 1:  # while the first batch is sent, the next one claimed
+                references.extend(await submit(settings, crisis))
+                if notified:  # as the intake's commit or PostgreSQL's NOTIFY does
+                    worker.notify()
 
         # The real clock: the crisis is queued at the time it arrives.
-        worker = OutboxWorker(engine, settings, mailer_factory=lambda: Hooked(settings))
+        worker = hooked_worker(engine, settings, crisis_arrives)
         await worker.drain()
 
         sent = smtp_sink.message_ids()
@@ -246,10 +244,14 @@ async def two_a_batch(database_url: str, tmp_path: Path, sink: Sink, inquiries: 
     return settings
 
 
-async def drain_with_hook(
-    engine: AsyncEngine, settings: Settings, clock: Clock, after: Callable[[int], Awaitable[None]]
-) -> int:
-    """Drain over real SMTP, calling `after(n)` once the n-th message (from 1) is accepted."""
+def hooked_worker(
+    engine: AsyncEngine,
+    settings: Settings,
+    after: Callable[[int], Awaitable[None]],
+    clock: Callable[[], datetime] = utcnow,
+) -> OutboxWorker:
+    """A worker over real SMTP that calls `after(n)` once the n-th message (from 1) is
+    accepted."""
     sent = 0
 
     class Hooked(SmtpMailer):
@@ -259,8 +261,14 @@ async def drain_with_hook(
             sent += 1
             await after(sent)
 
-    worker = OutboxWorker(engine, settings, clock=clock, mailer_factory=lambda: Hooked(settings))
-    return await worker.drain()
+    return OutboxWorker(engine, settings, clock=clock, mailer_factory=lambda: Hooked(settings))
+
+
+async def drain_with_hook(
+    engine: AsyncEngine, settings: Settings, clock: Clock, after: Callable[[int], Awaitable[None]]
+) -> int:
+    """Drain over real SMTP, calling `after(n)` once the n-th message (from 1) is accepted."""
+    return await hooked_worker(engine, settings, after, clock).drain()
 
 
 class TestBatchLeases:
