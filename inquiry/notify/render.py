@@ -179,21 +179,37 @@ def _boundary(parts: tuple[str, ...]) -> str:
             return boundary
 
 
-class _Fields(dict[str, Any]):
-    """The inquiry for templates: a dict whose keys also read as attributes.
+class _Fields:
+    """The inquiry for templates: its keys read as attributes, and as a dict's keys.
 
-    Jinja resolves `i.name` with getattr() before []. On a plain dict every such lookup
-    raised and caught an AttributeError, half of the render time; here it succeeds at once.
-    Templates see a dict all the same (`i.get(...)`, `i["name"]`, `"name" in i`).
+    Jinja resolves `i.name` with getattr() first. Read from an instance's own __dict__, that
+    is done in C; a dict subclass answering through __getattr__ made it a Python call for each
+    of the 24 fields an admin email reads, 40% of its render time. Templates may also write
+    `i["name"]`, `i.get("name")` and `"name" in i`.
     """
 
-    __slots__ = ()
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self.__dict__.update(fields)
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    def __getitem__(self, name: str) -> Any:
+        return self.__dict__[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.__dict__
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.__dict__.get(name, default)
+
+
+def _render(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """What Template.render() does, less its two copies of the context per call (one of them
+    merging in Jinja's globals, which these templates do not use): a quarter of the time.
+    A template that used a global would fail to render, as any undefined name does here.
+    """
+    try:
+        return "".join(template.root_render_func(template.new_context(context, shared=True)))
+    except Exception:  # noqa: BLE001 - re-raised by Jinja, with the template's own line numbers
+        return template.environment.handle_exception()
 
 
 def _language(inquiry: Mapping[str, Any]) -> str:
@@ -241,8 +257,8 @@ class MessageRenderer:
             context = self._context(inquiry, language)
             name = f"{kind}{_suffix(OutboxKind(kind), language)}"
             return (
-                self._text.get_template(f"{name}.txt").render(context),
-                self._html.get_template(f"{name}.html").render(context),
+                _render(self._text.get_template(f"{name}.txt"), context),
+                _render(self._html.get_template(f"{name}.html"), context),
             )
         except (jinja2.TemplateError, ValueError, KeyError, IndexError) as error:
             raise RenderError(f"{kind}: {type(error).__name__}: {error}") from error
