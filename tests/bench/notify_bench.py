@@ -4,15 +4,18 @@
    them with the real OutboxWorker into an aiosmtpd sink running in its own process, side by
    side with the limit: a bare aiosmtplib loop sending the same messages, already rendered to
    the very bytes the worker sends, with sendmail() over one reused connection (nothing is
-   built or flattened inside that loop). This is done in rounds, each with its own N
-   messages, and the two take turns going first (bare then worker, then worker then bare):
-   this machine's speed drifts by tens of percent within a minute, so a fixed order would
-   favour one side. The ratio is over all rounds; each round's is printed.
+   built or flattened inside that loop). This is done in rounds, each with its own N messages,
+   and each round is limit, worker, limit: the limit sends the first half of the messages
+   before the worker drains all N, and the second half after. This machine's speed drifts by
+   tens of percent within a minute; timed on both sides of the worker, the limit sees the
+   same drift, so a steady drift cancels out. The ratio is over all rounds; each round's is
+   printed, with the CPU this process spent per message on each side (the worker's own cost,
+   which drift in the machine's speed does not change as much as it changes the rates).
 2. Latency at idle: starts the real `inquiry serve` (worker in process) and measures, for a
    series of inquiries posted one at a time, the time from the 201 to the sink accepting the
    admin email.
 
-    .venv/bin/python tests/bench/notify_bench.py [--messages 2000] [--rounds 2]
+    .venv/bin/python tests/bench/notify_bench.py [--messages 2000] [--rounds 4]
         [--only sqlite,postgres]
 """
 
@@ -160,26 +163,32 @@ async def rendered(settings: Settings) -> list[OutgoingEmail]:
         await engine.dispose()
 
 
-async def bare_loop(messages: list[OutgoingEmail], port: int) -> float:
-    """aiosmtplib alone: the worker's exact bytes, over one reused connection, nothing else."""
+async def bare_loop(messages: list[OutgoingEmail], port: int) -> tuple[float, float]:
+    """aiosmtplib alone: the worker's exact bytes, over one reused connection, nothing else.
+    Returns the seconds and the CPU seconds of this process that the sending took."""
     smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
     await smtp.connect()
+    cpu = time.process_time()
     started = time.perf_counter()
     for message in messages:
         await smtp.sendmail(message.sender, list(message.recipients), message.data)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     await smtp.quit()
-    return elapsed
+    return elapsed, cpu
 
 
-async def worker_drain(settings: Settings) -> tuple[float, int]:
+async def worker_drain(settings: Settings) -> tuple[float, float, int]:
+    """The real worker's drain: seconds, CPU seconds of this process, messages taken."""
     engine = create_engine(settings)
     worker = OutboxWorker(engine, settings)
+    cpu = time.process_time()
     started = time.perf_counter()
     total = await worker.drain()
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     await engine.dispose()
-    return elapsed, total
+    return elapsed, cpu, total
 
 
 def fresh_database(kind: str, work: Path) -> str:
@@ -201,33 +210,37 @@ def drop_database(url: str) -> None:
 
 async def throughput(kind: str, work: Path, count: int, rounds: int) -> dict[str, Any]:
     url = fresh_database(kind, work)
-    bare_seconds = worker_seconds = 0.0
-    drained = 0
+    bare_seconds = worker_seconds = bare_cpu = worker_cpu = 0.0
+    sent = drained = 0
     round_ratios: list[float] = []
     try:
         sink = Sink(work)
         settings = settings_for(url, work, sink.port, outbox_batch_size=100)
         await migrate(settings)
-        for number in range(rounds):
+        for _ in range(rounds):
             await queue_inquiries(settings, count // 2)
             messages = await rendered(settings)
-            # Alternate who goes first, so that a drift in the machine's speed favours neither.
-            if number % 2 == 0:
-                bare = await bare_loop(messages, sink.port)
-                seconds, total = await worker_drain(settings)
-            else:
-                seconds, total = await worker_drain(settings)
-                bare = await bare_loop(messages, sink.port)
+            half = len(messages) // 2
+            # Limit, worker, limit: the limit is timed on both sides of the worker.
+            before, before_cpu = await bare_loop(messages[:half], sink.port)
+            seconds, cpu, total = await worker_drain(settings)
+            after, after_cpu = await bare_loop(messages[half:], sink.port)
+            bare = before + after
             bare_seconds += bare
+            bare_cpu += before_cpu + after_cpu
             worker_seconds += seconds
+            worker_cpu += cpu
+            sent += len(messages)
             drained += total
             round_ratios.append((total / seconds) / (len(messages) / bare))
         received = Counter(message_id for message_id, _ in sink.stop())
     finally:
         drop_database(url)
     return {
-        "bare_rate": rounds * count / bare_seconds,
+        "bare_rate": sent / bare_seconds,
         "worker_rate": drained / worker_seconds,
+        "bare_cpu_us": bare_cpu / sent * 1e6,
+        "worker_cpu_us": worker_cpu / drained * 1e6,
         "drained": drained,
         "round_ratios": round_ratios,
         # Each Message-ID should arrive exactly twice: once from the limit, once from the worker.
@@ -288,7 +301,7 @@ async def idle_latency(kind: str, work: Path, samples: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--only", default="sqlite,postgres")
     args = parser.parse_args()
@@ -312,7 +325,11 @@ def main() -> None:
             )
             each = ", ".join(f"{ratio:.2f}" for ratio in rates["round_ratios"])
             print(
-                f"{'':<10} rounds {each}; drained {rates['drained']:.0f} of "
+                f"{'':<10} rounds {each}; CPU of this process per message: limit "
+                f"{rates['bare_cpu_us']:.0f} µs, worker {rates['worker_cpu_us']:.0f} µs"
+            )
+            print(
+                f"{'':<10} drained {rates['drained']:.0f} of "
                 f"{args.rounds * args.messages}; Message-IDs received twice (limit and worker) "
                 f"{rates['twice']}, otherwise {rates['other']}; latency samples "
                 f"{len(delays)}/{args.samples}"
