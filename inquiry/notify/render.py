@@ -8,6 +8,7 @@ import email.policy
 import json
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from email import quoprimime
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.utils import format_datetime, parseaddr
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -139,6 +141,12 @@ def addr_spec(address: str) -> str:
     return parsed
 
 
+@lru_cache(maxsize=1)
+def _date_line(second: int) -> str:
+    """The Date header: the same for every message of the same second, formatted once."""
+    return f"Date: {format_datetime(datetime.fromtimestamp(second, UTC))}\r\n"
+
+
 def _address(name: str, spec: str, display: str = "") -> str:
     """An address header for an addr_spec() result: written directly for a bare address or a
     plain name, else folded by the email package (quoting, encoded words). A CR or LF cannot
@@ -251,7 +259,7 @@ class MessageRenderer:
         return self.wire(kind, recipient, message_id, inquiry, text, html)
 
     def bodies(self, kind: str, inquiry: Mapping[str, Any]) -> tuple[str, str]:
-        """The text and HTML bodies (a step of its own, so the worker can yield after it)."""
+        """The text and HTML bodies."""
         try:
             language = _language(inquiry)
             context = self._context(inquiry, language)
@@ -292,7 +300,7 @@ class MessageRenderer:
                 _own_text("Subject", self.subject(outbox_kind, inquiry, language)),
                 self._from_line,
                 _address("To", to),
-                f"Date: {format_datetime(datetime.now(UTC))}\r\n",
+                _date_line(int(time.time())),
                 f"Message-ID: {message_id}\r\n",
                 "Auto-Submitted: auto-generated\r\n",
             ]
