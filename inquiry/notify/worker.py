@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.config import Settings
 from inquiry.intake.writer import purge_expired_keys
@@ -167,55 +167,45 @@ class OutboxWorker:
         the current one is sent. Each batch's results are recorded before the next batch is
         sent, so a worker that dies re-sends at most one batch. The time limit lets the
         housekeeping run and opens a fresh connection now and then under a steady inflow.
-
-        The drain holds two database connections, one for claims and one for results: each
-        transaction on a connection fresh from the pool would first ping it (on PostgreSQL,
-        three round trips: BEGIN, an empty query, ROLLBACK).
         """
-        async with self._engine.connect() as claims:
-            batch = await self._claim(claims)
-            if not batch.messages:
-                return 0
-            async with self._engine.connect() as records, self._mailer_factory() as mailer:
-                return await self._deliver_all(batch, claims, records, mailer)
-
-    async def _deliver_all(
-        self, batch: Batch, claims: AsyncConnection, records: AsyncConnection, mailer: Mailer
-    ) -> int:
+        batch = await self._claim()
+        if not batch.messages:
+            return 0
         total = 0
         until = time.monotonic() + DRAIN_SECONDS
-        while batch.messages:
-            if self._stopping:
-                await self._record(records, batch, [], batch.messages)
-                break
-            total += len(batch.messages)
-            following = None
-            commits = self._commits
-            if time.monotonic() < until:
-                following = asyncio.create_task(self._claim(claims), name="outbox-claim")
-            try:
-                sent = await self._send(batch, mailer)
-                await mailer.flush()
-                await self._record(records, batch, sent.results, sent.unattempted)
-            except BaseException:
-                await _hand_back(following, self._engine)
-                raise
-            if sent.cut_short:
-                # The connection stopped mid-message: leaving the block closes it.
-                await _hand_back(following, self._engine)
-                break
-            if following is None:
-                break
-            batch = await following
-            if self._commits != commits:
-                batch = await self._urgent_first(claims, batch)
+        async with self._mailer_factory() as mailer:
+            while batch.messages:
+                if self._stopping:
+                    await self._record(batch, [], batch.messages)
+                    break
+                total += len(batch.messages)
+                following = None
+                commits = self._commits
+                if time.monotonic() < until:
+                    following = asyncio.create_task(self._claim(), name="outbox-claim")
+                try:
+                    sent = await self._send(batch, mailer)
+                    await mailer.flush()
+                    await self._record(batch, sent.results, sent.unattempted)
+                except BaseException:
+                    await _hand_back(following, self._engine)
+                    raise
+                if sent.cut_short:
+                    # The connection stopped mid-message: leaving the block closes it.
+                    await _hand_back(following, self._engine)
+                    break
+                if following is None:
+                    break
+                batch = await following
+                if self._commits != commits:
+                    batch = await self._urgent_first(batch)
         return total
 
-    async def _claim(self, connection: AsyncConnection) -> Batch:
+    async def _claim(self) -> Batch:
         """One transaction claims the batch and reads the inquiries it needs."""
         now = self._clock()
         lease_until = now + self._lease
-        async with connection.begin():
+        async with self._engine.begin() as connection:
             claimed = await outbox.claim_due(
                 connection,
                 now=now,
@@ -225,29 +215,25 @@ class OutboxWorker:
             inquiries = await outbox.inquiries_for(connection, claimed)
         return Batch(claimed, inquiries, lease_until)
 
-    async def _urgent_first(self, claims: AsyncConnection, batch: Batch) -> Batch:
+    async def _urgent_first(self, batch: Batch) -> Batch:
         """Rows were committed after `batch` was claimed ahead. If urgent ones (a crisis)
         are waiting and the batch holds none, it is handed back and the crisis claimed first:
         otherwise the crisis would wait behind two batches, the one just sent and this one.
         """
         if any(message.urgent for message in batch.messages):
             return batch
-        async with claims.begin():
-            waiting = await outbox.urgent_waiting(claims, now=self._clock())
+        async with self._engine.connect() as connection:
+            waiting = await outbox.urgent_waiting(connection, now=self._clock())
         if not waiting:
             return batch
         await _give_back(batch, self._engine)
-        return await self._claim(claims)
+        return await self._claim()
 
     async def _record(
-        self,
-        connection: AsyncConnection,
-        batch: Batch,
-        results: list[Result],
-        unattempted: list[ClaimedMessage],
+        self, batch: Batch, results: list[Result], unattempted: list[ClaimedMessage]
     ) -> None:
         lease_until = batch.lease_until
-        async with connection.begin():
+        async with self._engine.begin() as connection:
             await outbox.record(connection, results, now=self._clock(), lease_until=lease_until)
             await outbox.release(connection, unattempted, lease_until=lease_until)
 

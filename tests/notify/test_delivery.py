@@ -365,28 +365,3 @@ class TestUnreachable:
         assert words in text_of(message)
         assert "9-8-8" in text_of(message)
         assert "9-8-8" in html_of(message)
-
-
-class TestDatabaseConnections:
-    async def test_a_drain_takes_two_connections_however_many_batches_it_sends(
-        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
-    ) -> None:
-        """One for claims, one for results, held for the drain: a connection taken from the
-        pool is pinged first, three round trips on PostgreSQL for every transaction."""
-        settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_batch_size=2)
-        await submit(settings, *(valid_inquiry(email=f"v{n}@example.ca") for n in range(4)))
-        checkouts: list[object] = []
-
-        def checked_out(connection: object, *_: object) -> None:
-            checkouts.append(connection)
-
-        sa.event.listen(engine.sync_engine, "checkout", checked_out)
-        try:
-            assert await drain(engine, settings) == 8  # four batches of two
-        finally:
-            sa.event.remove(engine.sync_engine, "checkout", checked_out)
-
-        assert len(smtp_sink.received) == 8
-        assert len(checkouts) == 2
-        rows = await statuses(engine)
-        assert {(status, attempts) for _, status, attempts in rows} == {("sent", 1)}
