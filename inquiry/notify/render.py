@@ -211,8 +211,8 @@ class _Fields:
 
 def _render(template: jinja2.Template, context: dict[str, Any]) -> str:
     """What Template.render() does, less its two copies of the context per call (one of them
-    merging in Jinja's globals, which these templates do not use): a quarter of the time.
-    A template that used a global would fail to render, as any undefined name does here.
+    to merge in Jinja's globals, which MessageRenderer's context already holds): a quarter of
+    the time.
     """
     try:
         return "".join(template.root_render_func(template.new_context(context, shared=True)))
@@ -246,6 +246,8 @@ class MessageRenderer:
             keep_trailing_newline=True,
             auto_reload=False,
         )
+        # range, namespace, dict...: the same in both environments, put in every context once.
+        self._globals = dict(self._html.globals)
         name, address = parseaddr(settings.mail_from)
         sender = Address(display_name=name, addr_spec=address)
         self._sender = sender.addr_spec
@@ -352,6 +354,7 @@ class MessageRenderer:
         settings = self._settings
         received = as_utc(inquiry["created_at"]).astimezone(CLINIC_TIME)
         return {
+            **self._globals,
             "i": _Fields(inquiry),
             "heading": f"New inquiry {inquiry['reference']}",
             "received": received.strftime("%Y-%m-%d %H:%M %Z"),

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import email.policy
 import quopri
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,14 @@ class TestWire:
         assert "INQ-TEST00" in texts["text/plain"]
         assert "INQ-TEST00" in texts["text/html"]
 
+    def test_the_date_is_the_time_of_rendering_in_utc(self, renderer: MessageRenderer) -> None:
+        before = datetime.now(UTC).replace(microsecond=0)  # Date is written to the second
+        wired = renderer.email("admin_notification", "admin@example.ca", "<m@x>", inquiry(1))
+        after = datetime.now(UTC)
+        date = parsedate_to_datetime(str(message_from_bytes(wired.data)["Date"]))
+        assert date.utcoffset() == timedelta(0)
+        assert before <= date <= after
+
     def test_a_message_id_that_is_not_ours_is_refused(self, renderer: MessageRenderer) -> None:
         with pytest.raises(RenderError):
             renderer.email("admin_notification", "admin@example.ca", "<a@b>\r\nBcc: x", inquiry(1))
@@ -223,6 +232,15 @@ class TestTemplateFields:
         text, html = renderer.bodies("admin_notification", inquiry(1, name="Ann <b>"))
         assert text == "Ann <b>|Ann <b>|+14165550199|True|-"
         assert html == "<p>Ann &lt;b&gt;</p>"
+
+    def test_jinja_globals_are_there(self, tmp_path: Path) -> None:
+        renderer = self.renderer_with(
+            tmp_path,
+            "{% set seen = namespace(n=0) %}{% for _ in range(3) %}{% set seen.n = seen.n + 1 %}"
+            "{% endfor %}{{ seen.n }} {{ dict(a=1)['a'] }}",
+        )
+        text, _ = renderer.bodies("admin_notification", inquiry(1))
+        assert text == "3 1"
 
     def test_a_field_that_does_not_exist_cannot_render(self, tmp_path: Path) -> None:
         renderer = self.renderer_with(tmp_path, "{{ i.nope }}")
