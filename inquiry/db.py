@@ -46,6 +46,21 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+async def refresh_sqlite_statistics(engine: AsyncEngine) -> None:
+    """Give SQLite's planner table statistics, which SQLite never gathers by itself.
+
+    Without them it plans the outbox claim as a sort of every due row (about 150 ms a claim
+    with 100,000 due) instead of reading ix_outbox_message_claim in order (0.2 ms). Under an
+    analysis limit, ANALYZE samples at most 1,000 rows of each index: milliseconds.
+    PostgreSQL's autovacuum keeps its own statistics.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+        await connection.exec_driver_sql("ANALYZE")
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """Build the one engine of the process."""
     if settings.is_sqlite:

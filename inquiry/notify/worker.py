@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.config import Settings
+from inquiry.db import refresh_sqlite_statistics
 from inquiry.intake.writer import purge_expired_keys
 from inquiry.models import OutboxKind, OutboxStatus, as_utc, utcnow
 from inquiry.notify import outbox
@@ -31,7 +32,7 @@ DRAIN_SECONDS = 60.0
 # No send may still be running this close to its lease's end, nor its batch be unrecorded.
 LEASE_MARGIN_SECONDS = 5.0
 RENDER_AHEAD = 4
-PURGE_EVERY = timedelta(minutes=10)
+HOUSEKEEPING_EVERY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +133,11 @@ class OutboxWorker:
             await self._webhook.aclose()
 
     async def run(self) -> None:
-        next_purge = self._clock()
+        next_chores = self._clock()
         while not self._stopping:
-            if self._clock() >= next_purge:
-                next_purge = self._clock() + PURGE_EVERY
-                await self._purge()
+            if self._clock() >= next_chores:
+                next_chores = self._clock() + HOUSEKEEPING_EVERY
+                await self._housekeeping()
             try:
                 handled = await self.drain()
             except Exception:
@@ -149,15 +150,20 @@ class OutboxWorker:
                 # Let a burst of submissions gather: one claim for many, not one per commit.
                 await asyncio.sleep(GATHER_SECONDS)
 
-    async def _purge(self) -> None:
-        """Housekeeping that rides along with the worker: expired idempotency answers."""
+    async def _housekeeping(self) -> None:
+        """Chores that ride along with the worker, each on its own: expired idempotency
+        answers, and SQLite's table statistics (the claim's plan depends on them)."""
         try:
             purged = await purge_expired_keys(self._engine, self._clock())
         except Exception:  # noqa: BLE001 - housekeeping must not stop delivery
             log.exception("purging expired idempotency keys failed")
-            return
-        if purged:
-            log.info("purged %d expired idempotency answers", purged)
+        else:
+            if purged:
+                log.info("purged %d expired idempotency answers", purged)
+        try:
+            await refresh_sqlite_statistics(self._engine)
+        except Exception:  # noqa: BLE001 - housekeeping must not stop delivery
+            log.exception("refreshing SQLite's statistics failed")
 
     async def drain(self) -> int:
         """Deliver due messages until none are left, or for about DRAIN_SECONDS; returns how
