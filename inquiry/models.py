@@ -158,8 +158,8 @@ def is_urgent_sql(*, crisis: bool) -> sa.ColumnElement[bool]:
 OUTBOX_CLAIMABLE = "status IN ('pending', 'sending')"
 # The claim's order over the rows it may take, so a claim reads a batch's worth of index
 # entries instead of sorting the whole backlog (PostgreSQL, a million rows of which 200,000
-# due: 2 ms a claim instead of 155 ms). SQLite uses it once it has statistics (ANALYZE);
-# until then it sorts the due rows, which at the embedded default's scale costs little.
+# due: 2 ms a claim instead of 155 ms). SQLite uses it once it has statistics, which the
+# worker's housekeeping gathers (refresh_sqlite_statistics); until then it sorts the due rows.
 # (Defined here, not in __table_args__: DESC needs the column.)
 sa.Index(
     "ix_outbox_message_claim",

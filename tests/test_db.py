@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.config import Settings
-from inquiry.db import MIGRATIONS_DIR, create_engine, migrate
+from inquiry.db import MIGRATIONS_DIR, create_engine, migrate, refresh_sqlite_statistics
 from inquiry.models import utcnow
 from inquiry.notify.outbox import claimable
 from inquiry.notify.worker import OutboxWorker
@@ -159,12 +159,10 @@ class TestUrgentOutbox:
     ) -> None:
         """No sort of the backlog: the plan walks ix_outbox_message_claim and stops at the
         limit. PostgreSQL is denied its alternatives, so a plan without a Sort must take the
-        index's order. SQLite picks the index once it has statistics (`ANALYZE`, which the
-        worker's housekeeping runs: see the next test)."""
+        index's order. SQLite picks the index once it has statistics, which the worker's
+        housekeeping gathers (see the next test)."""
         await _queue_five(client)
-        if engine.dialect.name == "sqlite":
-            async with engine.begin() as connection:
-                await connection.exec_driver_sql("ANALYZE")
+        await refresh_sqlite_statistics(engine)  # does nothing on PostgreSQL
         plan = await _claim_plan(engine)
         assert "ix_outbox_message_claim" in plan, plan
         assert "Sort" not in plan, plan
