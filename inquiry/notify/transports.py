@@ -46,7 +46,10 @@ class Mailer(Protocol):
     async def send(self, email: OutgoingEmail) -> None: ...
 
     async def flush(self) -> None:
-        """End of a batch: make everything sent so far final; then it may be recorded as sent."""
+        """Make everything sent so far final; then it may be recorded as sent."""
+
+    def next_batch(self) -> None:
+        """The next batch begins (on the same connection)."""
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -148,9 +151,11 @@ class SmtpMailer:
             raise DeliveryError(f"some recipients refused: {codes}", permanent=False)
 
     async def flush(self) -> None:
-        """The server accepted each message before `send` returned. A connection that could
-        not be made is tried again for the next batch: one refusal must not fail the backlog.
-        A refused login is not, until the next drain.
+        """Nothing to do: the server accepted each message before `send` returned."""
+
+    def next_batch(self) -> None:
+        """A connection that could not be made is tried again for the next batch: one refusal
+        must not fail the backlog. A refused login is not, until the next drain.
         """
         if not self._login_refused:
             self._unreachable = None
@@ -202,6 +207,9 @@ class FileMailer:
         pending, self._pending = self._pending, []
         if pending:
             await asyncio.to_thread(_write_all, self._folder, pending)
+
+    def next_batch(self) -> None:
+        """Nothing to do: each file stands alone."""
 
     async def send(self, email: OutgoingEmail) -> None:
         name = email.message_id.strip("<>").replace("/", "_") + ".eml"

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,6 +80,61 @@ async def _give_back(batch: Batch, engine: AsyncEngine) -> None:
     """Return a batch's rows unattempted, due at once (only those its lease still holds)."""
     async with engine.begin() as connection:
         await outbox.release(connection, batch.messages, lease_until=batch.lease_until)
+
+
+RecordResults = Callable[[Batch, list[Result], list[ClaimedMessage]], Coroutine[Any, Any, None]]
+
+
+class _Recorder:
+    """Writes a drain's results while sending goes on: the next messages need not wait for
+    the database, which takes 4–5 ms a transaction on PostgreSQL, 3.5% of a batch's time.
+
+    A batch's results are written in halves, one transaction at a time: one half is being
+    written while the next is sent. No more than a batch's worth of messages is ever sent and
+    not yet recorded, so a worker that dies re-sends at most that many, as when every batch
+    was written before the next was sent. A write that fails is raised at the next one.
+    """
+
+    def __init__(self, record: RecordResults, mailer: Mailer, batch_size: int) -> None:
+        self._record = record
+        self._mailer = mailer
+        self.half = max(1, batch_size // 2)
+        # A batch of one has no half to send while the other is written.
+        self._overlap = 2 * self.half <= batch_size
+        self._writing: asyncio.Task[None] | None = None
+
+    async def write(
+        self, batch: Batch, results: list[Result], unattempted: list[ClaimedMessage]
+    ) -> None:
+        """Start writing these results (all under `batch`'s lease) once the last write is in."""
+        await self.settle()
+        # Only what the transport has made final may be recorded as sent.
+        await self._mailer.flush()
+        self._writing = asyncio.create_task(
+            self._record(batch, results, unattempted), name="outbox-record"
+        )
+        if not self._overlap:
+            await self.settle()
+
+    async def settle(self) -> None:
+        """Wait for the write in progress; raise what it raised."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            await writing
+
+    async def written(self) -> None:
+        """Wait for the write in progress without raising its error (`settle` raises it)."""
+        if self._writing is not None:
+            await asyncio.wait((self._writing,))
+
+    async def abandon(self) -> None:
+        """A drain is failing: let the write in progress finish, and log, not raise, its own
+        failure (the drain's error is the one to raise; unwritten rows return with their lease).
+        """
+        try:
+            await self.settle()
+        except Exception:  # noqa: BLE001 - the error that brought us here is the one to raise
+            log.exception("could not record a failing drain's last results; their lease will")
 
 
 def retry_delay(attempts: int, rng: random.Random) -> timedelta:
@@ -169,46 +224,62 @@ class OutboxWorker:
         """Deliver due messages until none are left, or for about DRAIN_SECONDS; returns how
         many were taken in hand (sent, failed, or handed back on a stop or a lapsed lease).
 
-        Consecutive batches share one mail connection, and the next batch is claimed while
-        the current one is sent. Each batch's results are recorded before the next batch is
-        sent, so a worker that dies re-sends at most one batch. The time limit lets the
-        housekeeping run and opens a fresh connection now and then under a steady inflow.
+        Consecutive batches share one mail connection, the next batch is claimed while the
+        current one is sent, and results are written while the next messages are sent (see
+        _Recorder: a worker that dies re-sends at most a batch's worth). The time limit lets
+        the housekeeping run and opens a fresh connection now and then under a steady inflow.
         """
         batch = await self._claim()
         if not batch.messages:
             return 0
-        total = 0
-        until = time.monotonic() + DRAIN_SECONDS
         async with self._mailer_factory() as mailer:
-            while batch.messages:
-                if self._stopping:
-                    await self._record(batch, [], batch.messages)
-                    break
-                total += len(batch.messages)
-                following = None
-                commits = self._commits
-                if time.monotonic() < until:
-                    following = asyncio.create_task(self._claim(), name="outbox-claim")
-                try:
-                    sent = await self._send(batch, mailer)
-                    await mailer.flush()
-                    await self._record(batch, sent.results, sent.unattempted)
-                except BaseException:
-                    await _hand_back(following, self._engine)
-                    raise
-                if sent.cut_short:
-                    # The connection stopped mid-message: leaving the block closes it.
-                    await _hand_back(following, self._engine)
-                    break
-                if following is None:
-                    break
-                batch = await following
-                if self._commits != commits:
-                    batch = await self._urgent_first(batch)
+            recorder = _Recorder(self._record, mailer, self._settings.outbox_batch_size)
+            try:
+                total = await self._send_batches(batch, mailer, recorder)
+            except BaseException:
+                await recorder.abandon()
+                raise
+            await recorder.settle()
         return total
 
-    async def _claim(self) -> Batch:
-        """One transaction claims the batch and reads the inquiries it needs."""
+    async def _send_batches(self, batch: Batch, mailer: Mailer, recorder: _Recorder) -> int:
+        total = 0
+        until = time.monotonic() + DRAIN_SECONDS
+        while batch.messages:
+            if self._stopping:
+                await recorder.write(batch, [], batch.messages)
+                break
+            total += len(batch.messages)
+            following = None
+            commits = self._commits
+            if time.monotonic() < until:
+                following = asyncio.create_task(self._claim(recorder), name="outbox-claim")
+            try:
+                sent = await self._send(batch, mailer, recorder)
+                await recorder.write(batch, sent.results, sent.unattempted)
+            except BaseException:
+                await _hand_back(following, self._engine)
+                raise
+            if sent.cut_short:
+                # The connection stopped mid-message: leaving the block closes it.
+                await _hand_back(following, self._engine)
+                break
+            if following is None:
+                break
+            batch = await following
+            if self._commits != commits:
+                batch = await self._urgent_first(batch, recorder)
+            mailer.next_batch()
+        return total
+
+    async def _claim(self, recorder: _Recorder | None = None) -> Batch:
+        """One transaction claims the batch and reads the inquiries it needs.
+
+        Within a drain it waits for the results being written: a row whose lease lapsed while
+        it was being sent is claimable, and must not be claimed before its result is in.
+        """
+        if recorder is not None:
+            await recorder.written()
         now = self._clock()
         lease_until = now + self._lease
         async with self._engine.begin() as connection:
@@ -221,7 +292,7 @@ class OutboxWorker:
             inquiries = await outbox.inquiries_for(connection, claimed)
         return Batch(claimed, inquiries, lease_until)
 
-    async def _urgent_first(self, batch: Batch) -> Batch:
+    async def _urgent_first(self, batch: Batch, recorder: _Recorder) -> Batch:
         """Rows were committed after `batch` was claimed ahead. If urgent ones (a crisis)
         are waiting and the batch holds none, it is handed back and the crisis claimed first:
         otherwise the crisis would wait behind two batches, the one just sent and this one.
@@ -233,7 +304,7 @@ class OutboxWorker:
         if not waiting:
             return batch
         await _give_back(batch, self._engine)
-        return await self._claim()
+        return await self._claim(recorder)
 
     async def _record(
         self, batch: Batch, results: list[Result], unattempted: list[ClaimedMessage]
@@ -243,9 +314,10 @@ class OutboxWorker:
             await outbox.record(connection, results, now=self._clock(), lease_until=lease_until)
             await outbox.release(connection, unattempted, lease_until=lease_until)
 
-    async def _send(self, batch: Batch, mailer: Mailer) -> Sent:
-        """Send the batch; stop at SIGTERM, and stop any send still running as the lease
-        nears its end: past it, another worker may take the rows and send them again."""
+    async def _send(self, batch: Batch, mailer: Mailer, recorder: _Recorder) -> Sent:
+        """Send the batch, its first half's results written while the rest is sent; stop at
+        SIGTERM, and stop any send still running as the lease nears its end: past it, another
+        worker may take the rows and send them again. Returns what is left to write."""
         cut_short = False
         results: list[Result] = []
         unattempted: list[ClaimedMessage] = []
@@ -257,6 +329,9 @@ class OutboxWorker:
         try:
             for _ in batch.messages:
                 message, prepared = await ready.get()
+                if len(results) == recorder.half:
+                    await recorder.write(batch, results, [])
+                    results = []
                 left = (send_until - self._clock()).total_seconds()
                 if self._stopping or cut_short or left <= 0:
                     unattempted.append(message)

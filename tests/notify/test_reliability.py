@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -46,6 +47,15 @@ async def rows(engine: AsyncEngine) -> list[dict[str, object]]:
     async with engine.connect() as connection:
         result = await connection.execute(sa.select(outbox_table).order_by(outbox_table.c.id))
         return [dict(row._mapping) for row in result]
+
+
+async def until_sent(engine: AsyncEngine, count: int) -> None:
+    """Wait (up to 5 s) until `count` rows are recorded as sent."""
+    for _ in range(250):
+        if Counter(s for _, s, _ in await statuses(engine))["sent"] >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{count} rows were not recorded as sent in time")
 
 
 def assert_each_delivered_once(sink: Sink, expected: int) -> None:
@@ -326,20 +336,73 @@ class TestBatchLeases:
         taken = clock.now + timedelta(seconds=41 + 40)
 
         async def overrun(sent: int) -> None:
-            # The last send ends after the lease, and another worker has claimed the rows.
+            # The last send ends after the lease, and another worker has claimed the row. (The
+            # first message's result was written while the second was sent.)
             if sent == 2:
+                await until_sent(engine, 1)
                 clock.advance(seconds=41)
                 async with engine.begin() as connection:
                     await outbox.claim_due(connection, now=clock.now, lease_until=taken, limit=9)
 
         await drain_with_hook(engine, settings, clock, overrun)
 
-        # The other claim holds them: not marked sent by the worker that lost them.
-        held = [(r["status"], r["claimed_until"]) for r in await rows(engine)]
-        assert [
-            (status, as_utc(until)) for status, until in held if isinstance(until, datetime)
-        ] == [("sending", taken)] * 2
-        assert "2 of 2 sent messages were not recorded" in caplog.text
+        # The other claim holds it: not marked sent by the worker that lost it.
+        first, second = await rows(engine)
+        assert (first["status"], first["claimed_until"]) == ("sent", None)
+        assert second["status"] == "sending"
+        assert isinstance(second["claimed_until"], datetime)
+        assert as_utc(second["claimed_until"]) == taken
+        assert "1 of 1 sent messages were not recorded" in caplog.text
+
+    async def test_a_dead_worker_has_at_most_a_batch_sent_and_unrecorded(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        # 16 messages in batches of 4: results are written while the next messages are sent,
+        # yet after any send, what the server has and the database does not is one batch.
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_batch_size=4)
+        await submit(settings, *bodies(8))
+        unrecorded: list[int] = []
+
+        async def count(sent: int) -> None:
+            recorded = Counter(s for _, s, _ in await statuses(engine))["sent"]
+            unrecorded.append(sent - recorded)
+
+        assert await drain_with_hook(engine, settings, Clock(), count) == 16
+
+        assert len(unrecorded) == 16
+        assert max(unrecorded) <= 4
+        assert_each_delivered_once(smtp_sink, 16)
+
+    async def test_sending_goes_on_while_results_are_written(
+        self,
+        database_url: str,
+        tmp_path: Path,
+        smtp_sink: Sink,
+        engine: AsyncEngine,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_batch_size=4)
+        await submit(settings, *bodies(2))  # 4 messages: one batch, written in two halves
+        written: list[float] = []
+        real_record = outbox.record
+
+        async def slow_record(*args: Any, **kwargs: Any) -> None:
+            await asyncio.sleep(0.3)  # a slow database
+            await real_record(*args, **kwargs)
+            written.append(time.monotonic())
+
+        monkeypatch.setattr(outbox, "record", slow_record)
+        accepted: list[float] = []
+
+        async def note(sent: int) -> None:
+            accepted.append(time.monotonic())
+
+        assert await drain_with_hook(engine, settings, Clock(), note) == 4
+
+        # The second half went out while the first half's results were being written.
+        assert len(written) == 2
+        assert accepted[3] < written[0]
+        assert {s for _, s, _ in await statuses(engine)} == {"sent"}
 
     async def test_each_batch_tries_to_connect_again(
         self, database_url: str, tmp_path: Path, engine: AsyncEngine
