@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -14,17 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from inquiry.models import OUTBOX_CLAIMABLE, OutboxStatus, inquiry_table, outbox_table
 
 log = logging.getLogger(__name__)
-
-_MESSAGE_COLUMNS = (
-    outbox_table.c.id,
-    outbox_table.c.inquiry_id,
-    outbox_table.c.kind,
-    outbox_table.c.recipient,
-    outbox_table.c.message_id,
-    outbox_table.c.urgent,
-    outbox_table.c.attempts,
-    outbox_table.c.created_at,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +28,10 @@ class ClaimedMessage:
     created_at: datetime
 
 
+# In the dataclass's order: claimed rows are built by position.
+_MESSAGE_COLUMNS = tuple(outbox_table.c[field.name] for field in fields(ClaimedMessage))
+
+
 @dataclass(frozen=True, slots=True)
 class Result:
     """What happened to one claimed message."""
@@ -49,40 +42,55 @@ class Result:
     next_attempt_at: datetime | None = None
 
 
-def _may_claim(now: datetime) -> sa.ColumnElement[bool]:
+# The worker's statements are built once, their values bound at each execution. Built for
+# each batch, they cost SQLAlchemy more than the database takes to run them: on PostgreSQL, a
+# claim of 100 took 4.7 ms of the worker's CPU, 1.5 ms of it building the two statements.
+_NOW = sa.bindparam("now", type_=outbox_table.c.next_attempt_at.type)
+_LEASE_UNTIL = sa.bindparam("lease_until", type_=outbox_table.c.claimed_until.type)
+_IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
+
+
+def _may_claim() -> sa.ColumnElement[bool]:
     """Due rows, and rows whose worker's lease lapsed."""
     table = outbox_table
     return sa.and_(
         # Implied by what follows, but spelled out: the claim index's condition, literally.
         sa.text(OUTBOX_CLAIMABLE),
         sa.or_(
-            sa.and_(table.c.status == OutboxStatus.PENDING.value, table.c.next_attempt_at <= now),
-            sa.and_(table.c.status == OutboxStatus.SENDING.value, table.c.claimed_until < now),
+            sa.and_(table.c.status == OutboxStatus.PENDING.value, table.c.next_attempt_at <= _NOW),
+            sa.and_(table.c.status == OutboxStatus.SENDING.value, table.c.claimed_until < _NOW),
         ),
     )
 
 
+# The ids a claim takes: urgent rows first (crisis), then the oldest, read in the order of
+# ix_outbox_message_claim. SKIP LOCKED lets several workers on PostgreSQL claim side by side
+# without waiting or sharing rows; SQLite serialises writers (BEGIN IMMEDIATE) and ignores it.
+_CLAIMABLE = (
+    sa.select(outbox_table.c.id)
+    .where(_may_claim())
+    .order_by(outbox_table.c.urgent.desc(), outbox_table.c.next_attempt_at, outbox_table.c.id)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    sa.update(outbox_table)
+    .where(outbox_table.c.id.in_(_CLAIMABLE.scalar_subquery()))
+    .values(status=OutboxStatus.SENDING.value, claimed_until=_LEASE_UNTIL)
+    .returning(*_MESSAGE_COLUMNS)
+)
+_URGENT_WAITING = sa.select(outbox_table.c.id).where(_may_claim(), outbox_table.c.urgent).limit(1)
+_INQUIRIES = sa.select(inquiry_table).where(inquiry_table.c.id.in_(_IDS))
+
+
 def claimable(*, now: datetime, limit: int) -> sa.Select[tuple[int]]:
-    """The ids a claim takes: urgent rows first (crisis), then the oldest. It reads them in
-    the order of ix_outbox_message_claim."""
-    table = outbox_table
-    # SKIP LOCKED lets several workers on PostgreSQL claim side by side without waiting or
-    # sharing rows; SQLite serialises writers (BEGIN IMMEDIATE) and ignores the clause.
-    return (
-        sa.select(table.c.id)
-        .where(_may_claim(now))
-        .order_by(table.c.urgent.desc(), table.c.next_attempt_at, table.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    """The ids a claim takes, with its values (for reading the claim's plan)."""
+    return _CLAIMABLE.params(now=now, limit=limit)
 
 
 async def urgent_waiting(connection: AsyncConnection, *, now: datetime) -> bool:
     """Whether an urgent row could be claimed now (the first entry of the claim index)."""
-    table = outbox_table
-    found = await connection.scalar(
-        sa.select(table.c.id).where(_may_claim(now), table.c.urgent).limit(1)
-    )
+    found = await connection.scalar(_URGENT_WAITING, {"now": now})
     return found is not None
 
 
@@ -90,15 +98,10 @@ async def claim_due(
     connection: AsyncConnection, *, now: datetime, lease_until: datetime, limit: int
 ) -> list[ClaimedMessage]:
     """Take up to `limit` claimable rows for this worker, under a lease until `lease_until`."""
-    table = outbox_table
-    candidates = claimable(now=now, limit=limit)
     rows = await connection.execute(
-        sa.update(table)
-        .where(table.c.id.in_(candidates.scalar_subquery()))
-        .values(status=OutboxStatus.SENDING.value, claimed_until=lease_until)
-        .returning(*_MESSAGE_COLUMNS)
+        _CLAIM, {"now": now, "lease_until": lease_until, "limit": limit}
     )
-    claimed = [ClaimedMessage(**row._mapping) for row in rows]
+    claimed = [ClaimedMessage(*row) for row in rows]
     # RETURNING keeps no order: urgent first, then by id (about the order they were queued).
     return sorted(claimed, key=lambda message: (not message.urgent, message.id))
 
@@ -106,22 +109,55 @@ async def claim_due(
 async def inquiries_for(
     connection: AsyncConnection, messages: Iterable[ClaimedMessage]
 ) -> dict[int, dict[str, Any]]:
-    ids = {message.inquiry_id for message in messages}
+    ids = list({message.inquiry_id for message in messages})
     if not ids:
         return {}
-    rows = await connection.execute(sa.select(inquiry_table).where(inquiry_table.c.id.in_(ids)))
+    rows = await connection.execute(_INQUIRIES, {"ids": ids})
     return {row.id: dict(row._mapping) for row in rows}
 
 
-def _held(lease_until: datetime) -> sa.ColumnElement[bool]:
+def _held() -> sa.ColumnElement[bool]:
     """Rows still held by the claim that set this lease. A row whose lease lapsed may have
     been claimed again, by another worker or by this one: it is that claim's now, and
     writing to it would let the message go out twice.
     """
     table = outbox_table
     return sa.and_(
-        table.c.status == OutboxStatus.SENDING.value, table.c.claimed_until == lease_until
+        table.c.status == OutboxStatus.SENDING.value, table.c.claimed_until == _LEASE_UNTIL
     )
+
+
+_RECORD_SENT = (
+    sa.update(outbox_table)
+    .where(outbox_table.c.id.in_(_IDS), _held())
+    .values(
+        status=OutboxStatus.SENT.value,
+        attempts=outbox_table.c.attempts + 1,
+        claimed_until=None,
+        last_error=None,
+        sent_at=_NOW,
+    )
+)
+_RECORD_ONE = (
+    sa.update(outbox_table)
+    .where(outbox_table.c.id == sa.bindparam("message_pk"), _held())
+    .values(
+        status=sa.bindparam("new_status"),
+        attempts=outbox_table.c.attempts + 1,
+        claimed_until=None,
+        last_error=sa.bindparam("error"),
+        next_attempt_at=sa.func.coalesce(
+            sa.bindparam("retry_at", type_=outbox_table.c.next_attempt_at.type),
+            outbox_table.c.next_attempt_at,
+        ),
+        sent_at=None,
+    )
+)
+_RELEASE = (
+    sa.update(outbox_table)
+    .where(outbox_table.c.id.in_(_IDS), _held())
+    .values(status=OutboxStatus.PENDING.value, claimed_until=None)
+)
 
 
 async def record(
@@ -129,21 +165,11 @@ async def record(
 ) -> None:
     """Write every result of a batch claimed under `lease_until`: the sent ones in one
     statement, the others row by row."""
-    table = outbox_table
-    still_ours = _held(lease_until)
     sent = [result.message.id for result in results if result.status is OutboxStatus.SENT]
     if sent:
         # Nearly every result of a healthy batch: one UPDATE instead of one per message.
         written = await connection.execute(
-            sa.update(table)
-            .where(table.c.id.in_(sent), still_ours)
-            .values(
-                status=OutboxStatus.SENT.value,
-                attempts=table.c.attempts + 1,
-                claimed_until=None,
-                last_error=None,
-                sent_at=now,
-            )
+            _RECORD_SENT, {"ids": sent, "lease_until": lease_until, "now": now}
         )
         if written.rowcount != len(sent):
             # Sent past its lease (a server slower than the lease allows): another claim holds
@@ -153,31 +179,19 @@ async def record(
                 len(sent) - written.rowcount,
                 len(sent),
             )
-    others = [result for result in results if result.status is not OutboxStatus.SENT]
-    if not others:
-        return
-    statement = (
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("message_pk"), still_ours)
-        .values(
-            status=sa.bindparam("new_status"),
-            attempts=table.c.attempts + 1,
-            claimed_until=None,
-            last_error=sa.bindparam("error"),
-            next_attempt_at=sa.func.coalesce(sa.bindparam("retry_at"), table.c.next_attempt_at),
-            sent_at=None,
-        )
-    )
-    parameters = [
+    others = [
         {
             "message_pk": result.message.id,
             "new_status": result.status.value,
             "error": result.error[:500] if result.error else None,
             "retry_at": result.next_attempt_at,
+            "lease_until": lease_until,
         }
-        for result in others
+        for result in results
+        if result.status is not OutboxStatus.SENT
     ]
-    await connection.execute(statement, parameters)
+    if others:
+        await connection.execute(_RECORD_ONE, others)
 
 
 async def release(
@@ -185,14 +199,8 @@ async def release(
 ) -> None:
     """Hand back rows claimed under `lease_until` that were not attempted: due again at once."""
     ids = [message.id for message in messages]
-    if not ids:
-        return
-    table = outbox_table
-    await connection.execute(
-        sa.update(table)
-        .where(table.c.id.in_(ids), _held(lease_until))
-        .values(status=OutboxStatus.PENDING.value, claimed_until=None)
-    )
+    if ids:
+        await connection.execute(_RELEASE, {"ids": ids, "lease_until": lease_until})
 
 
 async def list_messages(
