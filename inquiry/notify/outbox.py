@@ -113,7 +113,8 @@ async def inquiries_for(
     if not ids:
         return {}
     rows = await connection.execute(_INQUIRIES, {"ids": ids})
-    return {row.id: dict(row._mapping) for row in rows}
+    names = tuple(rows.keys())
+    return {row.id: dict(zip(names, row, strict=True)) for row in rows}
 
 
 def _held() -> sa.ColumnElement[bool]:
