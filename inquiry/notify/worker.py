@@ -117,10 +117,20 @@ class _Recorder:
             await self.settle()
 
     async def settle(self) -> None:
-        """Wait for the write in progress; raise what it raised."""
-        writing, self._writing = self._writing, None
-        if writing is not None:
-            await writing
+        """Wait for the write in progress; raise what it raised.
+
+        Waited on, not awaited: a drain cancelled meanwhile leaves the write running, and
+        `abandon` waits for it.
+        """
+        writing = self._writing
+        if writing is None:
+            return
+        await asyncio.wait((writing,))
+        self._writing = None
+        if writing.cancelled():  # only as the event loop shuts down
+            log.warning("a write of results was cancelled; their leases will bring them back")
+        else:
+            writing.result()
 
     async def written(self) -> None:
         """Wait for the write in progress without raising its error (`settle` raises it)."""
@@ -276,11 +286,14 @@ class OutboxWorker:
         """One transaction claims the batch and reads the inquiries it needs.
 
         Within a drain it waits for the results being written: a row whose lease lapsed while
-        it was being sent is claimable, and must not be claimed before its result is in.
+        it was being sent is claimable, and must not be claimed before its result is in. The
+        time is read first: a row that had lapsed by then was sent, if at all, before then
+        (no send starts past its lease's margin), so its result is in the write waited for;
+        one that lapses while the claim waits is not claimable at the time it claims with.
         """
+        now = self._clock()
         if recorder is not None:
             await recorder.written()
-        now = self._clock()
         lease_until = now + self._lease
         async with self._engine.begin() as connection:
             claimed = await outbox.claim_due(

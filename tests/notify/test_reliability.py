@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inquiry.app import create_app
 from inquiry.config import Settings
@@ -30,6 +30,7 @@ from inquiry.db import create_engine
 from inquiry.models import as_utc, outbox_table, utcnow
 from inquiry.notify import outbox
 from inquiry.notify import worker as worker_module
+from inquiry.notify.outbox import Result
 from inquiry.notify.render import OutgoingEmail
 from inquiry.notify.run import outbox_command
 from inquiry.notify.transports import SmtpMailer
@@ -47,6 +48,17 @@ async def rows(engine: AsyncEngine) -> list[dict[str, object]]:
     async with engine.connect() as connection:
         result = await connection.execute(sa.select(outbox_table).order_by(outbox_table.c.id))
         return [dict(row._mapping) for row in result]
+
+
+def slow_writes(monkeypatch: pytest.MonkeyPatch, *, seconds: float) -> None:
+    """Every write of results waits first, as on a busy database."""
+    real_record = outbox.record
+
+    async def slow_record(*args: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(seconds)
+        await real_record(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "record", slow_record)
 
 
 async def until_sent(engine: AsyncEngine, count: int) -> None:
@@ -354,24 +366,56 @@ class TestBatchLeases:
         assert as_utc(second["claimed_until"]) == taken
         assert "1 of 1 sent messages were not recorded" in caplog.text
 
+    @pytest.mark.parametrize("size", [1, 3, 4])
     async def test_a_dead_worker_has_at_most_a_batch_sent_and_unrecorded(
-        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+        self,
+        database_url: str,
+        tmp_path: Path,
+        smtp_sink: Sink,
+        engine: AsyncEngine,
+        monkeypatch: pytest.MonkeyPatch,
+        size: int,
     ) -> None:
-        # 16 messages in batches of 4: results are written while the next messages are sent,
-        # yet after any send, what the server has and the database does not is one batch.
-        settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_batch_size=4)
-        await submit(settings, *bodies(8))
+        # Slow writes: results are written while the next messages are sent, yet after any
+        # send, what the server has and the database does not is at most a batch.
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_batch_size=size)
+        await submit(settings, *bodies(6))  # 12 messages
+        slow_writes(monkeypatch, seconds=0.2)
         unrecorded: list[int] = []
 
         async def count(sent: int) -> None:
             recorded = Counter(s for _, s, _ in await statuses(engine))["sent"]
             unrecorded.append(sent - recorded)
 
-        assert await drain_with_hook(engine, settings, Clock(), count) == 16
+        assert await drain_with_hook(engine, settings, Clock(), count) == 12
 
-        assert len(unrecorded) == 16
-        assert max(unrecorded) <= 4
-        assert_each_delivered_once(smtp_sink, 16)
+        assert len(unrecorded) == 12
+        assert max(unrecorded) <= size
+        assert_each_delivered_once(smtp_sink, 12)
+
+    async def test_a_lease_lapsing_while_its_result_is_written_is_not_claimed_again(
+        self,
+        database_url: str,
+        tmp_path: Path,
+        smtp_sink: Sink,
+        engine: AsyncEngine,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # 6 messages: three batches, the next claimed while one is sent, and each write slow.
+        settings = await two_a_batch(database_url, tmp_path, smtp_sink, 3)
+        slow_writes(monkeypatch, seconds=0.2)
+        clock = Clock()
+
+        async def lapse(sent: int) -> None:
+            # The second batch's lease lapses once its first message is accepted, while the
+            # claim of the third waits for the first batch's last write.
+            if sent == 3:
+                clock.advance(seconds=41)
+
+        await drain_with_hook(engine, settings, clock, lapse)
+
+        assert {s for _, s, _ in await statuses(engine)} == {"sent"}
+        assert_each_delivered_once(smtp_sink, 6)
 
     async def test_sending_goes_on_while_results_are_written(
         self,
@@ -383,25 +427,36 @@ class TestBatchLeases:
     ) -> None:
         settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_batch_size=4)
         await submit(settings, *bodies(2))  # 4 messages: one batch, written in two halves
-        written: list[float] = []
+        last_sent = asyncio.Event()
+        waited: list[bool] = []
+        written: list[int] = []
         real_record = outbox.record
 
-        async def slow_record(*args: Any, **kwargs: Any) -> None:
-            await asyncio.sleep(0.3)  # a slow database
-            await real_record(*args, **kwargs)
-            written.append(time.monotonic())
+        async def record_after_the_last_send(
+            connection: AsyncConnection, results: list[Result], **kwargs: Any
+        ) -> None:
+            written.append(len(results))
+            if not waited:
+                # The first half's write holds on until the batch's last message is accepted,
+                # which only happens if sending goes on meanwhile (else: 5 s, then the test fails).
+                try:
+                    async with asyncio.timeout(5):
+                        await last_sent.wait()
+                    waited.append(True)
+                except TimeoutError:
+                    waited.append(False)
+            await real_record(connection, results, **kwargs)
 
-        monkeypatch.setattr(outbox, "record", slow_record)
-        accepted: list[float] = []
+        monkeypatch.setattr(outbox, "record", record_after_the_last_send)
 
         async def note(sent: int) -> None:
-            accepted.append(time.monotonic())
+            if sent == 4:
+                last_sent.set()
 
         assert await drain_with_hook(engine, settings, Clock(), note) == 4
 
-        # The second half went out while the first half's results were being written.
-        assert len(written) == 2
-        assert accepted[3] < written[0]
+        assert written == [2, 2]
+        assert waited == [True]
         assert {s for _, s, _ in await statuses(engine)} == {"sent"}
 
     async def test_each_batch_tries_to_connect_again(
