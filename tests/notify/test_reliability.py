@@ -294,20 +294,38 @@ async def drain_with_hook(
 
 
 class TestBatchLeases:
-    async def test_a_batch_claimed_ahead_whose_lease_lapsed_is_sent_once(
-        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
-    ) -> None:
-        # 6 messages: three batches.
-        settings = await two_a_batch(database_url, tmp_path, smtp_sink, 3)
-        clock = Clock()
-
-        async def hang(sent: int) -> None:
+    @pytest.mark.parametrize(
+        ("lapses_after", "write_seconds"),
+        [
             # The first batch's last message outlasts a lease (an SMTP timeout): the batch
             # claimed meanwhile has lapsed by the time its turn comes.
-            if sent == 2:
+            pytest.param(2, 0.0, id="claimed-ahead"),
+            # The second batch's lease lapses once its first message is accepted, while the
+            # claim of the third waits for the first batch's (slow) last write.
+            pytest.param(3, 0.2, id="while-written"),
+        ],
+    )
+    async def test_a_lapsed_lease_sends_each_message_once(
+        self,
+        database_url: str,
+        tmp_path: Path,
+        smtp_sink: Sink,
+        engine: AsyncEngine,
+        monkeypatch: pytest.MonkeyPatch,
+        lapses_after: int,
+        write_seconds: float,
+    ) -> None:
+        # 6 messages: three batches, the next claimed while one is sent.
+        settings = await two_a_batch(database_url, tmp_path, smtp_sink, 3)
+        if write_seconds:
+            slow_writes(monkeypatch, seconds=write_seconds)
+        clock = Clock()
+
+        async def lapse(sent: int) -> None:
+            if sent == lapses_after:
                 clock.advance(seconds=41)
 
-        await drain_with_hook(engine, settings, clock, hang)
+        await drain_with_hook(engine, settings, clock, lapse)
 
         assert {s for _, s, _ in await statuses(engine)} == {"sent"}
         assert_each_delivered_once(smtp_sink, 6)
@@ -392,30 +410,6 @@ class TestBatchLeases:
         assert len(unrecorded) == 12
         assert max(unrecorded) <= size
         assert_each_delivered_once(smtp_sink, 12)
-
-    async def test_a_lease_lapsing_while_its_result_is_written_is_not_claimed_again(
-        self,
-        database_url: str,
-        tmp_path: Path,
-        smtp_sink: Sink,
-        engine: AsyncEngine,
-        monkeypatch: pytest.MonkeyPatch,
-    ) -> None:
-        # 6 messages: three batches, the next claimed while one is sent, and each write slow.
-        settings = await two_a_batch(database_url, tmp_path, smtp_sink, 3)
-        slow_writes(monkeypatch, seconds=0.2)
-        clock = Clock()
-
-        async def lapse(sent: int) -> None:
-            # The second batch's lease lapses once its first message is accepted, while the
-            # claim of the third waits for the first batch's last write.
-            if sent == 3:
-                clock.advance(seconds=41)
-
-        await drain_with_hook(engine, settings, clock, lapse)
-
-        assert {s for _, s, _ in await statuses(engine)} == {"sent"}
-        assert_each_delivered_once(smtp_sink, 6)
 
     async def test_sending_goes_on_while_results_are_written(
         self,
