@@ -453,6 +453,42 @@ class TestBatchLeases:
         assert waited == [True]
         assert {s for _, s, _ in await statuses(engine)} == {"sent"}
 
+    async def test_a_drain_cancelled_while_a_write_is_waited_for_lets_it_finish(
+        self,
+        database_url: str,
+        tmp_path: Path,
+        smtp_sink: Sink,
+        engine: AsyncEngine,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_batch_size=2)
+        await submit(settings, valid_inquiry())  # 2 messages: one batch, written in halves
+        release_write = asyncio.Event()
+        real_record = outbox.record
+
+        async def held_record(*args: Any, **kwargs: Any) -> None:
+            await release_write.wait()
+            await real_record(*args, **kwargs)
+
+        monkeypatch.setattr(outbox, "record", held_record)
+        second_sent = asyncio.Event()
+
+        async def note(sent: int) -> None:
+            if sent == 2:
+                second_sent.set()
+
+        drain = asyncio.create_task(hooked_worker(engine, settings, note).drain())
+        await second_sent.wait()
+        await asyncio.sleep(0.05)  # the batch is over: the drain waits for the first write
+        drain.cancel()
+        release_write.set()
+        with pytest.raises(asyncio.CancelledError):
+            await drain
+
+        # The first message's result was written; the second's was never started, and its
+        # lease will bring it back.
+        assert [s for _, s, _ in await statuses(engine)] == ["sent", "sending"]
+
     async def test_each_batch_tries_to_connect_again(
         self, database_url: str, tmp_path: Path, engine: AsyncEngine
     ) -> None:
