@@ -50,17 +50,21 @@ _LEASE_UNTIL = sa.bindparam("lease_until", type_=outbox_table.c.claimed_until.ty
 _IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
 
 
-def _may_claim() -> sa.ColumnElement[bool]:
-    """Due rows, and rows whose worker's lease lapsed."""
-    table = outbox_table
-    return sa.and_(
-        # Implied by what follows, but spelled out: the claim index's condition, literally.
-        sa.text(OUTBOX_CLAIMABLE),
-        sa.or_(
-            sa.and_(table.c.status == OutboxStatus.PENDING.value, table.c.next_attempt_at <= _NOW),
-            sa.and_(table.c.status == OutboxStatus.SENDING.value, table.c.claimed_until < _NOW),
+# Due rows, and rows whose worker's lease lapsed.
+_MAY_CLAIM = sa.and_(
+    # Implied by what follows, but spelled out: the claim index's condition, literally.
+    sa.text(OUTBOX_CLAIMABLE),
+    sa.or_(
+        sa.and_(
+            outbox_table.c.status == OutboxStatus.PENDING.value,
+            outbox_table.c.next_attempt_at <= _NOW,
         ),
-    )
+        sa.and_(
+            outbox_table.c.status == OutboxStatus.SENDING.value,
+            outbox_table.c.claimed_until < _NOW,
+        ),
+    ),
+)
 
 
 # The ids a claim takes: urgent rows first (crisis), then the oldest, read in the order of
@@ -68,7 +72,7 @@ def _may_claim() -> sa.ColumnElement[bool]:
 # without waiting or sharing rows; SQLite serialises writers (BEGIN IMMEDIATE) and ignores it.
 _CLAIMABLE = (
     sa.select(outbox_table.c.id)
-    .where(_may_claim())
+    .where(_MAY_CLAIM)
     .order_by(outbox_table.c.urgent.desc(), outbox_table.c.next_attempt_at, outbox_table.c.id)
     .limit(sa.bindparam("limit", type_=sa.Integer))
     .with_for_update(skip_locked=True)
@@ -79,7 +83,7 @@ _CLAIM = (
     .values(status=OutboxStatus.SENDING.value, claimed_until=_LEASE_UNTIL)
     .returning(*_MESSAGE_COLUMNS)
 )
-_URGENT_WAITING = sa.select(outbox_table.c.id).where(_may_claim(), outbox_table.c.urgent).limit(1)
+_URGENT_WAITING = sa.select(outbox_table.c.id).where(_MAY_CLAIM, outbox_table.c.urgent).limit(1)
 _INQUIRIES = sa.select(inquiry_table).where(inquiry_table.c.id.in_(_IDS))
 
 
@@ -117,20 +121,18 @@ async def inquiries_for(
     return {row.id: dict(zip(names, row, strict=True)) for row in rows}
 
 
-def _held() -> sa.ColumnElement[bool]:
-    """Rows still held by the claim that set this lease. A row whose lease lapsed may have
-    been claimed again, by another worker or by this one: it is that claim's now, and
-    writing to it would let the message go out twice.
-    """
-    table = outbox_table
-    return sa.and_(
-        table.c.status == OutboxStatus.SENDING.value, table.c.claimed_until == _LEASE_UNTIL
-    )
+# Rows still held by the claim that set this lease. A row whose lease lapsed may have been
+# claimed again, by another worker or by this one: it is that claim's now, and writing to it
+# would let the message go out twice.
+_HELD = sa.and_(
+    outbox_table.c.status == OutboxStatus.SENDING.value,
+    outbox_table.c.claimed_until == _LEASE_UNTIL,
+)
 
 
 _RECORD_SENT = (
     sa.update(outbox_table)
-    .where(outbox_table.c.id.in_(_IDS), _held())
+    .where(outbox_table.c.id.in_(_IDS), _HELD)
     .values(
         status=OutboxStatus.SENT.value,
         attempts=outbox_table.c.attempts + 1,
@@ -141,7 +143,7 @@ _RECORD_SENT = (
 )
 _RECORD_ONE = (
     sa.update(outbox_table)
-    .where(outbox_table.c.id == sa.bindparam("message_pk"), _held())
+    .where(outbox_table.c.id == sa.bindparam("message_pk"), _HELD)
     .values(
         status=sa.bindparam("new_status"),
         attempts=outbox_table.c.attempts + 1,
@@ -156,7 +158,7 @@ _RECORD_ONE = (
 )
 _RELEASE = (
     sa.update(outbox_table)
-    .where(outbox_table.c.id.in_(_IDS), _held())
+    .where(outbox_table.c.id.in_(_IDS), _HELD)
     .values(status=OutboxStatus.PENDING.value, claimed_until=None)
 )
 

@@ -100,7 +100,7 @@ class _Recorder:
         self._mailer = mailer
         self.half = max(1, batch_size // 2)
         # A batch of one has no half to send while the other is written.
-        self._overlap = 2 * self.half <= batch_size
+        self._overlap = batch_size > 1
         self._writing: asyncio.Task[None] | None = None
 
     async def write(
