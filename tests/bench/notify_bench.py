@@ -33,12 +33,13 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import aiosmtplib
 import httpx
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -46,7 +47,8 @@ sys.path.insert(0, str(ROOT))
 from inquiry.app import create_app  # noqa: E402
 from inquiry.config import Settings  # noqa: E402
 from inquiry.db import create_engine, migrate  # noqa: E402
-from inquiry.notify.outbox import claim_due, inquiries_for, release  # noqa: E402
+from inquiry.models import OutboxStatus, outbox_table  # noqa: E402
+from inquiry.notify.outbox import ClaimedMessage, inquiries_for  # noqa: E402
 from inquiry.notify.render import MessageRenderer, OutgoingEmail  # noqa: E402
 from inquiry.notify.worker import OutboxWorker  # noqa: E402
 
@@ -145,15 +147,22 @@ async def queue_inquiries(settings: Settings, count: int) -> None:
 
 
 async def rendered(settings: Settings) -> list[OutgoingEmail]:
-    """The messages now due, rendered as the worker will send them (not timed). They are
-    claimed to be read and handed back in the same transaction: still due afterwards."""
+    """The messages now due, rendered as the worker will send them (not timed).
+
+    Read, not claimed: a claim handed back would leave two dead versions of every row, and
+    their index entries, for the worker's claim to step over (this PostgreSQL runs without
+    autovacuum); the worker should find the rows as intake wrote them.
+    """
     engine = create_engine(settings)
     try:
-        now = datetime.now(UTC)
-        async with engine.begin() as connection:
-            messages = await claim_due(connection, now=now, lease_until=now, limit=100_000)
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                sa.select(*(outbox_table.c[field.name] for field in fields(ClaimedMessage)))
+                .where(outbox_table.c.status == OutboxStatus.PENDING.value)
+                .order_by(outbox_table.c.id)
+            )
+            messages = [ClaimedMessage(*row) for row in rows]
             inquiries = await inquiries_for(connection, messages)
-            await release(connection, messages, lease_until=now)
         renderer = MessageRenderer(settings)
         return [
             renderer.email(m.kind, m.recipient, m.message_id, inquiries[m.inquiry_id])
