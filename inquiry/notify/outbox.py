@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
+import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inquiry.models import OUTBOX_CLAIMABLE, OutboxStatus, inquiry_table, outbox_table
@@ -48,6 +51,13 @@ class Result:
 _NOW = sa.bindparam("now", type_=outbox_table.c.next_attempt_at.type)
 _LEASE_UNTIL = sa.bindparam("lease_until", type_=outbox_table.c.claimed_until.type)
 _IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
+# The same list as one array value (PostgreSQL): one statement for any number of ids, where
+# an expanding IN is written out again for each execution, one placeholder per id.
+_ID_ARRAY = sa.bindparam("ids", type_=postgresql.ARRAY(sa.Integer))
+
+
+def _id_in(column: sa.Column[int], *, array: bool) -> sa.ColumnElement[bool]:
+    return column == sa.any_(_ID_ARRAY) if array else column.in_(_IDS)
 
 
 # Due rows, and rows whose worker's lease lapsed.
@@ -84,7 +94,137 @@ _CLAIM = (
     .returning(*_MESSAGE_COLUMNS)
 )
 _URGENT_WAITING = sa.select(outbox_table.c.id).where(_MAY_CLAIM, outbox_table.c.urgent).limit(1)
-_INQUIRIES = sa.select(inquiry_table).where(inquiry_table.c.id.in_(_IDS))
+
+
+def _inquiries(*, array: bool) -> sa.Select[Any]:
+    return sa.select(inquiry_table).where(_id_in(inquiry_table.c.id, array=array))
+
+
+# Rows still held by the claim that set this lease. A row whose lease lapsed may have been
+# claimed again, by another worker or by this one: it is that claim's now, and writing to it
+# would let the message go out twice.
+_HELD = sa.and_(
+    outbox_table.c.status == OutboxStatus.SENDING.value,
+    outbox_table.c.claimed_until == _LEASE_UNTIL,
+)
+
+
+def _record_sent(*, array: bool) -> sa.Update:
+    return (
+        sa.update(outbox_table)
+        .where(_id_in(outbox_table.c.id, array=array), _HELD)
+        .values(
+            status=OutboxStatus.SENT.value,
+            attempts=outbox_table.c.attempts + 1,
+            claimed_until=None,
+            last_error=None,
+            sent_at=_NOW,
+        )
+    )
+
+
+_RECORD_ONE = (
+    sa.update(outbox_table)
+    .where(outbox_table.c.id == sa.bindparam("message_pk", type_=sa.Integer), _HELD)
+    .values(
+        status=sa.bindparam("new_status", type_=sa.String),
+        attempts=outbox_table.c.attempts + 1,
+        claimed_until=None,
+        last_error=sa.bindparam("error", type_=sa.String),
+        next_attempt_at=sa.func.coalesce(
+            sa.bindparam("retry_at", type_=outbox_table.c.next_attempt_at.type),
+            outbox_table.c.next_attempt_at,
+        ),
+        sent_at=None,
+    )
+)
+
+
+def _release(*, array: bool) -> sa.Update:
+    return (
+        sa.update(outbox_table)
+        .where(_id_in(outbox_table.c.id, array=array), _HELD)
+        .values(status=OutboxStatus.PENDING.value, claimed_until=None)
+    )
+
+
+# An AsyncConnection (SQLite, or anything else SQLAlchemy drives) or asyncpg's connection.
+Connection: TypeAlias = AsyncConnection | asyncpg.Connection
+
+_Sql: TypeAlias = sa.Select[Any] | sa.UpdateBase
+_ASYNCPG = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
+
+
+class _Statement:
+    """One of the worker's statements, run through SQLAlchemy or, on PostgreSQL, on asyncpg's
+    own connection (see `transaction`): the same statement, compiled once for asyncpg.
+
+    Measured in a drain on PostgreSQL, SQLAlchemy's work around each execution (about 0.2 ms,
+    plus its rows) took more of the worker's time than the database's answers: the worker ran
+    at 0.82 of the limit, and 0.87 with the same statements on asyncpg.
+    """
+
+    def __init__(self, statement: _Sql, on_asyncpg: _Sql | None = None) -> None:
+        self.statement = statement
+        compiled = (on_asyncpg if on_asyncpg is not None else statement).compile(dialect=_ASYNCPG)
+        self._sql = str(compiled)
+        self._names = compiled.positiontup or []
+        # The statement's own values (status names, NULLs) are parameters that carry a value;
+        # the others must be given at each execution (a KeyError names a missing one).
+        self._fixed = {
+            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+        }
+
+    def _args(self, values: Mapping[str, Any]) -> list[Any]:
+        return [values[name] if name in values else self._fixed[name] for name in self._names]
+
+    async def rows(self, connection: Connection, values: Mapping[str, Any]) -> Sequence[Any]:
+        if isinstance(connection, AsyncConnection):
+            return (await connection.execute(self.statement, values)).all()
+        rows: list[Any] = await connection.fetch(self._sql, *self._args(values))
+        return rows
+
+    async def count(self, connection: Connection, values: Mapping[str, Any]) -> int:
+        """Runs a statement that writes; returns how many rows it wrote."""
+        if isinstance(connection, AsyncConnection):
+            return (await connection.execute(self.statement, values)).rowcount
+        status: str = await connection.execute(self._sql, *self._args(values))
+        return int(status.rsplit(" ", 1)[1])  # "UPDATE 50"
+
+    async def many(self, connection: Connection, values: Sequence[Mapping[str, Any]]) -> None:
+        if isinstance(connection, AsyncConnection):
+            await connection.execute(self.statement, list(values))
+        else:
+            await connection.executemany(self._sql, [self._args(each) for each in values])
+
+
+_CLAIM_DUE = _Statement(_CLAIM)
+_INQUIRIES = _Statement(_inquiries(array=False), _inquiries(array=True))
+_RECORD_SENT = _Statement(_record_sent(array=False), _record_sent(array=True))
+_RECORD_FAILED = _Statement(_RECORD_ONE)
+_RELEASE = _Statement(_release(array=False), _release(array=True))
+
+
+@asynccontextmanager
+async def transaction(engine: AsyncEngine) -> AsyncIterator[Connection]:
+    """One transaction for the worker's statements: on asyncpg's own connection on
+    PostgreSQL (taken from the engine's pool, checked on checkout as any other), otherwise
+    through SQLAlchemy."""
+    if engine.dialect.driver != "asyncpg":
+        async with engine.begin() as connection:
+            yield connection
+        return
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None  # a checked-out connection has one
+        try:
+            async with driver.transaction():
+                yield driver
+        except BaseException:
+            # The pool cannot see a transaction it did not start: a connection whose rollback
+            # may not have finished is closed rather than handed to the next caller.
+            await connection.invalidate()
+            raise
 
 
 def claimable(*, now: datetime, limit: int) -> sa.Select[tuple[int]]:
@@ -99,11 +239,11 @@ async def urgent_waiting(connection: AsyncConnection, *, now: datetime) -> bool:
 
 
 async def claim_due(
-    connection: AsyncConnection, *, now: datetime, lease_until: datetime, limit: int
+    connection: Connection, *, now: datetime, lease_until: datetime, limit: int
 ) -> list[ClaimedMessage]:
     """Take up to `limit` claimable rows for this worker, under a lease until `lease_until`."""
-    rows = await connection.execute(
-        _CLAIM, {"now": now, "lease_until": lease_until, "limit": limit}
+    rows = await _CLAIM_DUE.rows(
+        connection, {"now": now, "lease_until": lease_until, "limit": limit}
     )
     claimed = [ClaimedMessage(*row) for row in rows]
     # RETURNING keeps no order: urgent first, then by id (about the order they were queued).
@@ -111,75 +251,34 @@ async def claim_due(
 
 
 async def inquiries_for(
-    connection: AsyncConnection, messages: Iterable[ClaimedMessage]
+    connection: Connection, messages: Iterable[ClaimedMessage]
 ) -> dict[int, dict[str, Any]]:
     ids = list({message.inquiry_id for message in messages})
     if not ids:
         return {}
-    rows = await connection.execute(_INQUIRIES, {"ids": ids})
-    names = tuple(rows.keys())
-    return {row.id: dict(zip(names, row, strict=True)) for row in rows}
-
-
-# Rows still held by the claim that set this lease. A row whose lease lapsed may have been
-# claimed again, by another worker or by this one: it is that claim's now, and writing to it
-# would let the message go out twice.
-_HELD = sa.and_(
-    outbox_table.c.status == OutboxStatus.SENDING.value,
-    outbox_table.c.claimed_until == _LEASE_UNTIL,
-)
-
-
-_RECORD_SENT = (
-    sa.update(outbox_table)
-    .where(outbox_table.c.id.in_(_IDS), _HELD)
-    .values(
-        status=OutboxStatus.SENT.value,
-        attempts=outbox_table.c.attempts + 1,
-        claimed_until=None,
-        last_error=None,
-        sent_at=_NOW,
-    )
-)
-_RECORD_ONE = (
-    sa.update(outbox_table)
-    .where(outbox_table.c.id == sa.bindparam("message_pk"), _HELD)
-    .values(
-        status=sa.bindparam("new_status"),
-        attempts=outbox_table.c.attempts + 1,
-        claimed_until=None,
-        last_error=sa.bindparam("error"),
-        next_attempt_at=sa.func.coalesce(
-            sa.bindparam("retry_at", type_=outbox_table.c.next_attempt_at.type),
-            outbox_table.c.next_attempt_at,
-        ),
-        sent_at=None,
-    )
-)
-_RELEASE = (
-    sa.update(outbox_table)
-    .where(outbox_table.c.id.in_(_IDS), _HELD)
-    .values(status=OutboxStatus.PENDING.value, claimed_until=None)
-)
+    rows = await _INQUIRIES.rows(connection, {"ids": ids})
+    names = [column.name for column in inquiry_table.columns]  # the select's own order
+    inquiries = [dict(zip(names, row, strict=True)) for row in rows]
+    return {inquiry["id"]: inquiry for inquiry in inquiries}
 
 
 async def record(
-    connection: AsyncConnection, results: Sequence[Result], *, now: datetime, lease_until: datetime
+    connection: Connection, results: Sequence[Result], *, now: datetime, lease_until: datetime
 ) -> None:
     """Write every result of a batch claimed under `lease_until`: the sent ones in one
     statement, the others row by row."""
     sent = [result.message.id for result in results if result.status is OutboxStatus.SENT]
     if sent:
         # Nearly every result of a healthy batch: one UPDATE instead of one per message.
-        written = await connection.execute(
-            _RECORD_SENT, {"ids": sent, "lease_until": lease_until, "now": now}
+        written = await _RECORD_SENT.count(
+            connection, {"ids": sent, "lease_until": lease_until, "now": now}
         )
-        if written.rowcount != len(sent):
+        if written != len(sent):
             # Sent past its lease (a server slower than the lease allows): another claim holds
             # the row now and will send it again.
             log.warning(
                 "%d of %d sent messages were not recorded: their lease had lapsed",
-                len(sent) - written.rowcount,
+                len(sent) - written,
                 len(sent),
             )
     others = [
@@ -194,16 +293,16 @@ async def record(
         if result.status is not OutboxStatus.SENT
     ]
     if others:
-        await connection.execute(_RECORD_ONE, others)
+        await _RECORD_FAILED.many(connection, others)
 
 
 async def release(
-    connection: AsyncConnection, messages: Iterable[ClaimedMessage], *, lease_until: datetime
+    connection: Connection, messages: Iterable[ClaimedMessage], *, lease_until: datetime
 ) -> None:
     """Hand back rows claimed under `lease_until` that were not attempted: due again at once."""
     ids = [message.id for message in messages]
     if ids:
-        await connection.execute(_RELEASE, {"ids": ids, "lease_until": lease_until})
+        await _RELEASE.count(connection, {"ids": ids, "lease_until": lease_until})
 
 
 async def list_messages(

@@ -78,7 +78,7 @@ async def _hand_back(claiming: asyncio.Task[Batch] | None, engine: AsyncEngine) 
 
 async def _give_back(batch: Batch, engine: AsyncEngine) -> None:
     """Return a batch's rows unattempted, due at once (only those its lease still holds)."""
-    async with engine.begin() as connection:
+    async with outbox.transaction(engine) as connection:
         await outbox.release(connection, batch.messages, lease_until=batch.lease_until)
 
 
@@ -295,7 +295,7 @@ class OutboxWorker:
         if recorder is not None:
             await recorder.written()
         lease_until = now + self._lease
-        async with self._engine.begin() as connection:
+        async with outbox.transaction(self._engine) as connection:
             claimed = await outbox.claim_due(
                 connection,
                 now=now,
@@ -323,7 +323,7 @@ class OutboxWorker:
         self, batch: Batch, results: list[Result], unattempted: list[ClaimedMessage]
     ) -> None:
         lease_until = batch.lease_until
-        async with self._engine.begin() as connection:
+        async with outbox.transaction(self._engine) as connection:
             await outbox.record(connection, results, now=self._clock(), lease_until=lease_until)
             await outbox.release(connection, unattempted, lease_until=lease_until)
 

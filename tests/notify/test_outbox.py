@@ -1,0 +1,138 @@
+"""The worker's statements: on PostgreSQL they run on asyncpg's own connection, and must do
+exactly what they do through SQLAlchemy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from inquiry.models import OutboxStatus, as_utc, outbox_table, utcnow
+from inquiry.notify import outbox
+from inquiry.notify.outbox import Result
+from tests.conftest import make_settings, valid_inquiry
+from tests.notify.test_delivery import submit
+
+
+async def outbox_rows(engine: AsyncEngine) -> dict[int, tuple[object, ...]]:
+    columns = (
+        outbox_table.c.status,
+        outbox_table.c.attempts,
+        outbox_table.c.claimed_until,
+        outbox_table.c.last_error,
+        outbox_table.c.next_attempt_at,
+        outbox_table.c.sent_at,
+    )
+    async with engine.connect() as connection:
+        rows = await connection.execute(sa.select(outbox_table.c.id, *columns))
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+
+async def test_the_statements_do_the_same_on_either_connection(
+    database_url: str, tmp_path: Path, engine: AsyncEngine
+) -> None:
+    """Two identical inquiries, one worked through SQLAlchemy and one through
+    `outbox.transaction` (asyncpg on PostgreSQL): the same rows read, the same rows written.
+    A value bound in the wrong place would show as a difference."""
+    settings = make_settings(database_url, tmp_path)
+    await submit(settings, valid_inquiry(), valid_inquiry())
+    now = utcnow()
+    lease = now + timedelta(seconds=60)
+    retry_at = now + timedelta(minutes=5)
+    async with engine.begin() as connection:
+        by_sqlalchemy = await outbox.claim_due(connection, now=now, lease_until=lease, limit=2)
+        inquiries_by_sqlalchemy = await outbox.inquiries_for(connection, by_sqlalchemy)
+    async with outbox.transaction(engine) as connection:
+        by_transaction = await outbox.claim_due(connection, now=now, lease_until=lease, limit=2)
+        inquiries_by_transaction = await outbox.inquiries_for(connection, by_transaction)
+
+    assert len(by_sqlalchemy) == len(by_transaction) == 2
+    assert {m.id for m in by_sqlalchemy}.isdisjoint(m.id for m in by_transaction)
+    for first, second in zip(by_sqlalchemy, by_transaction, strict=True):
+        assert (first.kind, first.recipient, first.urgent, first.attempts) == (
+            second.kind,
+            second.recipient,
+            second.urgent,
+            second.attempts,
+        )
+    [read_by_sqlalchemy] = inquiries_by_sqlalchemy.values()
+    [read_by_transaction] = inquiries_by_transaction.values()
+    differing = {"id", "reference", "created_at"}
+    assert read_by_sqlalchemy.keys() == read_by_transaction.keys()
+    for name in read_by_sqlalchemy.keys() - differing:
+        assert read_by_sqlalchemy[name] == read_by_transaction[name], name
+        assert type(read_by_sqlalchemy[name]) is type(read_by_transaction[name]), name
+
+    async def work(connection: outbox.Connection, messages: list[outbox.ClaimedMessage]) -> None:
+        sent, failed = messages
+        results = [
+            Result(sent, OutboxStatus.SENT),
+            Result(failed, OutboxStatus.PENDING, "SMTP 451: try later", retry_at),
+        ]
+        await outbox.record(connection, results, now=now, lease_until=lease)
+
+    async with engine.begin() as connection:
+        await work(connection, by_sqlalchemy)
+    async with outbox.transaction(engine) as connection:
+        await work(connection, by_transaction)
+
+    rows = await outbox_rows(engine)
+    without_due_time = [0, 1, 2, 3, 5]  # rows queued a moment apart are due a moment apart
+    for first, second in zip(by_sqlalchemy, by_transaction, strict=True):
+        assert [rows[first.id][i] for i in without_due_time] == [
+            rows[second.id][i] for i in without_due_time
+        ]
+    assert as_utc(rows[by_sqlalchemy[1].id][4]) == retry_at  # type: ignore[arg-type]
+    sent, failed = (rows[m.id] for m in by_transaction)
+    assert sent[:4] == (OutboxStatus.SENT.value, 1, None, None)
+    assert failed[:4] == (OutboxStatus.PENDING.value, 1, None, "SMTP 451: try later")
+    assert as_utc(failed[4]) == retry_at  # type: ignore[arg-type]
+
+    # The rest handed back, due at once, by either path.
+    async with engine.begin() as connection:
+        rest = await outbox.claim_due(connection, now=now, lease_until=lease, limit=10)
+    async with outbox.transaction(engine) as connection:
+        await outbox.release(connection, rest, lease_until=lease)
+    assert {row[0] for row in (await outbox_rows(engine)).values()} == {"sent", "pending"}
+
+
+async def test_a_failed_transaction_changes_nothing(
+    database_url: str, tmp_path: Path, engine: AsyncEngine
+) -> None:
+    settings = make_settings(database_url, tmp_path)
+    await submit(settings, valid_inquiry())
+    before = await outbox_rows(engine)
+    now = utcnow()
+    claimed: list[outbox.ClaimedMessage] = []
+
+    async def claim_then_fail() -> None:
+        async with outbox.transaction(engine) as connection:
+            claimed.extend(
+                await outbox.claim_due(
+                    connection, now=now, lease_until=now + timedelta(seconds=60), limit=10
+                )
+            )
+            raise RuntimeError("fails in the middle")
+
+    with pytest.raises(RuntimeError, match="in the middle"):
+        await claim_then_fail()
+    assert len(claimed) == len(before) > 0
+    assert await outbox_rows(engine) == before
+    # The pool still gives working connections afterwards.
+    async with outbox.transaction(engine) as connection:
+        assert len(await outbox.claim_due(connection, now=now, lease_until=now, limit=10)) == len(
+            before
+        )
+
+
+async def test_a_value_left_out_is_an_error_not_a_null(
+    database_url: str, tmp_path: Path, engine: AsyncEngine
+) -> None:
+    """A missing value must not bind as NULL: `claimed_until = NULL` matches no row, and the
+    write would silently do nothing."""
+    with pytest.raises((KeyError, sa.exc.StatementError)):
+        async with outbox.transaction(engine) as connection:
+            await outbox._RELEASE.count(connection, {"ids": [1]})  # no lease_until
