@@ -209,7 +209,13 @@ _RELEASE = _Statement(_release(array=False), _release(array=True))
 async def transaction(engine: AsyncEngine) -> AsyncIterator[Connection]:
     """One transaction for the worker's statements: on asyncpg's own connection on
     PostgreSQL (taken from the engine's pool, checked on checkout as any other), otherwise
-    through SQLAlchemy."""
+    through SQLAlchemy.
+
+    On asyncpg, what the engine would add is skipped (its isolation level, event hooks, SQL
+    echo), and errors are asyncpg's own, not SQLAlchemy's. The asyncpg transaction must stay
+    inside the checkout: SQLAlchemy's reset on return cannot see it, and asyncpg ends it
+    before the connection goes back.
+    """
     if engine.dialect.driver != "asyncpg":
         async with engine.begin() as connection:
             yield connection

@@ -224,7 +224,7 @@ async def throughput(kind: str, work: Path, count: int, rounds: int) -> dict[str
     round_ratios: list[float] = []
     try:
         sink = Sink(work)
-        settings = settings_for(url, work, sink.port, outbox_batch_size=100)
+        settings = settings_for(url, work, sink.port)  # the default batch size
         await migrate(settings)
         for _ in range(rounds):
             await queue_inquiries(settings, count // 2)
