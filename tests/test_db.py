@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inquiry.config import Settings
 from inquiry.db import MIGRATIONS_DIR, create_engine, migrate, refresh_sqlite_statistics
@@ -190,6 +191,34 @@ class TestUrgentOutbox:
         assert "ix_outbox_message_claim" in plan, plan
         assert "TEMP B-TREE" not in plan, plan
 
+    async def test_every_pooled_connection_plans_with_the_new_statistics(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        """ANALYZE reloads the statistics only on its own connection; connections already in
+        the pool kept planning a sort of every due row until they were closed."""
+        if engine.dialect.name != "sqlite":
+            pytest.skip("PostgreSQL's statistics are the server's, shared by every connection")
+        await _queue_five(client)
+        before = await _plans_on_several_connections(engine)
+        assert all("TEMP B-TREE" in plan for plan in before), before  # no statistics yet
+
+        await refresh_sqlite_statistics(engine)
+
+        after = await _plans_on_several_connections(engine)
+        assert all("ix_outbox_message_claim" in plan for plan in after), after
+        assert not any("TEMP B-TREE" in plan for plan in after), after
+
+
+async def _plans_on_several_connections(engine: AsyncEngine, count: int = 3) -> list[str]:
+    """The claim's plan on `count` pooled connections, held at once so that each is another."""
+    async with contextlib.AsyncExitStack() as stack:
+        connections = [await stack.enter_async_context(engine.connect()) for _ in range(count)]
+        plans = []
+        for connection in connections:
+            plans.append(await _plan_on(connection))
+            await connection.rollback()  # SQLite's transactions take the write lock
+        return plans
+
 
 async def _queue_five(client: httpx.AsyncClient) -> None:
     for n in range(5):
@@ -200,16 +229,20 @@ async def _queue_five(client: httpx.AsyncClient) -> None:
 async def _claim_plan(engine: AsyncEngine) -> str:
     """The database's plan for a claim of 50, as text."""
     async with engine.connect() as connection:
-        compiled = claimable(now=utcnow(), limit=50).compile(dialect=connection.dialect)
-        parameters = tuple(compiled.params[name] for name in compiled.positiontup or ())
-        if engine.dialect.name == "postgresql":
-            for alternative in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
-                await connection.exec_driver_sql(f"SET LOCAL {alternative} = off")
-            explain = "EXPLAIN"
-        else:
-            explain = "EXPLAIN QUERY PLAN"
-        rows = await connection.exec_driver_sql(f"{explain} {compiled}", parameters)
-        return "\n".join(" ".join(map(str, row)) for row in rows)
+        return await _plan_on(connection)
+
+
+async def _plan_on(connection: AsyncConnection) -> str:
+    compiled = claimable(now=utcnow(), limit=50).compile(dialect=connection.dialect)
+    parameters = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    if connection.dialect.name == "postgresql":
+        for alternative in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            await connection.exec_driver_sql(f"SET LOCAL {alternative} = off")
+        explain = "EXPLAIN"
+    else:
+        explain = "EXPLAIN QUERY PLAN"
+    rows = await connection.exec_driver_sql(f"{explain} {compiled}", parameters)
+    return "\n".join(" ".join(map(str, row)) for row in rows)
 
 
 class TestSqliteDurability:
