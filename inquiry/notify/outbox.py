@@ -32,7 +32,7 @@ class ClaimedMessage:
 
 
 # In the dataclass's order: claimed rows are built by position.
-_MESSAGE_COLUMNS = tuple(outbox_table.c[field.name] for field in fields(ClaimedMessage))
+CLAIMED_COLUMNS = tuple(outbox_table.c[field.name] for field in fields(ClaimedMessage))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +91,13 @@ _CLAIM = (
     sa.update(outbox_table)
     .where(outbox_table.c.id.in_(_CLAIMABLE.scalar_subquery()))
     .values(status=OutboxStatus.SENDING.value, claimed_until=_LEASE_UNTIL)
-    .returning(*_MESSAGE_COLUMNS)
+    .returning(*CLAIMED_COLUMNS)
 )
 _URGENT_WAITING = sa.select(outbox_table.c.id).where(_MAY_CLAIM, outbox_table.c.urgent).limit(1)
+
+
+# The inquiry's columns in the order `select(inquiry_table)` returns them.
+_INQUIRY_COLUMNS = tuple(column.name for column in inquiry_table.columns)
 
 
 def _inquiries(*, array: bool) -> sa.Select[Any]:
@@ -263,8 +267,7 @@ async def inquiries_for(
     if not ids:
         return {}
     rows = await _INQUIRIES.rows(connection, {"ids": ids})
-    names = [column.name for column in inquiry_table.columns]  # the select's own order
-    inquiries = [dict(zip(names, row, strict=True)) for row in rows]
+    inquiries = [dict(zip(_INQUIRY_COLUMNS, row, strict=True)) for row in rows]
     return {inquiry["id"]: inquiry for inquiry in inquiries}
 
 

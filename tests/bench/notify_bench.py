@@ -33,7 +33,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,7 @@ from inquiry.app import create_app  # noqa: E402
 from inquiry.config import Settings  # noqa: E402
 from inquiry.db import create_engine, migrate  # noqa: E402
 from inquiry.models import OutboxStatus, outbox_table  # noqa: E402
-from inquiry.notify.outbox import ClaimedMessage, inquiries_for  # noqa: E402
+from inquiry.notify.outbox import CLAIMED_COLUMNS, ClaimedMessage, inquiries_for  # noqa: E402
 from inquiry.notify.render import MessageRenderer, OutgoingEmail  # noqa: E402
 from inquiry.notify.worker import OutboxWorker  # noqa: E402
 
@@ -157,7 +156,7 @@ async def rendered(settings: Settings) -> list[OutgoingEmail]:
     try:
         async with engine.connect() as connection:
             rows = await connection.execute(
-                sa.select(*(outbox_table.c[field.name] for field in fields(ClaimedMessage)))
+                sa.select(*CLAIMED_COLUMNS)
                 .where(outbox_table.c.status == OutboxStatus.PENDING.value)
                 .order_by(outbox_table.c.id)
             )
