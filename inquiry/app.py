@@ -33,6 +33,7 @@ from inquiry.staff import inquiries_api as staff_inquiries_api
 from inquiry.staff.throttle import LoginThrottle
 from inquiry.triage import RulesError, reload_rules, use_rules
 from inquiry.web import forms
+from inquiry.web.receipt import Receipts
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     app.state.templates = Jinja2Templates(directory=settings.templates_dir)
     app.state.form_signer = Signer(secret, "form-token")
-    app.state.receipt_signer = Signer(secret, "receipt")
+    app.state.receipts = Receipts(secret)
 
     def openapi() -> dict[str, Any]:
         return intake_api.document_request_body(FastAPI.openapi(app))

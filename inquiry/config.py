@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from enum import StrEnum
 from pathlib import Path
@@ -91,6 +92,35 @@ DEFAULT_CRISIS_RESOURCES: dict[str, list[CrisisResource]] = {
 }
 
 
+DEFAULT_PRIVACY_NOTICE = {
+    "en": "We collect only what you give us here: your name, how to reach you, and your "
+    "message. It is read by the clinic's staff and physicians, only to answer your inquiry, "
+    "and is protected as personal health information under Ontario's Personal Health "
+    "Information Protection Act (PHIPA). It is stored in Canada and kept only as long as we "
+    "need it to answer you and as the law requires. To ask what we hold about you, correct it "
+    "or ask us to delete it, call {phone} or write to {email}.",
+    "fr": "Nous recueillons seulement ce que vous nous donnez ici : votre nom, vos "
+    "coordonnées et votre message. Il est lu par le personnel et les médecins de la clinique, "
+    "uniquement pour répondre à votre demande, et protégé comme renseignement personnel sur "
+    "la santé en vertu de la Loi de 2004 sur la protection des renseignements personnels sur "
+    "la santé de l'Ontario (LPRPS). Il est conservé au Canada, seulement le temps nécessaire "
+    "pour vous répondre et selon ce que la loi exige. Pour savoir ce que nous détenons à "
+    "votre sujet, le faire corriger ou le faire supprimer, composez le {phone} ou écrivez à "
+    "{email}.",
+}
+
+
+class FormColour(StrEnum):
+    """Colours of the hosted pages an embedding site may set to match its own."""
+
+    INK = "ink"
+    MUTED = "muted"
+    ACCENT = "accent"
+    DANGER = "danger"
+    LINE = "line"
+    BACKGROUND = "background"
+
+
 class Settings(BaseSettings):
     """Service configuration, validated once at start-up."""
 
@@ -152,6 +182,13 @@ class Settings(BaseSettings):
     templates_dir: Path = Path(__file__).resolve().parent.parent / "templates"
     clinic_name: str = "Ketamine Therapy Clinic"
     clinic_phone: str = "888-259-9755"
+    # Hosted pages: the clinic's logo (a path on this service, or an address on one of the
+    # allowed origins) and colours matching the embedding site, e.g. {"accent": "#1f5f7a"}.
+    clinic_logo_url: str | None = None
+    form_colours: dict[FormColour, str] = Field(default_factory=dict)
+    # Shown beside the form's consent box; {phone} and {email} are the clinic's.
+    privacy_notice_en: str = DEFAULT_PRIVACY_NOTICE["en"]
+    privacy_notice_fr: str = DEFAULT_PRIVACY_NOTICE["fr"]
     public_base_url: str = "http://127.0.0.1:8000"
 
     # Browser origins allowed to call the JSON API, post the form, and frame the hosted form.
@@ -296,6 +333,37 @@ class Settings(BaseSettings):
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"{value!r} is not an http(s) URL")
         return value
+
+    @field_validator("form_colours")
+    @classmethod
+    def _colours_are_hex(cls, value: dict[FormColour, str]) -> dict[FormColour, str]:
+        # Written into the pages' style sheet: only a colour may get there.
+        for name, colour in value.items():
+            if not re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", colour):
+                raise ValueError(f"{name}: {colour!r} is not a colour like #1f5f7a")
+        return value
+
+    @field_validator("privacy_notice_en", "privacy_notice_fr")
+    @classmethod
+    def _notice_placeholders(cls, value: str) -> str:
+        try:
+            value.format(phone="", email="")
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(f"only {{phone}} and {{email}} may be filled in: {error}") from error
+        return value
+
+    @model_validator(mode="after")
+    def _logo_is_ours(self) -> Settings:
+        logo = self.clinic_logo_url
+        if logo is None or (logo.startswith("/") and not logo.startswith("//")):
+            return self
+        scheme, _, rest = logo.partition("://")
+        if f"{scheme}://{rest.split('/', 1)[0]}".lower() not in self.allowed_origins:
+            raise ValueError(
+                "INQUIRY_CLINIC_LOGO_URL must be a path on this service (/static/logo.png) "
+                "or an address on one of INQUIRY_ALLOWED_ORIGINS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> Settings:

@@ -96,6 +96,7 @@ class Inquiry(SQLModel, table=True):
     consent: bool
     source: str = Field(max_length=8)  # "api" or "form"
     source_page: str | None = Field(default=None, max_length=500)
+    form_subject: str | None = Field(default=None, max_length=200)
 
     topic: str = Field(max_length=16)
     priority: str = Field(max_length=8)

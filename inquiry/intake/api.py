@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from inquiry.deps import guard_submission
-from inquiry.intake.schemas import ErrorResponse, InquiryAccepted, InquiryIn
+from inquiry.intake.schemas import ErrorResponse, InquiryAccepted, InquiryIn, contact_errors
 from inquiry.intake.service import IntakeService
 
 Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -141,7 +141,7 @@ def _inquiry(body: bytes) -> tuple[InquiryIn | None, Problems]:
     try:
         return InquiryIn.model_validate(data), []
     except ValidationError as error:
-        return None, _located(error, "body")
+        return None, [*_located(error, "body"), *contact_errors(data, "body")]
 
 
 def _located(error: ValidationError, *prefix: str) -> Problems:

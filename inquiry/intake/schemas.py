@@ -136,18 +136,65 @@ class InquiryIn(BaseModel):
         Annotated[SingleLine, StringConstraints(max_length=500)] | None,
         BeforeValidator(_blank_to_none),
     ] = None
+    # The embedding site's label for the admin email's subject (a plain form's `_subject`).
+    form_subject: Annotated[
+        Annotated[SingleLine, StringConstraints(max_length=200)] | None,
+        BeforeValidator(_blank_to_none),
+    ] = None
 
     @model_validator(mode="after")
     def _reachable(self) -> InquiryIn:
-        if self.email is None and self.phone is None:
-            raise PydanticCustomError("contact_required", "give an email address or a phone number")
-        if self.preferred_contact is None:
+        if self.preferred_contact is None and (self.email or self.phone):
             self.preferred_contact = ContactMethod.EMAIL if self.email else ContactMethod.PHONE
-        if self.preferred_contact is ContactMethod.PHONE and self.phone is None:
-            raise PydanticCustomError("phone_required", "a phone number is needed for a call back")
-        if self.preferred_contact is ContactMethod.EMAIL and self.email is None:
-            raise PydanticCustomError("email_required", "an email address is needed for a reply")
+        for code, _field, message in contact_problems(
+            self.email is not None, self.phone is not None, self.preferred_contact
+        ):
+            raise PydanticCustomError(code, message)
         return self
+
+
+def contact_problems(
+    has_email: bool, has_phone: bool, preferred: ContactMethod | None
+) -> list[tuple[str, str, str]]:
+    """What keeps the clinic from reaching the visitor: (code, field to fix, message).
+
+    One rule for the model and for reports of every problem at once: a missing phone is
+    reported under Phone, a missing email (or neither) under Email.
+    """
+    if preferred is ContactMethod.PHONE and not has_phone:
+        return [("phone_required", "phone", "a phone number is needed for a call back")]
+    if not has_email and not has_phone:
+        return [("contact_required", "email", "give an email address or a phone number")]
+    if preferred is ContactMethod.EMAIL and not has_email:
+        return [("email_required", "email", "an email address is needed for a reply")]
+    return []
+
+
+def contact_errors(data: object, *prefix: str) -> list[dict[str, object]]:
+    """The contact rules applied to raw input whose fields failed, as pydantic-shaped errors.
+
+    The model's own check runs only once every field is valid; this lets one answer list
+    "give an email or a phone" beside an empty name instead of after it is fixed.
+    """
+    if not isinstance(data, dict):
+        return []
+
+    def given(name: str) -> bool:
+        value = data.get(name)
+        return value is not None and (not isinstance(value, str) or bool(value.strip()))
+
+    try:
+        preferred = (
+            ContactMethod(data.get("preferred_contact") or "")
+            if given("preferred_contact")
+            else None
+        )
+    except ValueError:
+        preferred = None
+    return [
+        {"type": code, "loc": (*prefix, field), "msg": message, "input": None}
+        for code, field, message in contact_problems(given("email"), given("phone"), preferred)
+    ]
 
 
 class InquiryAccepted(BaseModel):

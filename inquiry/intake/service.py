@@ -189,6 +189,7 @@ def _inquiry_row(
         "consent": data.consent,
         "source": source,
         "source_page": data.source_page,
+        "form_subject": data.form_subject,
         "topic": result.topic.value,
         "priority": result.priority.value,
         "crisis": result.crisis,

@@ -342,7 +342,9 @@ class MessageRenderer:
         reference = inquiry["reference"]
         topic = _TOPIC_LABEL.get(inquiry["topic"], inquiry["topic"])
         if kind is OutboxKind.ADMIN_NOTIFICATION:
-            return f"[{str(inquiry['priority']).upper()}] {topic} — {reference}"
+            subject = f"[{str(inquiry['priority']).upper()}] {topic} — {reference}"
+            label = inquiry.get("form_subject")
+            return f"{subject} — {label}" if label else subject
         if kind is OutboxKind.URGENT_ALERT:
             return f"[URGENT] {topic} — {reference} — call back now"
         subject = _VISITOR_SUBJECT[(kind, language)].format(reference=reference)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 import secrets
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from inquiry.config import Settings
 from inquiry.deps import ClientIpDep, IntakeDep, LimiterDep, SettingsDep, is_allowed_origin
 from inquiry.errors import (
     IdempotencyKeyReused,
@@ -20,20 +23,31 @@ from inquiry.errors import (
     StorageUnavailable,
 )
 from inquiry.intake.messages import field_errors
-from inquiry.intake.schemas import InquiryIn
+from inquiry.intake.schemas import InquiryIn, contact_errors
 from inquiry.signing import Signer
 from inquiry.web.i18n import TEXT, Language, pick_language
+from inquiry.web.receipt import Receipts
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/forms", tags=["hosted form"], include_in_schema=False)
 
-_FIELDS = tuple(InquiryIn.model_fields)
+# What the visitor types; form_subject comes only from the embedding site's `_subject`.
+_FIELDS = tuple(name for name in InquiryIn.model_fields if name != "form_subject")
 _CHECKBOXES = ("voicemail_ok", "consent")
-RECEIPT_MAX_AGE = 24 * 3600
+# Field names of hosted form backends (Formspree and the like), so a clinic site can switch
+# by changing only its form's action. The plain field wins when both are sent.
+_ALIASES = {"_replyto": "email", "_gotcha": "website", "_language": "language"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def _signers(request: Request) -> tuple[Signer, Signer]:
-    state = request.app.state
-    return state.form_signer, state.receipt_signer
+def _form_signer(request: Request) -> Signer:
+    signer: Signer = request.app.state.form_signer
+    return signer
+
+
+def _receipts(request: Request) -> Receipts:
+    receipts: Receipts = request.app.state.receipts
+    return receipts
 
 
 def _render(
@@ -62,7 +76,6 @@ def _form_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    form_signer, _ = _signers(request)
     return _render(
         request,
         "form/contact.html",
@@ -70,8 +83,14 @@ def _form_page(
         status_code,
         values=values,
         errors=errors or {},
-        form_token=form_signer.sign(secrets.token_urlsafe(12)),
+        form_token=_form_signer(request).sign(secrets.token_urlsafe(12)),
+        privacy_notice=_privacy_notice(request.app.state.settings, language),
     )
+
+
+def _privacy_notice(settings: Settings, language: Language) -> str:
+    notice = settings.privacy_notice_fr if language == "fr" else settings.privacy_notice_en
+    return notice.format(phone=settings.clinic_phone, email=settings.admin_email)
 
 
 @router.get("/contact", response_class=HTMLResponse)
@@ -110,14 +129,18 @@ async def submit_form(
     except RateLimited as error:
         return _rate_limited_page(request, language, values, error)
 
-    form_signer, receipt_signer = _signers(request)
-    token = form_signer.unsign(
+    token = _form_signer(request).unsign(
         str(form.get("form_token", "")), max_age=settings.form_token_max_age_seconds
     )
     content_key = "form-content:" + hashlib.sha256(inquiry.model_dump_json().encode()).hexdigest()
+    next_url = _next_url(form.get("_next"), settings)
+    receipts = _receipts(request)
 
     def receipt_location(answer: Any) -> bytes:
-        receipt = receipt_signer.sign(f"{answer.reference}:{answer.language}:{int(answer.crisis)}")
+        # A visitor in crisis always gets the crisis page, wherever the site wanted them sent.
+        if next_url and not answer.crisis:
+            return next_url.encode()
+        receipt = receipts.issue(answer.reference, answer.language, answer.crisis)
         return ("/forms/thanks?" + urlencode({"receipt": receipt})).encode()
 
     async def accept(key: str, *, count_email: bool = True) -> bytes:
@@ -164,37 +187,44 @@ async def thanks(
     lang: Annotated[str | None, Query(max_length=5)] = None,
 ) -> HTMLResponse:
     """The thank-you page with the reference, and crisis resources first when they are owed."""
-    _, receipt_signer = _signers(request)
-    payload = receipt_signer.unsign(receipt, max_age=RECEIPT_MAX_AGE)
-    if payload is None:
+    found = _receipts(request).read(receipt)
+    if found is None:
         language = pick_language(lang, request.headers.get("accept-language"))
         return _render(request, "form/thanks.html", language, reference=None, crisis=False)
-    reference, language_code, crisis = payload.split(":")
-    language = pick_language(language_code, None)
-    resources = request.app.state.settings.crisis_resources[language] if crisis == "1" else []
+    resources = request.app.state.settings.crisis_resources[found.language] if found.crisis else []
     return _render(
         request,
         "form/thanks.html",
-        language,
-        reference=reference,
-        crisis=crisis == "1",
+        found.language,
+        reference=found.reference,
+        crisis=found.crisis,
         resources=resources,
     )
 
 
-# Fields the page shows with their own error slot; others are hidden or fixed choices.
-_SHOWN = frozenset(
-    {
-        "name",
-        "email",
-        "phone",
-        "preferred_contact",
-        "callback_window",
-        "topic",
-        "subject",
-        "message",
-        "consent",
-    }
+def _next_url(value: object, settings: Settings) -> str | None:
+    """`_next` when it is an address on one of the clinic's own origins; never an open redirect."""
+    if not isinstance(value, str) or not value or _CONTROL.search(value) or "\\" in value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
+        return None
+    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    return value if origin in settings.allowed_origins else None
+
+
+# Fields the page shows with their own error slot, in the page's order (the error summary
+# lists problems in this order); others are hidden or fixed choices.
+_SHOWN = (
+    "name",
+    "email",
+    "phone",
+    "preferred_contact",
+    "callback_window",
+    "topic",
+    "subject",
+    "message",
+    "consent",
 )
 
 
@@ -205,17 +235,21 @@ class _FormErrors(Exception):
 
 
 def _validated(values: dict[str, str], language: Language) -> InquiryIn:
-    """The inquiry, or errors placed where the visitor can see them."""
+    """The inquiry, or every problem at once, each placed where the visitor can see it."""
+    data = _as_input(values)
     try:
-        return InquiryIn.model_validate(_as_input(values))
+        return InquiryIn.model_validate(data)
     except ValidationError as error:
-        problems = field_errors(error.errors(), language)
-    errors = {problem["field"]: problem["message"] for problem in problems}
-    if "source_page" in errors and values.pop("source_page", None) is not None:
+        problems = field_errors([*error.errors(), *contact_errors(data)], language)
+    found = {problem["field"]: problem["message"] for problem in problems}
+    if "source_page" in found and values.pop("source_page", None) is not None:
         # Where they came from is ours to note, not theirs to fix: drop it and try again.
         return _validated(values, language)
-    if any(field not in _SHOWN for field in errors):
-        errors[""] = TEXT[language]["form_unreadable"]
+    if "form_subject" in found and values.pop("form_subject", None) is not None:
+        return _validated(values, language)  # the embedding site's label, not theirs either
+    errors = {field: found[field] for field in _SHOWN if field in found}
+    if any(field not in _SHOWN for field in found):
+        errors = {"": TEXT[language]["form_unreadable"], **errors}
     raise _FormErrors(errors)
 
 
@@ -226,11 +260,23 @@ def _values(form: FormData) -> dict[str, str]:
         value = form.get(name)
         if isinstance(value, str):
             values[name] = value
+    for alias, name in _ALIASES.items():
+        value = form.get(alias)
+        if isinstance(value, str) and not values.get(name, "").strip():
+            values[name] = value
+    subject = form.get("_subject")
+    if isinstance(subject, str) and subject.strip():
+        if _CONTROL.search(subject) or len(subject) > 200:
+            # The site's label for the admin email: a bad one costs the label, not the inquiry.
+            log.warning("form _subject ignored: not a single line of at most 200 characters")
+        else:
+            values["form_subject"] = subject
     return values
 
 
 def _as_input(values: dict[str, str]) -> dict[str, object]:
-    data: dict[str, object] = {name: values[name] for name in _FIELDS if name in values}
+    fields = InquiryIn.model_fields
+    data: dict[str, object] = {name: values[name] for name in fields if name in values}
     for checkbox in _CHECKBOXES:
         # An unticked checkbox is simply absent from a form post.
         data[checkbox] = checkbox in values and values[checkbox] not in ("", "off", "false")

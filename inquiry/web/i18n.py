@@ -9,6 +9,16 @@ Language = Literal["en", "fr"]
 TEXT: dict[str, dict[str, str]] = {
     "en": {
         "title": "Contact the clinic",
+        "required": "required",
+        "contact_hint": "Give an email address, a phone number, or both: we need at least one "
+        "to reply.",
+        "consent_label": "Consent",
+        "privacy_summary": "How we handle your information",
+        "error_summary_title": "Please fix the following",
+        "colon": ":",
+        "thanks_crisis_next": "A member of our team will contact you as soon as possible. "
+        "Please keep your reference if you call us at {phone}.",
+        "logo_alt": "{clinic}",
         "intro": "Questions about IV ketamine treatment, appointments or billing? Send us a "
         "message and our team will get back to you.",
         "crisis_banner": "If you are in crisis or thinking about suicide, do not wait for a "
@@ -39,7 +49,6 @@ TEXT: dict[str, dict[str, str]] = {
         "consent": "I agree that the clinic may contact me about this inquiry.",
         "honeypot": "Leave this field empty",
         "send": "Send",
-        "errors_intro": "Please check the fields marked below.",
         "switch_language": "Français",
         "storage_unavailable": "Your message could not be saved just now. Please try again in "
         "a minute, or call us at {phone}.",
@@ -56,10 +65,21 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "fr": {
         "title": "Contactez la clinique",
+        "required": "obligatoire",
+        "contact_hint": "Indiquez une adresse courriel, un numéro de téléphone, ou les deux\u202f: "
+        "il nous en faut au moins un pour vous répondre.",
+        "consent_label": "Consentement",
+        "privacy_summary": "Comment nous traitons vos renseignements",
+        "error_summary_title": "Veuillez corriger ce qui suit",
+        # French typography: a narrow no-break space before the colon.
+        "colon": "\u202f:",
+        "thanks_crisis_next": "Un membre de notre équipe communiquera avec vous dès que "
+        "possible. Gardez votre référence si vous nous appelez au {phone}.",
+        "logo_alt": "{clinic}",
         "intro": "Des questions sur le traitement à la kétamine par voie intraveineuse, les "
         "rendez-vous ou la facturation? Écrivez-nous et notre équipe vous répondra.",
         "crisis_banner": "Si vous êtes en crise ou pensez au suicide, n'attendez pas notre "
-        "réponse : composez le 911, ou appelez ou textez le 9-8-8 (24/7).",
+        "réponse\u202f: composez le 911, ou appelez ou textez le 9-8-8 (24/7).",
         "name": "Votre nom",
         "email": "Courriel",
         "phone": "Téléphone",
@@ -86,7 +106,6 @@ TEXT: dict[str, dict[str, str]] = {
         "consent": "J'accepte que la clinique me contacte au sujet de cette demande.",
         "honeypot": "Laissez ce champ vide",
         "send": "Envoyer",
-        "errors_intro": "Veuillez vérifier les champs indiqués ci-dessous.",
         "switch_language": "English",
         "storage_unavailable": "Votre message n'a pas pu être enregistré pour le moment. "
         "Veuillez réessayer dans une minute, ou appelez-nous au {phone}.",
@@ -101,7 +120,7 @@ TEXT: dict[str, dict[str, str]] = {
         "thanks_expired": "Merci. Pour nous joindre, composez le {phone}.",
         "crisis_title": "Demandez de l'aide dès maintenant",
         "crisis_intro": "Vous n'avez pas à attendre notre appel. De l'aide est disponible "
-        "tout de suite :",
+        "tout de suite\u202f:",
     },
 }
 

@@ -117,7 +117,7 @@ class TestHostedForm:
         assert field_error(page, "name") is None
         assert 'value="Jean Roy"' in page
         assert 'value="jean@"' in page
-        assert 'aria-invalid="true" aria-describedby="email-error"' in page
+        assert 'aria-invalid="true" aria-describedby="contact-hint email-error"' in page
         assert await count(engine, inquiry_table) == 0
 
     async def test_errors_are_in_french_for_french_visitors(
