@@ -3,45 +3,22 @@
 from __future__ import annotations
 
 import http.server
-import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.conftest import free_port
+from tests.web.conftest import DESKTOP, PHONE, accessibility_violations
 
-CHROMIUM = os.environ.get("INQUIRY_TEST_CHROMIUM", "/usr/bin/chromium")
 EMBEDDING_PORT = free_port()
 EMBEDDING_ORIGIN = f"http://127.0.0.1:{EMBEDDING_PORT}"
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"Chromium is needed for browser tests: {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -146,3 +123,87 @@ class TestEmbedding:
         # Chromium refuses to render a frame that CSP frame-ancestors forbids.
         assert frame is None or frame.locator("h1").count() == 0
         context.close()
+
+
+@pytest.fixture
+def visitor(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A visitor with scripts on (axe-core runs as a script), on a phone or a desktop."""
+    viewport: ViewportSize = getattr(request, "param", PHONE)
+    context = browser.new_context(viewport=viewport, is_mobile=viewport == PHONE)
+    yield context.new_page()
+    context.close()
+
+
+def fill_valid(page: Page, message: str, lang: str = "en") -> None:
+    words = {
+        "en": ("Your name", "Email", "Your message", "I agree that the clinic may contact me"),
+        "fr": ("Votre nom", "Courriel", "Votre message", "J'accepte que la clinique me contacte"),
+    }[lang]
+    page.get_by_label(words[0]).fill("Alex Martin")
+    page.get_by_label(words[1], exact=True).fill("alex@example.ca")
+    page.get_by_label(words[2]).fill(message)
+    page.get_by_label(re.compile(words[3])).check()
+
+
+VIEWPORTS = [pytest.param(PHONE, id="phone"), pytest.param(DESKTOP, id="desktop")]
+
+
+class TestVisitorPages:
+    @pytest.mark.parametrize("lang", ["en", "fr"])
+    def test_an_empty_form_shows_every_error_at_once_and_focuses_the_summary(
+        self, live_server: str, phone_page: Page, lang: str
+    ) -> None:
+        page = phone_page
+        page.goto(f"{live_server}/forms/contact?lang={lang}")
+        page.get_by_role("button", name="Send" if lang == "en" else "Envoyer").click()
+
+        summary = page.locator("#error-summary")
+        expect(summary).to_be_focused()
+        links = summary.get_by_role("link")
+        expect(links).to_have_count(4)  # name, email or phone, message, consent
+        for field in ("name", "email", "message", "consent"):
+            expect(page.locator(f"#{field}-error")).to_be_visible()
+
+        links.nth(1).click()
+        expect(page.locator("#email")).to_be_focused()
+
+    def test_the_crisis_page_is_calm_and_its_url_says_nothing(
+        self, live_server: str, visitor: Page
+    ) -> None:
+        page = visitor
+        page.goto(f"{live_server}/forms/contact?lang=fr")
+        fill_valid(page, "chu pu capable, j'ai pris toutes mes pilules à soir", lang="fr")
+        page.get_by_role("button", name="Envoyer").click()
+
+        expect(page).to_have_url(re.compile(r"/forms/thanks\?receipt=INQ-[A-Z0-9]{6}\.[^:]*$"))
+        assert ":fr" not in page.url
+        assert ":1" not in page.url
+        expect(page.locator("h1")).to_have_count(1)
+        expect(page.locator("h1")).to_have_text("Demandez de l'aide dès maintenant")
+        expect(page.locator("body")).not_to_contain_text("jour ouvrable")
+        number = page.get_by_role("link", name="9-8-8")
+        assert number.evaluate("link => link.getClientRects().length") == 1  # never wrapped
+
+    @pytest.mark.parametrize("visitor", VIEWPORTS, indirect=True)
+    @pytest.mark.parametrize("lang", ["en", "fr"])
+    def test_every_form_page_and_state_passes_axe(
+        self, live_server: str, visitor: Page, lang: str
+    ) -> None:
+        page = visitor
+        send = "Send" if lang == "en" else "Envoyer"
+        seen: dict[str, list[str]] = {}
+        page.goto(f"{live_server}/forms/contact?lang={lang}")
+        seen["form"] = accessibility_violations(page)
+        page.get_by_role("button", name=send).click()
+        seen["errors"] = accessibility_violations(page)
+        fill_valid(page, "How much does a series of infusions cost?", lang)
+        page.get_by_role("button", name=send).click()
+        expect(page.locator("#reference")).to_be_visible()
+        seen["thanks"] = accessibility_violations(page)
+        page.goto(f"{live_server}/forms/contact?lang={lang}")
+        fill_valid(page, "I don't want to be alive anymore, I have the pills ready.", lang)
+        page.get_by_role("button", name=send).click()
+        expect(page.locator("#reference")).to_be_visible()
+        seen["crisis"] = accessibility_violations(page)
+
+        assert seen == {"form": [], "errors": [], "thanks": [], "crisis": []}
