@@ -16,9 +16,9 @@ from inquiry.logs import configure_logging
 log = logging.getLogger("inquiry")
 
 
-def _settings() -> Settings:
+def _settings(**overrides: object) -> Settings:
     try:
-        return Settings()
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         problems = "; ".join(
             (f"INQUIRY_{'_'.join(str(p) for p in e['loc']).upper()}: " if e["loc"] else "")
@@ -28,20 +28,29 @@ def _settings() -> Settings:
         raise SystemExit(f"inquiry: configuration error: {problems}") from None
 
 
+def serve_settings(host: str | None, port: int | None) -> Settings:
+    """The settings with the address given on the command line, which links then point to."""
+    given = {"host": host, "port": port}
+    return _settings(**{name: value for name, value in given.items() if value is not None})
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from inquiry.app import create_app, load_triage_rules
     from inquiry.db import migrate_blocking
 
-    settings = _settings()
-    host = args.host or settings.host
-    port = args.port or settings.port
+    settings = serve_settings(args.host, args.port)
+    host, port = settings.host, settings.port
     if settings.is_sqlite:
         # The embedded default owns its schema; PostgreSQL deployments run `inquiry migrate`.
         migrate_blocking(settings)
     log.info(
-        "serving on http://%s:%d (database: %s)", host, port, settings.database_url.split(":")[0]
+        "serving on http://%s:%d (database: %s); links in emails use %s",
+        host,
+        port,
+        settings.database_url.split(":")[0],
+        settings.public_base_url,
     )
     app = create_app(settings)
     load_triage_rules(settings)

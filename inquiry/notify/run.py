@@ -35,7 +35,7 @@ async def run_worker(settings: Settings) -> None:
                     outbox_notifications(settings.database_url, worker.notify)
                 )
             worker.start()
-            log.info("outbox worker started")
+            log.info("outbox worker started; links in emails use %s", settings.public_base_url)
             await stop.wait()
             log.info("stopping: finishing the message in hand")
             await worker.stop()
