@@ -38,13 +38,13 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from inquiry.app import create_app, load_triage_rules
-    from inquiry.db import migrate_blocking
+    from inquiry.db import migrate_or_explain
 
     settings = serve_settings(args.host, args.port)
     host, port = settings.host, settings.port
     if settings.is_sqlite:
         # The embedded default owns its schema; PostgreSQL deployments run `inquiry migrate`.
-        migrate_blocking(settings)
+        asyncio.run(migrate_or_explain(settings))
     log.info(
         "serving on http://%s:%d (database: %s); links in emails use %s",
         host,
@@ -72,9 +72,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from inquiry.db import migrate_blocking
+    from inquiry.db import migrate_or_explain
 
-    migrate_blocking(_settings(), args.revision)
+    # Here each step is what was asked for; the plugins' set-up is not.
+    logging.getLogger("alembic").setLevel(logging.INFO)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    asyncio.run(migrate_or_explain(_settings(), args.revision))
     log.info("database is at revision %s", args.revision)
     return 0
 
@@ -124,8 +127,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from inquiry.db import DatabaseNotReady
+
     argv = sys.argv[1:] if argv is None else argv
     configure_logging()
+    try:
+        return _dispatch(argv)
+    except DatabaseNotReady as error:
+        raise SystemExit(f"inquiry: {error}") from None
+
+
+def _dispatch(argv: list[str]) -> int:
     if argv[:1] == ["triage"]:
         from inquiry.triage.cli import run
 
