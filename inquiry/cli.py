@@ -121,7 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     box_commands.add_parser("stats", help="count messages by status")
     box.set_defaults(handler=_outbox)
 
-    commands.add_parser("triage", help="triage JSON Lines from stdin (see `inquiry triage -h`)")
+    commands.add_parser(
+        "triage",
+        help="triage JSON Lines from stdin, or measure it on a labelled file "
+        "(see `inquiry triage -h`)",
+    )
     commands.add_parser("staff", help="staff accounts and API tokens (see `inquiry staff -h`)")
     return parser
 
