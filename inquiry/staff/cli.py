@@ -67,7 +67,9 @@ async def _run(settings: Settings, command: Command, args: argparse.Namespace, o
     if settings.is_sqlite and command not in READS:
         await migrate_or_explain(settings)  # the embedded default owns its schema, as in `serve`
     else:
-        await check_schema(settings)  # a listing never creates a database to list nothing from
+        # A listing never creates a database to list nothing from; PostgreSQL's schema is
+        # brought up by `inquiry migrate` alone.
+        await check_schema(settings)
     engine = create_engine(settings)
     try:
         sessions = async_sessionmaker(engine, expire_on_commit=False)
