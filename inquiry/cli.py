@@ -16,9 +16,9 @@ from inquiry.logs import configure_logging
 log = logging.getLogger("inquiry")
 
 
-def _settings() -> Settings:
+def _settings(**overrides: object) -> Settings:
     try:
-        return Settings()
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         problems = "; ".join(
             (f"INQUIRY_{'_'.join(str(p) for p in e['loc']).upper()}: " if e["loc"] else "")
@@ -28,20 +28,29 @@ def _settings() -> Settings:
         raise SystemExit(f"inquiry: configuration error: {problems}") from None
 
 
+def serve_settings(host: str | None, port: int | None) -> Settings:
+    """The settings with the address given on the command line, which links then point to."""
+    given = {"host": host, "port": port}
+    return _settings(**{name: value for name, value in given.items() if value is not None})
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from inquiry.app import create_app, load_triage_rules
-    from inquiry.db import migrate_blocking
+    from inquiry.db import migrate_or_explain
 
-    settings = _settings()
-    host = args.host or settings.host
-    port = args.port or settings.port
+    settings = serve_settings(args.host, args.port)
+    host, port = settings.host, settings.port
     if settings.is_sqlite:
         # The embedded default owns its schema; PostgreSQL deployments run `inquiry migrate`.
-        migrate_blocking(settings)
+        asyncio.run(migrate_or_explain(settings))
     log.info(
-        "serving on http://%s:%d (database: %s)", host, port, settings.database_url.split(":")[0]
+        "serving on http://%s:%d (database: %s); links in emails use %s",
+        host,
+        port,
+        settings.database_url.split(":")[0],
+        settings.public_base_url,
     )
     app = create_app(settings)
     load_triage_rules(settings)
@@ -63,9 +72,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from inquiry.db import migrate_blocking
+    from inquiry.db import migrate_or_explain
 
-    migrate_blocking(_settings(), args.revision)
+    # Here each step is what was asked for; the plugins' set-up is not.
+    logging.getLogger("alembic").setLevel(logging.INFO)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    asyncio.run(migrate_or_explain(_settings(), args.revision))
     log.info("database is at revision %s", args.revision)
     return 0
 
@@ -109,14 +121,27 @@ def _parser() -> argparse.ArgumentParser:
     box_commands.add_parser("stats", help="count messages by status")
     box.set_defaults(handler=_outbox)
 
-    commands.add_parser("triage", help="triage JSON Lines from stdin (see `inquiry triage -h`)")
+    commands.add_parser(
+        "triage",
+        help="triage JSON Lines from stdin, or measure it on a labelled file "
+        "(see `inquiry triage -h`)",
+    )
     commands.add_parser("staff", help="staff accounts and API tokens (see `inquiry staff -h`)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from inquiry.db import DatabaseNotReady
+
     argv = sys.argv[1:] if argv is None else argv
     configure_logging()
+    try:
+        return _dispatch(argv)
+    except DatabaseNotReady as error:
+        raise SystemExit(f"inquiry: {error}") from None
+
+
+def _dispatch(argv: list[str]) -> int:
     if argv[:1] == ["triage"]:
         from inquiry.triage.cli import run
 

@@ -53,6 +53,19 @@ def _split_csv(value: object) -> object:
     return value
 
 
+# Binding to every interface: a browser on this machine reaches it on the loopback address.
+_ANY_ADDRESS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 - compared, not bound
+
+
+def served_base_url(host: str, port: int) -> str:
+    """The http address a browser on this machine uses for the service bound to host:port."""
+    if host in _ANY_ADDRESS:
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URL
+    return f"http://{host}:{port}"
+
+
 class CrisisResource(BaseModel):
     """A place to get help now, shown to a visitor in crisis."""
 
@@ -189,7 +202,10 @@ class Settings(BaseSettings):
     # Shown beside the form's consent box; {phone} and {email} are the clinic's.
     privacy_notice_en: str = DEFAULT_PRIVACY_NOTICE["en"]
     privacy_notice_fr: str = DEFAULT_PRIVACY_NOTICE["fr"]
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Where staff links in emails point and the hosted form posts to. Unset, it is the
+    # address served (INQUIRY_HOST and INQUIRY_PORT, or `inquiry serve --host --port`), so a
+    # laptop's links lead to the running service; a separate worker reads the same settings.
+    public_base_url: str = ""
 
     # Browser origins allowed to call the JSON API, post the form, and frame the hosted form.
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -261,6 +277,12 @@ class Settings(BaseSettings):
         except ValueError as error:
             raise ValueError(f"{value!r} is not a range of the day like 09:00-12:00") from error
         return value
+
+    @model_validator(mode="after")
+    def _base_url_from_address(self) -> Settings:
+        if not self.public_base_url:
+            self.public_base_url = served_base_url(self.host, self.port)
+        return self
 
     @model_validator(mode="after")
     def _business_hours(self) -> Settings:

@@ -176,3 +176,92 @@ async def migrate(settings: Settings, revision: str = "head") -> None:
 
 def migrate_blocking(settings: Settings, revision: str = "head") -> None:
     asyncio.run(migrate(settings, revision))
+
+
+class DatabaseNotReady(Exception):
+    """The database is missing, unreachable or behind the code: the message says what to do."""
+
+
+def database_name(settings: Settings) -> str:
+    """The database as a person finds it: a SQLite file's full path, or its URL less password."""
+    url = make_url(settings.database_url)
+    if settings.is_sqlite and url.database and url.database != ":memory:":
+        return str(Path(url.database).resolve())
+    return url.render_as_string(hide_password=True)
+
+
+def _reason(error: BaseException) -> str:
+    """The driver's own words, on one line, without SQLAlchemy's statement and links."""
+    cause = getattr(error, "orig", None) or error
+    text = " ".join(str(cause).split()) or type(cause).__name__
+    return text
+
+
+def _current_revision(connection: Connection) -> str | None:
+    from sqlalchemy import inspect
+
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    revision = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    return str(revision) if revision is not None else None
+
+
+async def check_schema(settings: Settings) -> None:
+    """Raise DatabaseNotReady unless the database exists at the newest revision.
+
+    Never creates anything: a SQLite file that is not there is reported, not made (SQLite
+    would otherwise leave an empty file behind, and the next command would read that).
+    """
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    name = database_name(settings)
+    database = make_url(settings.database_url).database
+    if (
+        settings.is_sqlite
+        and database != ":memory:"
+        and not await asyncio.to_thread(Path(database or "").is_file)
+    ):
+        raise DatabaseNotReady(f"no database at {name}: run `inquiry migrate` to create it")
+    # No pragmas and no pool: only a look at alembic_version, which writes nothing.
+    engine = create_async_engine(settings.database_url, poolclass=NullPool, hide_parameters=True)
+    try:
+        async with engine.connect() as connection:
+            revision = await connection.run_sync(_current_revision)
+    except (SQLAlchemyError, OSError) as error:
+        raise DatabaseNotReady(f"cannot read the database {name}: {_reason(error)}") from error
+    finally:
+        await engine.dispose()
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+    newest = scripts.get_current_head()
+    if revision is None:
+        raise DatabaseNotReady(f"the database {name} has no tables yet: run `inquiry migrate`")
+    if revision != newest:
+        known = any(script.revision == revision for script in scripts.walk_revisions())
+        if not known:
+            raise DatabaseNotReady(
+                f"the database {name} is at revision {revision}, newer than this version of "
+                "inquiry knows: upgrade inquiry"
+            )
+        raise DatabaseNotReady(
+            f"the database {name} is at revision {revision}, not {newest}: run `inquiry migrate`"
+        )
+
+
+async def migrate_or_explain(settings: Settings, revision: str = "head") -> None:
+    """migrate(), with a database that cannot be created or written to told in one line."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        await migrate(settings, revision)
+    except (SQLAlchemyError, OSError, CommandError) as error:
+        reason = _reason(error)
+        denied = isinstance(error, PermissionError) or any(
+            words in reason for words in ("unable to open", "readonly", "read-only")
+        )
+        hint = " (is its folder writable?)" if settings.is_sqlite and denied else ""
+        raise DatabaseNotReady(
+            f"cannot create or update the database {database_name(settings)}{hint}: {reason}"
+        ) from error

@@ -62,6 +62,8 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(FORMAT))
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Migrations say what they do only under `inquiry migrate` (cli.py turns them up there):
+    # other commands that bring the embedded database up to date print only their own output.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if level <= logging.INFO:
         ACCESS_LOG.start(sys.stderr)

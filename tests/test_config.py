@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from inquiry.cli import serve_settings
 from inquiry.config import Settings
 
 
@@ -77,3 +79,36 @@ class TestSettings:
         assert result.returncode != 0
         assert "configuration error: INQUIRY_PORT" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+class TestPublicBaseUrl:
+    @pytest.mark.parametrize(
+        ("host", "port", "base"),
+        [
+            ("127.0.0.1", 8000, "http://127.0.0.1:8000"),
+            ("127.0.0.1", 8210, "http://127.0.0.1:8210"),
+            ("0.0.0.0", 8210, "http://127.0.0.1:8210"),  # noqa: S104 - a setting, not a bind
+            ("::", 8210, "http://127.0.0.1:8210"),
+            ("::1", 8210, "http://[::1]:8210"),
+            ("clinic.lan", 9000, "http://clinic.lan:9000"),
+        ],
+    )
+    def test_unset_it_is_the_address_served(self, host: str, port: int, base: str) -> None:
+        assert settings(host=host, port=port).public_base_url == base
+
+    def test_set_it_wins(self) -> None:
+        public = "https://contact.ketaminetherapyclinic.ca"
+        assert settings(port=8210, public_base_url=public).public_base_url == public
+
+    def test_serve_links_to_the_address_on_its_command_line(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("INQUIRY_PUBLIC_BASE_URL", raising=False)
+        monkeypatch.setenv("INQUIRY_PORT", "8300")
+        monkeypatch.chdir(Path(__file__).parent)  # no .env here
+        assert serve_settings(None, None).public_base_url == "http://127.0.0.1:8300"
+        served = serve_settings("0.0.0.0", 8210)  # noqa: S104 - a setting, not a bind
+        assert (served.host, served.port) == ("0.0.0.0", 8210)  # noqa: S104
+        assert served.public_base_url == "http://127.0.0.1:8210"
+        monkeypatch.setenv("INQUIRY_PUBLIC_BASE_URL", "https://contact.example.ca")
+        assert serve_settings(None, 8210).public_base_url == "https://contact.example.ca"

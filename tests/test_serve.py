@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import time
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -39,3 +43,26 @@ class TestServe:
         assert "receipt=" not in server.output
         assert "treatment-resistant" not in server.output
         assert "ann@example.ca" not in server.output
+
+    def test_links_in_emails_lead_to_the_address_served(self, tmp_path: Path) -> None:
+        # Unset, the public address is the one served: INQUIRY_PORT here (running_server).
+        with running_server(tmp_path, {"INQUIRY_PUBLIC_BASE_URL": ""}) as server:
+            response = httpx.post(f"{server.base}/api/v1/inquiries", json=valid_inquiry())
+            reference = response.json()["reference"]
+            admin = _wait_for_mail(tmp_path / "var" / "mail", f"{reference}*admin_notification*")
+        body = admin.get_body(("plain",))
+        assert body is not None
+        link = f"{server.base}/staff/inquiries/{reference}"
+        assert f"Staff link: {link}" in body.get_content()
+        assert f"links in emails use {server.base}" in server.output
+
+
+def _wait_for_mail(folder: Path, pattern: str) -> EmailMessage:
+    deadline = time.monotonic() + 30
+    while not (found := sorted(folder.glob(f"{pattern}.eml"))):
+        assert time.monotonic() < deadline, f"no {pattern} in {sorted(folder.glob('*'))}"
+        time.sleep(0.1)
+    [path] = found
+    parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed

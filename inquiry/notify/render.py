@@ -26,8 +26,6 @@ import orjson
 from inquiry.config import EmailDetail, Settings
 from inquiry.models import OutboxKind, as_utc
 
-CLINIC_TIME = ZoneInfo("America/Toronto")
-
 _TOPIC_LABEL = {
     "crisis": "Crisis",
     "clinical": "Clinical",
@@ -234,6 +232,7 @@ class MessageRenderer:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._clinic_time = ZoneInfo(settings.clinic_timezone)  # as the callback schedule reads it
         loader = jinja2.FileSystemLoader(settings.templates_dir / "email")
         # Templates are read once: auto_reload would stat both files for every message.
         self._html = jinja2.Environment(
@@ -354,7 +353,7 @@ class MessageRenderer:
 
     def _context(self, inquiry: Mapping[str, Any], language: str) -> dict[str, Any]:
         settings = self._settings
-        received = as_utc(inquiry["created_at"]).astimezone(CLINIC_TIME)
+        received = as_utc(inquiry["created_at"]).astimezone(self._clinic_time)
         return {
             **self._globals,
             "i": _Fields(inquiry),

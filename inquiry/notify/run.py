@@ -11,7 +11,7 @@ import signal
 from typing import TextIO
 
 from inquiry.config import Settings
-from inquiry.db import create_engine
+from inquiry.db import check_schema, create_engine
 from inquiry.models import OutboxStatus, utcnow
 from inquiry.notify import outbox
 from inquiry.notify.listen import outbox_notifications
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 async def run_worker(settings: Settings) -> None:
     """Deliver until SIGTERM or SIGINT, then finish or hand back what is in hand."""
+    # The worker delivers what `inquiry serve` stored: it never creates a database of its own.
+    await check_schema(settings)
     engine = create_engine(settings)
     worker = OutboxWorker(engine, settings)
     stop = asyncio.Event()
@@ -35,7 +37,7 @@ async def run_worker(settings: Settings) -> None:
                     outbox_notifications(settings.database_url, worker.notify)
                 )
             worker.start()
-            log.info("outbox worker started")
+            log.info("outbox worker started; links in emails use %s", settings.public_base_url)
             await stop.wait()
             log.info("stopping: finishing the message in hand")
             await worker.stop()
@@ -44,11 +46,17 @@ async def run_worker(settings: Settings) -> None:
 
 
 async def outbox_command(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """Run `inquiry outbox list|retry|stats`: on an existing database only, never creating one."""
+    await check_schema(settings)
     engine = create_engine(settings)
     try:
         if args.outbox_command == "list":
             status = OutboxStatus(args.status) if args.status else None
-            for row in await outbox.list_messages(engine, status=status, limit=args.limit):
+            rows = await outbox.list_messages(engine, status=status, limit=args.limit)
+            if not rows:
+                which = f"{status.value} " if status else ""
+                out.write(f"no {which}messages in the outbox\n")
+            for row in rows:
                 out.write(
                     f"{row['id']:>8} {row['status']:<8} {row['kind']:<24} {row['reference']} "
                     f"attempts={row['attempts']} next={row['next_attempt_at']:%Y-%m-%d %H:%M} "

@@ -12,7 +12,7 @@ from typing import TextIO
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inquiry.config import Settings
-from inquiry.db import create_engine, migrate
+from inquiry.db import DatabaseNotReady, check_schema, create_engine, migrate_or_explain
 from inquiry.errors import InquiryError
 from inquiry.models import utcnow
 from inquiry.staff.audit import Caller
@@ -58,14 +58,18 @@ def run(argv: list[str], stdin: TextIO, stdout: TextIO, settings: Settings) -> i
     args.stdin = stdin
     try:
         asyncio.run(_run(settings, COMMANDS[args.command], args, stdout))
-    except (InquiryError, ValueError) as error:
+    except (InquiryError, ValueError, DatabaseNotReady) as error:
         raise SystemExit(f"inquiry staff: {error}") from None
     return 0
 
 
 async def _run(settings: Settings, command: Command, args: argparse.Namespace, out: TextIO) -> None:
-    if settings.is_sqlite:
-        await migrate(settings)  # the embedded default owns its schema, as `serve` does
+    if settings.is_sqlite and command not in READS:
+        await migrate_or_explain(settings)  # the embedded default owns its schema, as in `serve`
+    else:
+        # A listing never creates a database to list nothing from; PostgreSQL's schema is
+        # brought up by `inquiry migrate` alone.
+        await check_schema(settings)
     engine = create_engine(settings)
     try:
         sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -152,6 +156,9 @@ async def _revoke(accounts: StaffService, args: argparse.Namespace, out: TextIO)
     token = await accounts.revoke(await accounts.get_token(args.token_id))
     out.write(f"token {token.id} ({token.prefix}…) revoked\n")
 
+
+# Commands that only read: they need a database and never create one.
+READS: frozenset[Command] = frozenset({_list, _tokens})
 
 COMMANDS: dict[str, Command] = {
     "add": _add,

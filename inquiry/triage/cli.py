@@ -1,74 +1,95 @@
-"""`inquiry triage`: triage JSON Lines from stdin, or evaluate the rules on a labelled file."""
+"""`inquiry triage`: triage JSON Lines from stdin, evaluate on a labelled file, cross-validate."""
 
 import argparse
 import json
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from inquiry.triage.classify import triage
-from inquiry.triage.evaluate import LabelledInquiry, evaluate, format_report
-from inquiry.triage.rules import Rules, RulesError, load_rules
-from inquiry.triage.taxonomy import Topic
+from inquiry.triage.crossval import (
+    DEFAULT_FOLDS,
+    DEFAULT_SEED,
+    CrossValidationError,
+    cross_validate,
+)
+from inquiry.triage.detector import rules_trainer
+from inquiry.triage.evaluate import LABEL_FIELDS, evaluate
+from inquiry.triage.labelled import (
+    EXPECTED_KEYS,
+    BadLine,
+    LabelledFile,
+    read_labelled,
+    records,
+    text_field,
+    topic_field,
+)
+from inquiry.triage.report import (
+    cross_validation_json,
+    evaluation_json,
+    format_cross_validation,
+    format_report,
+)
+from inquiry.triage.rules import Rules, RulesError, default_rules, load_rules
 
+_EPILOG = """\
+Labelled files are JSON Lines in the format of docs/triage.md: 'subject', 'message',
+optional 'visitor_topic'; the expected 'topic', 'priority', 'crisis', 'language'; and
+annotations such as 'category', 'style' (a list) and 'source'. Older files with 'expected'
+and 'lang' are read too.
 
-class _BadLine(ValueError):
-    """One input line cannot be triaged; reported for that line, the batch goes on."""
+--cross-validate splits the file into K folds (stratified by topic and language, a
+paraphrase kept with the line it rewords), trains a detector on all folds but one and
+evaluates it on that one. Today's detector is the rules alone: it learns nothing, so its
+training is a no-op and every fold is triaged by the same rules. The split is there for a
+learned component to plug in (inquiry.triage.detector.Trainer).
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inquiry triage",
         description=(
-            "Triage inquiries given as JSON Lines on stdin "
-            '({"subject", "message", "topic"}; subject and topic optional), '
-            "one JSON result line per input."
+            "Triage inquiries given as JSON Lines on stdin\n"
+            '({"subject", "message", "topic"}; subject and topic optional), one JSON result\n'
+            "line per input; or measure triage on a labelled file."
         ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--eval",
         dest="eval_path",
         type=Path,
         metavar="FILE",
-        help="labelled JSON Lines (expected topic in 'expected' or 'topic', the form's "
-        "choice in 'visitor_topic'): print accuracy, confusion, crisis recall, spam mistakes",
+        help="labelled JSON Lines: print, overall and per language, topic accuracy and "
+        "confusion, crisis recall with each missed crisis, false alarms with each one, real "
+        "inquiries marked spam, and priority agreement where labelled",
+    )
+    mode.add_argument(
+        "--cross-validate",
+        dest="cv_path",
+        type=Path,
+        metavar="FILE",
+        help="k-fold cross-validation on a labelled corpus: figures per fold and pooled "
+        "(the rules learn nothing: training is a no-op today)",
+    )
+    parser.add_argument(
+        "--by",
+        metavar="FIELD",
+        help="the same figures per value of FIELD (category, style, source, or any key of "
+        "the file; a list counts a line under each item; 'paraphrase:12' counts as "
+        "'paraphrase')",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--folds", type=int, metavar="K", help=f"folds to cross-validate (default {DEFAULT_FOLDS})"
+    )
+    parser.add_argument(
+        "--seed", type=int, metavar="N", help=f"seed of the fold split (default {DEFAULT_SEED})"
     )
     parser.add_argument("--rules", type=Path, metavar="PATH", help="rules file to use")
     return parser
-
-
-def _text(record: dict[str, Any], key: str, *, required: bool = False) -> str:
-    value = record.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str):
-        raise _BadLine(f"'{key}' must be a string")
-    return value
-
-
-def _topic(record: dict[str, Any], key: str) -> Topic | None:
-    value = record.get(key)
-    if value in (None, ""):
-        return None
-    try:
-        return Topic(value)
-    except ValueError:
-        raise _BadLine(f"'{key}' is not a topic: {value!r}") from None
-
-
-def _records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | _BadLine]]:
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, _BadLine(f"invalid JSON: {exc.msg}")
-            continue
-        if isinstance(record, dict):
-            yield number, record
-        else:
-            yield number, _BadLine("each line must be a JSON object")
 
 
 def _write(stdout: TextIO, payload: dict[str, Any]) -> None:
@@ -77,17 +98,17 @@ def _write(stdout: TextIO, payload: dict[str, Any]) -> None:
 
 def _stream(rules: Rules, stdin: TextIO, stdout: TextIO) -> int:
     failed = False
-    for number, record in _records(stdin):
+    for number, record in records(stdin):
         try:
-            if isinstance(record, _BadLine):
+            if isinstance(record, BadLine):
                 raise record
             result = triage(
-                _text(record, "subject"),
-                _text(record, "message", required=True),
-                _topic(record, "topic"),
+                text_field(record, "subject"),
+                text_field(record, "message", required=True),
+                topic_field(record, "topic"),
                 rules=rules,
             )
-        except _BadLine as exc:
+        except BadLine as exc:
             failed = True
             _write(stdout, {"line": number, "error": str(exc)})
             continue
@@ -105,50 +126,83 @@ def _stream(rules: Rules, stdin: TextIO, stdout: TextIO) -> int:
     return 1 if failed else 0
 
 
-def _labelled(number: int, record: dict[str, Any]) -> LabelledInquiry:
-    expected = _topic(record, "expected") or _topic(record, "topic")
-    if expected is None:
-        raise _BadLine("missing expected topic ('expected' or 'topic')")
-    language = record.get("lang")
-    return LabelledInquiry(
-        line=number,
-        subject=_text(record, "subject"),
-        message=_text(record, "message", required=True),
-        expected=expected,
-        visitor_topic=_topic(record, "visitor_topic"),
-        language=language if isinstance(language, str) else None,
-    )
+class _Refused(Exception):
+    """The file cannot be measured as asked: one message, exit status 2."""
 
 
-def _evaluate(rules: Rules, path: Path, stdout: TextIO) -> int:
+def _read(path: Path, by: str | None) -> LabelledFile:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        stdout.write(f"error: cannot read {path}: {exc.strerror or exc}\n")
-        return 2
-    cases: list[LabelledInquiry] = []
-    errors: list[str] = []
-    for number, record in _records(lines):
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise _Refused(f"cannot read {path}: {reason}") from None
+    labelled = read_labelled(lines)
+    if not labelled.cases:
+        found = "".join(f"\n  {path}:{line}: {error}" for line, error in labelled.skipped[:5])
+        raise _Refused(f"{path} has no usable labelled lines: {EXPECTED_KEYS}{found}")
+    if by is not None and by not in LABEL_FIELDS:
+        present = {key for case in labelled.cases for key in case.annotations}
+        if by not in present:
+            fields = ", ".join(sorted(present) + list(LABEL_FIELDS))
+            raise _Refused(f"no line of {path} has '{by}'; --by takes one of: {fields}")
+    return labelled
+
+
+def _skipped(path: Path, labelled: LabelledFile, args: argparse.Namespace) -> list[str]:
+    if not labelled.skipped or args.json:
+        return []
+    return ["", "skipped lines:", *(f"{path}:{line}: {error}" for line, error in labelled.skipped)]
+
+
+def _measure(rules: Rules, args: argparse.Namespace, stdout: TextIO) -> int:
+    path: Path = args.eval_path or args.cv_path
+    labelled = _read(path, args.by)
+    document: dict[str, Any] = {"file": str(path)}
+    if args.eval_path is not None:
+        evaluation = evaluate(labelled.cases, rules, by=args.by)
+        document |= evaluation_json(evaluation)
+        lines = format_report(evaluation)
+    else:
         try:
-            if isinstance(record, _BadLine):
-                raise record
-            cases.append(_labelled(number, record))
-        except _BadLine as exc:
-            errors.append(f"{path}:{number}: {exc}")
-    stdout.write("\n".join(format_report(evaluate(cases, rules))) + "\n")
-    if errors:
-        stdout.write("\nskipped lines:\n" + "\n".join(errors) + "\n")
-    return 1 if errors else 0
+            run = cross_validate(
+                labelled.cases,
+                rules_trainer(rules),
+                folds=DEFAULT_FOLDS if args.folds is None else args.folds,
+                seed=DEFAULT_SEED if args.seed is None else args.seed,
+                by=args.by,
+            )
+        except CrossValidationError as exc:
+            raise _Refused(str(exc)) from None
+        document |= {"trainer": "rules (nothing learned)", **cross_validation_json(run)}
+        lines = format_cross_validation(run)
+    if args.json:
+        document["skipped"] = [{"line": line, "error": error} for line, error in labelled.skipped]
+        stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    else:
+        stdout.write("\n".join(lines + _skipped(path, labelled, args)) + "\n")
+    return 1 if labelled.skipped else 0
 
 
 def run(argv: list[str], stdin: TextIO, stdout: TextIO) -> int:
     """Run `inquiry triage` with argv (after the subcommand); return the exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    measuring = args.eval_path is not None or args.cv_path is not None
+    for flag, given in (("--by", args.by), ("--json", args.json or None)):
+        if given is not None and not measuring:
+            parser.error(f"{flag} goes with --eval or --cross-validate")
+    for flag, value in (("--folds", args.folds), ("--seed", args.seed)):
+        if value is not None and args.cv_path is None:
+            parser.error(f"{flag} goes with --cross-validate")
     try:
-        rules = load_rules(args.rules)
+        rules = load_rules(args.rules) if args.rules else default_rules()
     except RulesError as exc:
         stdout.write(f"error: {exc}\n")
         return 2
-    if args.eval_path is not None:
-        return _evaluate(rules, args.eval_path, stdout)
-    return _stream(rules, stdin, stdout)
+    if not measuring:
+        return _stream(rules, stdin, stdout)
+    try:
+        return _measure(rules, args, stdout)
+    except _Refused as exc:
+        stdout.write(f"error: {exc}\n")
+        return 2

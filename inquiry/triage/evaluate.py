@@ -1,111 +1,211 @@
-"""Measure triage against labelled inquiries: the numbers the clinic's safety targets are set on."""
+"""Measure triage against labelled inquiries: the numbers the clinic's safety targets are set on.
+
+Figures are kept overall, per language, and per value of one annotated field (`--by`), each
+as a Tally of counts and the lines behind them, so that tallies add up: the pooled figures of
+a cross-validation are the sum of its folds.
+"""
+
+from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from inquiry.triage.classify import TriageResult, triage
+from inquiry.triage.classify import TriageResult
+from inquiry.triage.detector import Classifier, rules_classifier
+from inquiry.triage.labelled import LabelledInquiry
 from inquiry.triage.rules import Rules
 from inquiry.triage.taxonomy import Topic
 
+__all__ = ["Evaluation", "LabelledInquiry", "Outcome", "Tally", "evaluate", "group_values"]
 
-@dataclass(frozen=True, slots=True)
-class LabelledInquiry:
-    line: int
-    subject: str
-    message: str
-    expected: Topic
-    visitor_topic: Topic | None = None
-    language: str | None = None
+# Fields a line's labels answer for `--by`, beside its annotations.
+LABEL_FIELDS = ("language", "topic", "priority", "visitor_topic")
+NONE = "(none)"
 
 
 @dataclass(frozen=True, slots=True)
-class Miss:
+class Outcome:
+    """One labelled inquiry and what the classifier made of it."""
+
     case: LabelledInquiry
     result: TriageResult
+
+    @property
+    def language(self) -> str:
+        return self.case.language or self.result.language
+
+
+@dataclass(slots=True)
+class Tally:
+    """Agreement with the labels over a set of inquiries, with the lines that disagree."""
+
+    total: int = 0
+    correct: int = 0
+    confusion: Counter[tuple[Topic, Topic]] = field(default_factory=Counter)
+    misclassified: list[Outcome] = field(default_factory=list)
+    crisis_total: int = 0
+    missed_crises: list[Outcome] = field(default_factory=list)
+    non_crisis_total: int = 0
+    false_alarms: list[Outcome] = field(default_factory=list)
+    real_total: int = 0
+    marked_spam: list[Outcome] = field(default_factory=list)
+    priority_total: int = 0  # lines labelled with a priority
+    priority_agree: int = 0
+    language_total: int = 0  # lines labelled with a language
+    language_agree: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        case, result = outcome.case, outcome.result
+        self.total += 1
+        self.confusion[(case.expected, result.topic)] += 1
+        if result.topic == case.expected:
+            self.correct += 1
+        else:
+            self.misclassified.append(outcome)
+        if case.expected == Topic.CRISIS:
+            self.crisis_total += 1
+            if not result.crisis:
+                self.missed_crises.append(outcome)
+        else:
+            self.non_crisis_total += 1
+            if result.crisis:
+                self.false_alarms.append(outcome)
+        if case.expected != Topic.SPAM:
+            self.real_total += 1
+            if result.topic == Topic.SPAM:
+                self.marked_spam.append(outcome)
+        if case.priority is not None:
+            self.priority_total += 1
+            self.priority_agree += result.priority == case.priority
+        if case.language is not None:
+            self.language_total += 1
+            self.language_agree += result.language == case.language
+
+    def __iadd__(self, other: Tally) -> Tally:
+        for name in (
+            "total",
+            "correct",
+            "crisis_total",
+            "non_crisis_total",
+            "real_total",
+            "priority_total",
+            "priority_agree",
+            "language_total",
+            "language_agree",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.confusion += other.confusion
+        self.misclassified += other.misclassified
+        self.missed_crises += other.missed_crises
+        self.false_alarms += other.false_alarms
+        self.marked_spam += other.marked_spam
+        return self
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.total if self.total else None
+
+    @property
+    def crisis_found(self) -> int:
+        return self.crisis_total - len(self.missed_crises)
+
+    @property
+    def crisis_recall(self) -> float | None:
+        return self.crisis_found / self.crisis_total if self.crisis_total else None
+
+    @property
+    def false_alarm_rate(self) -> float | None:
+        return len(self.false_alarms) / self.non_crisis_total if self.non_crisis_total else None
+
+    @property
+    def priority_agreement(self) -> float | None:
+        return self.priority_agree / self.priority_total if self.priority_total else None
+
+    @property
+    def language_agreement(self) -> float | None:
+        return self.language_agree / self.language_total if self.language_total else None
+
+
+def group_values(outcome: Outcome, by: str) -> tuple[str, ...]:
+    """The values a line counts under for `by`: each item of a list, "(none)" when unset.
+
+    A value's part before a colon is its group: `paraphrase:12` counts as `paraphrase`.
+    """
+    case = outcome.case
+    labels = {
+        "language": outcome.language,
+        "topic": case.expected.value,
+        "priority": case.priority.value if case.priority else None,
+        "visitor_topic": case.visitor_topic.value if case.visitor_topic else None,
+    }
+    label = labels.get(by)
+    if by in labels:
+        values: tuple[str, ...] = (label,) if label else ()
+    else:
+        values = case.annotations.get(by, ())
+    grouped = dict.fromkeys(value.split(":", 1)[0] for value in values)
+    return tuple(grouped) or (NONE,)
 
 
 @dataclass(slots=True)
 class Evaluation:
-    total: int = 0
-    correct: int = 0
-    confusion: Counter[tuple[Topic, Topic]] = field(default_factory=Counter)
-    crisis_total: Counter[str] = field(default_factory=Counter)
-    crisis_found: Counter[str] = field(default_factory=Counter)
-    non_crisis_total: int = 0
-    false_crisis: int = 0
-    real_marked_spam: int = 0
-    misses: list[Miss] = field(default_factory=list)
+    """The figures of one run: overall, per language, and per value of the `by` field."""
+
+    overall: Tally = field(default_factory=Tally)
+    languages: dict[str, Tally] = field(default_factory=dict)
+    by: str | None = None
+    values: dict[str, Tally] = field(default_factory=dict)
+
+    def add(self, outcome: Outcome) -> None:
+        self.overall.add(outcome)
+        self.languages.setdefault(outcome.language, Tally()).add(outcome)
+        if self.by is not None:
+            for value in group_values(outcome, self.by):
+                self.values.setdefault(value, Tally()).add(outcome)
+
+    def __iadd__(self, other: Evaluation) -> Evaluation:
+        self.overall += other.overall
+        for mine, theirs in ((self.languages, other.languages), (self.values, other.values)):
+            for key, tally in theirs.items():
+                mine.setdefault(key, Tally())
+                mine[key] += tally
+        return self
+
+    # The figures the clinic's targets are stated in.
+    @property
+    def total(self) -> int:
+        return self.overall.total
 
     @property
     def accuracy(self) -> float:
-        return self.correct / self.total if self.total else 0.0
+        return self.overall.accuracy or 0.0
 
     def crisis_recall(self, language: str | None = None) -> float:
         """Share of crisis inquiries flagged, overall or in one language (1.0 if none)."""
-        found = self.crisis_found.total() if language is None else self.crisis_found[language]
-        total = self.crisis_total.total() if language is None else self.crisis_total[language]
-        return found / total if total else 1.0
+        tally = self.overall if language is None else self.languages.get(language, Tally())
+        recall = tally.crisis_recall
+        return 1.0 if recall is None else recall
 
     @property
     def false_crisis_rate(self) -> float:
-        return self.false_crisis / self.non_crisis_total if self.non_crisis_total else 0.0
+        return self.overall.false_alarm_rate or 0.0
+
+    @property
+    def real_marked_spam(self) -> int:
+        return len(self.overall.marked_spam)
 
 
-def evaluate(cases: Iterable[LabelledInquiry], rules: Rules | None = None) -> Evaluation:
-    """Triage every labelled inquiry and tally agreement, crisis recall and spam mistakes."""
-    report = Evaluation()
+def evaluate(
+    cases: Iterable[LabelledInquiry],
+    rules: Rules | None = None,
+    *,
+    classifier: Classifier | None = None,
+    by: str | None = None,
+) -> Evaluation:
+    """Triage every labelled inquiry (with the rules, or `classifier`) and tally the figures."""
+    classify = classifier or rules_classifier(rules)
+    report = Evaluation(by=by)
     for case in cases:
-        result = triage(case.subject, case.message, case.visitor_topic, rules=rules)
-        language = case.language or result.language
-        report.total += 1
-        report.confusion[(case.expected, result.topic)] += 1
-        if result.topic == case.expected:
-            report.correct += 1
-        else:
-            report.misses.append(Miss(case, result))
-        if case.expected == Topic.CRISIS:
-            report.crisis_total[language] += 1
-            report.crisis_found[language] += result.crisis
-        else:
-            report.non_crisis_total += 1
-            report.false_crisis += result.crisis
-        if result.topic == Topic.SPAM and case.expected != Topic.SPAM:
-            report.real_marked_spam += 1
+        report.add(Outcome(case, classify(case.subject, case.message, case.visitor_topic)))
     return report
-
-
-def format_report(report: Evaluation) -> list[str]:
-    """Render the evaluation as plain text lines for the terminal."""
-    topics = list(Topic)
-    width = max(len(topic) for topic in topics) + 2
-    lines = [
-        f"inquiries: {report.total}",
-        f"accuracy: {report.accuracy:.3f} ({report.correct}/{report.total})",
-        f"crisis recall: {report.crisis_recall():.3f} "
-        f"({report.crisis_found.total()}/{report.crisis_total.total()})",
-    ]
-    for language in sorted(report.crisis_total):
-        lines.append(
-            f"crisis recall [{language}]: {report.crisis_recall(language):.3f} "
-            f"({report.crisis_found[language]}/{report.crisis_total[language]})"
-        )
-    lines += [
-        f"crisis raised on non-crisis: {report.false_crisis_rate:.3f} "
-        f"({report.false_crisis}/{report.non_crisis_total})",
-        f"real inquiries marked spam: {report.real_marked_spam}",
-        "",
-        "confusion (rows: expected, columns: predicted)",
-        " " * width + "".join(f"{topic[:8]:>9}" for topic in topics),
-    ]
-    for expected in topics:
-        counts = "".join(f"{report.confusion[(expected, got)]:>9}" for got in topics)
-        lines.append(f"{expected:<{width}}{counts}")
-    if report.misses:
-        lines += ["", "misclassified (line: expected -> predicted; reasons)"]
-        for miss in report.misses:
-            lines.append(
-                f"{miss.case.line}: {miss.case.expected} -> {miss.result.topic}; "
-                f"{'; '.join(miss.result.reasons)} | {miss.case.message[:90]!r}"
-            )
-    return lines

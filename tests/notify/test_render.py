@@ -242,6 +242,21 @@ class TestTemplateFields:
         text, _ = renderer.bodies("admin_notification", inquiry(1))
         assert text == "3 1"
 
+    def test_received_is_written_in_the_clinic_time_zone(self, tmp_path: Path) -> None:
+        folder = tmp_path / "email"
+        folder.mkdir()
+        (folder / "admin_notification.txt").write_text("{{ received }}")
+        (folder / "admin_notification.html").write_text("{{ received }}")
+        row = inquiry(1, created_at=datetime(2026, 11, 28, 15, 0, tzinfo=UTC))
+        for zone, local in (
+            ("America/Toronto", "2026-11-28 10:00 EST"),
+            ("America/Vancouver", "2026-11-28 07:00 PST"),
+            ("America/Halifax", "2026-11-28 11:00 AST"),
+        ):
+            settings = Settings(_env_file=None, templates_dir=tmp_path, clinic_timezone=zone)
+            text, _ = MessageRenderer(settings).bodies("admin_notification", row)
+            assert text == local
+
     def test_a_field_that_does_not_exist_cannot_render(self, tmp_path: Path) -> None:
         renderer = self.renderer_with(tmp_path, "{{ i.nope }}")
         with pytest.raises(RenderError, match="nope"):
