@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inquiry.audit import Caller, record
 from inquiry.callbacks import queue
 from inquiry.callbacks.models import (
     ACTIVE_STATUSES,
@@ -24,9 +25,15 @@ from inquiry.callbacks.schedule import calendar_for
 from inquiry.config import Settings
 from inquiry.errors import ClaimConflict, InvalidSchedule, NotFound, TransitionNotAllowed
 from inquiry.intake.writer import OUTBOX_CHANNEL
-from inquiry.models import Inquiry, OutboxKind, OutboxMessage, OutboxStatus, as_utc, is_urgent
-from inquiry.staff.audit import Caller, record
-from inquiry.staff.models import Staff
+from inquiry.models import (
+    Inquiry,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    Staff,
+    as_utc,
+    is_urgent,
+)
 from inquiry.triage.taxonomy import Priority
 
 CLOSING = {AttemptOutcome.REACHED: TaskStatus.DONE, AttemptOutcome.DECLINED: TaskStatus.DONE}

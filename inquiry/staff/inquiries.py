@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from inquiry.audit import Caller, record
 from inquiry.callbacks.models import ACTIVE_STATUSES, CallbackTask, TaskStatus, task_table
 from inquiry.callbacks.schedule import calendar_for
 from inquiry.callbacks.tasks import owes_call, ranking, task_row
@@ -24,7 +25,6 @@ from inquiry.models import (
     is_urgent_sql,
     outbox_table,
 )
-from inquiry.staff.audit import Caller, record
 from inquiry.staff.models import TriageOverride, override_table
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, Priority, Topic
 

@@ -9,12 +9,13 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inquiry import auth
+from inquiry.audit import Caller, record
 from inquiry.callbacks.models import TaskStatus, task_table
 from inquiry.config import Settings
 from inquiry.errors import NotFound, StaffExists, TransitionNotAllowed
-from inquiry.staff import passwords, tokens
-from inquiry.staff.audit import Caller, record
-from inquiry.staff.models import ApiToken, Staff, StaffRole, TokenKind, staff_table, token_table
+from inquiry.models import ApiToken, Staff, StaffRole, TokenKind, staff_table, token_table
+from inquiry.staff import passwords
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +130,13 @@ class StaffService:
     ) -> MintedToken:
         """A new token for this account; the secret is returned here and never again."""
         assert staff.id is not None
-        secret = tokens.mint()
+        secret = auth.mint()
         row = ApiToken(
             staff_id=staff.id,
             kind=kind.value,
             label=label,
-            prefix=tokens.shown_prefix(secret),
-            token_hash=tokens.digest(secret),
+            prefix=auth.shown_prefix(secret),
+            token_hash=auth.digest(secret),
             created_at=self._caller.now,
             expires_at=self._caller.now + lifetime if lifetime else None,
         )

@@ -14,12 +14,11 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from inquiry.audit import Caller
 from inquiry.callbacks.models import CallbackTask
 from inquiry.callbacks.tasks import task_row
 from inquiry.config import Settings
-from inquiry.models import Inquiry
-from inquiry.staff.audit import Caller
-from inquiry.staff.models import StaffRole, audit_table
+from inquiry.models import Inquiry, StaffRole, audit_table
 from inquiry.staff.service import StaffService
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, Topic
 

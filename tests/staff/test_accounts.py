@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from inquiry.callbacks.models import task_table
-from inquiry.staff.models import StaffRole, staff_table
+from inquiry.models import StaffRole, staff_table
 from tests.callbacks.test_queue import act
 from tests.staff.fixtures import FakeClock, StaffUser, audit_actions, make_staff, seed_task
 

@@ -13,9 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.callbacks.models import task_table
-from inquiry.models import outbox_table
+from inquiry.models import audit_table, outbox_table
 from inquiry.staff import inquiries
-from inquiry.staff.models import audit_table
 from inquiry.triage.taxonomy import Topic
 from tests.conftest import valid_inquiry
 from tests.staff.fixtures import FakeClock, StaffUser, audit_actions, seed_task, toronto
