@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inquiry import auth
 from inquiry.audit import Caller, record
-from inquiry.callbacks.models import TaskStatus, task_table
+from inquiry.callbacks.transitions import release_claims
 from inquiry.config import Settings
 from inquiry.errors import NotFound, StaffExists, TransitionNotAllowed
 from inquiry.models import ApiToken, Staff, StaffRole, TokenKind, staff_table, token_table
@@ -107,7 +107,8 @@ class StaffService:
             staff.active = active
             changed.append("active")
             if not active:
-                await self._release_claims(staff)
+                assert staff.id is not None
+                await release_claims(self._session, staff.id)
         await self._session.flush()
         record(
             self._session,
@@ -180,13 +181,3 @@ class StaffService:
         )
         if not others:
             raise TransitionNotAllowed("The last active admin cannot be demoted or disabled.")
-
-    async def _release_claims(self, staff: Staff) -> None:
-        await self._session.execute(
-            sa.update(task_table)
-            .where(
-                task_table.c.claimed_by == staff.id,
-                task_table.c.status == TaskStatus.CLAIMED.value,
-            )
-            .values(status=TaskStatus.OPEN.value, claimed_by=None, claimed_until=None)
-        )
