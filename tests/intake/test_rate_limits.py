@@ -17,7 +17,7 @@ from inquiry.config import Settings
 from inquiry.models import inquiry_table
 from inquiry.proxies import client_ip, parse_networks
 from tests.conftest import make_settings, valid_inquiry
-from tests.intake.test_api import URL, count
+from tests.intake.conftest import URL, count
 
 REDIS_URL = "redis://127.0.0.1:6379"
 
