@@ -20,13 +20,14 @@ from inquiry.config import Settings
 from inquiry.db import create_engine, create_transactor
 from inquiry.http_errors import install_error_handlers
 from inquiry.intake import api as intake_api
-from inquiry.intake.guards import SubmissionLimiter, parse_networks
+from inquiry.intake.guards import SubmissionLimiter
 from inquiry.intake.service import IntakeService
 from inquiry.intake.writer import InquiryWriter
 from inquiry.logs import ACCESS_LOG
 from inquiry.middleware import FORM_TYPES, JSON_TYPES, RequestGuard
 from inquiry.models import utcnow
 from inquiry.notify.worker import OutboxWorker
+from inquiry.proxies import parse_networks
 from inquiry.signing import Signer
 from inquiry.staff import api as staff_api
 from inquiry.staff import inquiries_api as staff_inquiries_api

@@ -1,4 +1,4 @@
-"""One JSON shape for every error answer, and the handlers that produce it."""
+"""One JSON shape for every error answer: its model, how routes document it, and the handlers."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inquiry.errors import InquiryError
-from inquiry.intake.messages import field_errors
+from inquiry.field_errors import field_errors
 
 _HTTP_CODES = {
     404: "not_found",
@@ -21,6 +21,46 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+
+_STAFF_DESCRIPTIONS = {
+    401: "No valid bearer token",
+    403: "The caller's role does not allow this",
+    404: "No such id",
+    409: "claim_conflict: someone else holds the task; transition_not_allowed: not from here",
+    422: "A field rule was broken",
+    429: "Too many failed sign-ins; see Retry-After",
+}
+
+
+class FieldError(BaseModel):
+    field: str
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    fields: list[FieldError] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    """The one shape of every error answer: a stable `code` and a human message."""
+
+    error: ErrorBody
+
+
+def documented(descriptions: Mapping[int, str]) -> dict[int | str, dict[str, object]]:
+    """OpenAPI `responses` for these statuses, each answered with an ErrorResponse."""
+    return {
+        status: {"model": ErrorResponse, "description": description}
+        for status, description in sorted(descriptions.items())
+    }
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI `responses` of a staff route for these statuses (401 is always possible)."""
+    return documented({status: _STAFF_DESCRIPTIONS[status] for status in {401, *statuses}})
 
 
 def error_response(

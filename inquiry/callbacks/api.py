@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from inquiry.auth import CallerDep, authenticate, require_admin
 from inquiry.callbacks.models import TaskStatus
 from inquiry.callbacks.schemas import (
     AttemptIn,
@@ -17,9 +18,8 @@ from inquiry.callbacks.schemas import (
     RescheduleIn,
 )
 from inquiry.callbacks.service import CallbackService
-from inquiry.deps import SettingsDep
-from inquiry.staff.deps import CallerDep, SessionDep, authenticate, require_admin
-from inquiry.staff.responses import errors
+from inquiry.deps import SessionDep, SettingsDep
+from inquiry.http_errors import errors
 
 router = APIRouter(
     prefix="/api/v1/staff/callbacks", tags=["callbacks"], dependencies=[Depends(authenticate)]

@@ -8,7 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from inquiry.staff import models as _staff_models  # noqa: F401 - staff.id must be in metadata
+from inquiry import models as _models  # noqa: F401 - inquiry.id and staff.id must be in metadata
 
 
 class TaskStatus(StrEnum):

@@ -89,3 +89,14 @@ async def reference_of(session: AsyncSession, inquiry_id: int) -> str:
     query = sa.select(inquiry_table.c.reference).where(inquiry_table.c.id == inquiry_id)
     reference: str = (await session.execute(query)).scalar_one()
     return reference
+
+
+async def task_of(
+    session: AsyncSession, inquiry_id: int, *, lock: bool = False
+) -> CallbackTask | None:
+    """The inquiry's task, if it has one; `lock` holds its row until commit (PostgreSQL)."""
+    query = sa.select(CallbackTask).where(t.c.inquiry_id == inquiry_id)
+    if lock:
+        query = query.with_for_update()
+    task: CallbackTask | None = (await session.scalars(query)).first()
+    return task

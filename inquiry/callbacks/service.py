@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inquiry.callbacks import queue
+from inquiry.audit import Caller, record
+from inquiry.callbacks import queue, transitions
 from inquiry.callbacks.models import (
     ACTIVE_STATUSES,
     AttemptOutcome,
@@ -24,9 +25,15 @@ from inquiry.callbacks.schedule import calendar_for
 from inquiry.config import Settings
 from inquiry.errors import ClaimConflict, InvalidSchedule, NotFound, TransitionNotAllowed
 from inquiry.intake.writer import OUTBOX_CHANNEL
-from inquiry.models import Inquiry, OutboxKind, OutboxMessage, OutboxStatus, as_utc, is_urgent
-from inquiry.staff.audit import Caller, record
-from inquiry.staff.models import Staff
+from inquiry.models import (
+    Inquiry,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    Staff,
+    as_utc,
+    is_urgent,
+)
 from inquiry.triage.taxonomy import Priority
 
 CLOSING = {AttemptOutcome.REACHED: TaskStatus.DONE, AttemptOutcome.DECLINED: TaskStatus.DONE}
@@ -135,7 +142,7 @@ class CallbackService:
 
     async def release(self, task_id: int) -> CallbackTask:
         task = await self._held(task_id)
-        self._back_to_queue(task)
+        transitions.requeue(task)
         record(self._session, self._caller, "callback.release", ("callback_task", task.id))
         return task
 
@@ -154,7 +161,7 @@ class CallbackService:
         if outcome in CLOSING:
             self._close(task, CLOSING[outcome], outcome.value)
         elif outcome in RETRYING and task.attempts < self._settings.callback_max_attempts:
-            self._schedule(task, self._retry_at(task))
+            transitions.schedule(task, self._retry_at(task))
         else:
             await self._unreachable(task, outcome.value)
         await self._session.flush()
@@ -175,7 +182,7 @@ class CallbackService:
         at = as_utc(at)
         if not self._now < at <= self._now + _FURTHEST_RESCHEDULE:
             raise InvalidSchedule()
-        self._schedule(task, at)
+        transitions.schedule(task, at)
         record(
             self._session,
             self._caller,
@@ -217,25 +224,10 @@ class CallbackService:
         return task
 
     def _hold_for(self, task: CallbackTask, staff_id: int | None) -> None:
-        task.status = TaskStatus.CLAIMED.value
-        task.claimed_by = staff_id
-        task.claimed_until = self._now + self._lease
-
-    def _back_to_queue(self, task: CallbackTask) -> None:
-        task.status = TaskStatus.OPEN.value
-        task.claimed_by = None
-        task.claimed_until = None
-
-    def _schedule(self, task: CallbackTask, at: datetime) -> None:
-        self._back_to_queue(task)
-        task.next_attempt_at = at
-        task.due_at = at
+        transitions.hold(task, staff_id, self._now + self._lease)
 
     def _close(self, task: CallbackTask, status: TaskStatus, reason: str) -> None:
-        self._back_to_queue(task)
-        task.status = status.value
-        task.closed_at = self._now
-        task.close_reason = reason
+        transitions.close(task, status, reason, self._now)
 
     def _retry_at(self, task: CallbackTask) -> datetime:
         hours = self._settings.callback_retry_hours

@@ -1,4 +1,7 @@
-"""Which inquiries owe a phone call, and the task row that records it (pure; intake calls it)."""
+"""Which inquiries owe a phone call, and the task row that records it (pure).
+
+Intake asks for a new inquiry; a corrected triage asks again for a stored one.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ from typing import Any
 from inquiry.callbacks.models import TaskStatus
 from inquiry.callbacks.schedule import calendar_for
 from inquiry.config import Settings
-from inquiry.intake.schemas import ContactMethod, InquiryIn
-from inquiry.triage import TriageResult
 from inquiry.triage.taxonomy import PRIORITY_RANK, Priority, Topic
 
 # A phone number on these is always called back, whatever the visitor preferred.
@@ -60,29 +61,33 @@ def task_row(
     }
 
 
-def callback_task_for(
-    data: InquiryIn,
-    result: TriageResult,
+def task_owed(
     *,
+    phone: str | None,
+    prefers_phone: bool,
+    name: str,
     language: str,
+    callback_window: str,
+    voicemail_ok: bool,
+    topic: Topic,
+    priority: Priority,
     quarantined: bool,
     now: datetime,
     settings: Settings,
 ) -> dict[str, Any] | None:
-    """The task a new inquiry owes, or None when no call is owed."""
-    prefers_phone = data.preferred_contact is ContactMethod.PHONE
+    """Columns of the task an inquiry owes (without inquiry_id), or None when no call is owed."""
     if not owes_call(
-        phone=data.phone, prefers_phone=prefers_phone, topic=result.topic, quarantined=quarantined
+        phone=phone, prefers_phone=prefers_phone, topic=topic, quarantined=quarantined
     ):
         return None
-    assert data.phone is not None
+    assert phone is not None
     return task_row(
-        phone=data.phone,
-        name=data.name,
+        phone=phone,
+        name=name,
         language=language,
-        callback_window=data.callback_window.value,
-        voicemail_ok=data.voicemail_ok,
-        priority=result.priority,
+        callback_window=callback_window,
+        voicemail_ok=voicemail_ok,
+        priority=priority,
         now=now,
         settings=settings,
     )

@@ -17,8 +17,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 
-from inquiry.deps import guard_submission
-from inquiry.intake.schemas import ErrorResponse, InquiryAccepted, InquiryIn, contact_errors
+from inquiry.http_errors import documented
+from inquiry.intake.deps import guard_submission
+from inquiry.intake.schemas import InquiryAccepted, InquiryIn, contact_errors
 from inquiry.intake.service import IntakeService
 
 Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -39,17 +40,16 @@ class PlainRoute(APIRoute):
 
 router = APIRouter(prefix="/api/v1", tags=["intake"], route_class=PlainRoute)
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorResponse, "description": description}
-    for status, description in {
+_ERRORS = documented(
+    {
         403: "Posted from a web page whose origin is not allowed",
         413: "Body too large",
         415: "Not application/json",
         422: "A field rule was broken, or the Idempotency-Key was reused with another body",
         429: "Rate limited; see Retry-After",
         503: "Could not be stored just now; safe to retry with the same Idempotency-Key",
-    }.items()
-}
+    }
+)
 
 # 196: stored as "api:<key>" in a 200-character column.
 _IdempotencyKey = TypeAdapter(

@@ -1,8 +1,7 @@
-"""Abuse guards: rate limits per client and per email, client address, allowed origins."""
+"""Abuse guards: rate limits per client and per email, allowed origins."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import time
@@ -15,8 +14,6 @@ from limits.storage import storage_from_string
 
 from inquiry.config import Settings
 from inquiry.errors import RateLimited
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 log = logging.getLogger(__name__)
 
@@ -57,36 +54,6 @@ class SubmissionLimiter:
                 return
             retry_after = max(1, math.ceil(stats.reset_time - time.time()))
             raise RateLimited(headers={"Retry-After": str(retry_after)})
-
-
-def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
-
-
-def client_ip(peer: str | None, forwarded_for: str | None, trusted: tuple[Network, ...]) -> str:
-    """The visitor's address: X-Forwarded-For is believed only from trusted proxies.
-
-    Walks the chain from the nearest hop outward and stops at the first address that is
-    not one of our proxies: anything to the left of it could have been written by the client.
-    """
-    address = peer or "unknown"
-    if not forwarded_for or not _is_trusted(address, trusted):
-        return address
-    for hop in reversed([part.strip() for part in forwarded_for.split(",")]):
-        if not hop:
-            continue
-        address = hop
-        if not _is_trusted(hop, trusted):
-            break
-    return address
-
-
-def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in trusted)
 
 
 def origin_allowed(origin: str, own_origins: Iterable[str], allowed: Iterable[str]) -> bool:

@@ -206,21 +206,3 @@ class InquiryAccepted(BaseModel):
     crisis: bool = False
     crisis_resources: list[CrisisResource] = Field(default_factory=list)
     message: str
-
-
-class FieldError(BaseModel):
-    field: str
-    code: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    fields: list[FieldError] = Field(default_factory=list)
-
-
-class ErrorResponse(BaseModel):
-    """The one shape of every error answer: a stable `code` and a human message."""
-
-    error: ErrorBody

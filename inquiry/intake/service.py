@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from inquiry.callbacks.tasks import callback_task_for
+from inquiry.callbacks.tasks import task_owed
 from inquiry.config import Settings
 from inquiry.errors import RateLimited
 from inquiry.intake.guards import SubmissionLimiter
-from inquiry.intake.schemas import InquiryAccepted, InquiryIn
+from inquiry.intake.schemas import ContactMethod, InquiryAccepted, InquiryIn
 from inquiry.intake.writer import InquiryWriter, Outcome, Submission
 from inquiry.models import InquiryStatus, OutboxKind, OutboxStatus, is_urgent, utcnow
 from inquiry.triage import TriageResult, triage
@@ -88,10 +88,15 @@ class IntakeService:
             idempotency_key=idempotency_key,
             request_hash=request_hash,
             idempotency_ttl=self._key_ttl,
-            callback_task=callback_task_for(
-                data,
-                result,
+            callback_task=task_owed(
+                phone=data.phone,
+                prefers_phone=data.preferred_contact is ContactMethod.PHONE,
+                name=data.name,
                 language=language,
+                callback_window=data.callback_window.value,
+                voicemail_ok=data.voicemail_ok,
+                topic=result.topic,
+                priority=result.priority,
                 quarantined=status is InquiryStatus.QUARANTINED,
                 now=received_at,
                 settings=self._settings,

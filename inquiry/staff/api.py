@@ -7,22 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from inquiry.deps import ClientIpDep, SettingsDep
+from inquiry import audit
+from inquiry.audit import Caller
+from inquiry.auth import CallerDep, CredentialsDep, authenticate, require_admin
+from inquiry.deps import ClientIpDep, ClockDep, SessionDep, SettingsDep, from_state
 from inquiry.errors import InvalidCredentials
-from inquiry.staff import audit
-from inquiry.staff.audit import Caller
-from inquiry.staff.deps import (
-    CallerDep,
-    ClockDep,
-    CredentialsDep,
-    SessionDep,
-    ThrottleDep,
-    authenticate,
-    require_admin,
-)
+from inquiry.http_errors import errors
+from inquiry.models import Staff
 from inquiry.staff.login import sign_in
-from inquiry.staff.models import Staff
-from inquiry.staff.responses import errors
 from inquiry.staff.schemas import (
     AuditEntryOut,
     NewTokenOut,
@@ -34,6 +26,7 @@ from inquiry.staff.schemas import (
     TokenOut,
 )
 from inquiry.staff.service import MintedToken, StaffService
+from inquiry.staff.throttle import LoginThrottle
 
 PREFIX = "/api/v1/staff"
 
@@ -52,6 +45,7 @@ async def get_accounts(
 
 
 AccountsDep = Annotated[StaffService, Depends(get_accounts)]
+ThrottleDep = Annotated[LoginThrottle, Depends(from_state("login_throttle"))]
 
 
 def _new_token(minted: MintedToken, staff: StaffOut) -> NewTokenOut:

@@ -11,12 +11,11 @@ from typing import TextIO
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from inquiry.audit import Caller
 from inquiry.config import Settings
 from inquiry.db import DatabaseNotReady, check_schema, create_engine, migrate_or_explain
 from inquiry.errors import InquiryError
-from inquiry.models import utcnow
-from inquiry.staff.audit import Caller
-from inquiry.staff.models import Staff, StaffRole
+from inquiry.models import Staff, StaffRole, utcnow
 from inquiry.staff.service import StaffService
 
 Command = Callable[[StaffService, argparse.Namespace, TextIO], Awaitable[None]]

@@ -10,9 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from inquiry.callbacks.models import ACTIVE_STATUSES, CallbackTask, TaskStatus, task_table
-from inquiry.callbacks.schedule import calendar_for
-from inquiry.callbacks.tasks import owes_call, ranking, task_row
+from inquiry.audit import Caller, record
+from inquiry.callbacks import queue
+from inquiry.callbacks.models import CallbackTask, task_table
+from inquiry.callbacks.transitions import follow_triage
 from inquiry.config import Settings
 from inquiry.errors import NotFound, TransitionNotAllowed
 from inquiry.models import (
@@ -24,7 +25,6 @@ from inquiry.models import (
     is_urgent_sql,
     outbox_table,
 )
-from inquiry.staff.audit import Caller, record
 from inquiry.staff.models import TriageOverride, override_table
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, Priority, Topic
 
@@ -162,37 +162,9 @@ class StaffInquiries:
             )
 
     async def _follow(self, inquiry: Inquiry, topic: Topic, priority: Priority) -> None:
-        now = self._caller.now
-        task = await self._task_of(inquiry, lock=True)
-        if task is not None and task.status in ACTIVE_STATUSES:
-            if topic is Topic.SPAM:
-                task.status = TaskStatus.CANCELLED.value
-                task.claimed_by, task.claimed_until = None, None
-                task.closed_at, task.close_reason = now, "triage override: spam"
-                return
-            for column, value in ranking(priority).items():
-                setattr(task, column, value)
-            start = as_utc(task.next_attempt_at)
-            task.due_at = calendar_for(self._settings).due_at(priority, start)
-            return
-        prefers_phone = inquiry.preferred_contact == "phone"
-        quarantined = inquiry.status == InquiryStatus.QUARANTINED
-        if task is None and owes_call(
-            phone=inquiry.phone, prefers_phone=prefers_phone, topic=topic, quarantined=quarantined
-        ):
-            assert inquiry.phone is not None
-            assert inquiry.id is not None
-            row = task_row(
-                phone=inquiry.phone,
-                name=inquiry.name,
-                language=inquiry.language,
-                callback_window=inquiry.callback_window,
-                voicemail_ok=inquiry.voicemail_ok,
-                priority=priority,
-                now=now,
-                settings=self._settings,
-            )
-            self._session.add(CallbackTask(inquiry_id=inquiry.id, **row))
+        """The inquiry's callback task follows the corrected triage."""
+        now, settings = self._caller.now, self._settings
+        await follow_triage(self._session, inquiry, topic, priority, now=now, settings=settings)
 
     async def _get(self, inquiry_id: int, *, lock: bool = False) -> Inquiry:
         inquiry = await self._session.get(
@@ -202,12 +174,6 @@ class StaffInquiries:
             raise NotFound("There is no inquiry with this id.")
         return inquiry
 
-    async def _task_of(self, inquiry: Inquiry, *, lock: bool = False) -> CallbackTask | None:
-        query = sa.select(CallbackTask).where(task_table.c.inquiry_id == inquiry.id)
-        if lock:
-            query = query.with_for_update()
-        return (await self._session.scalars(query)).first()
-
     async def _view(self, inquiry: Inquiry) -> InquiryView:
         query = (
             sa.select(TriageOverride)
@@ -215,7 +181,8 @@ class StaffInquiries:
             .order_by(override_table.c.id)
         )
         overrides = list(await self._session.scalars(query))
-        return InquiryView(inquiry, overrides, await self._task_of(inquiry))
+        assert inquiry.id is not None
+        return InquiryView(inquiry, overrides, await queue.task_of(self._session, inquiry.id))
 
 
 EXPORT_COLUMNS = (

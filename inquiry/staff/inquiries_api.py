@@ -11,11 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from inquiry.deps import EngineDep, SettingsDep
+from inquiry.auth import CallerDep, authenticate, require_admin
+from inquiry.deps import EngineDep, SessionDep, SettingsDep
+from inquiry.http_errors import errors
 from inquiry.models import InquiryStatus
-from inquiry.staff.deps import CallerDep, SessionDep, authenticate, require_admin
 from inquiry.staff.inquiries import EXPORT_COLUMNS, InquiryFilter, StaffInquiries, export_rows
-from inquiry.staff.responses import errors
 from inquiry.staff.schemas import InquiryDetail, InquiryPage, InquirySummary, TriageOverrideIn
 from inquiry.triage.taxonomy import Priority, Topic
 

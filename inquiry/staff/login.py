@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inquiry.audit import Caller, record
 from inquiry.config import Settings
+from inquiry.models import TokenKind
 from inquiry.staff import passwords
-from inquiry.staff.audit import Caller, record
-from inquiry.staff.models import TokenKind
 from inquiry.staff.service import MintedToken, StaffService
 from inquiry.staff.throttle import LoginThrottle
 

@@ -16,9 +16,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from inquiry.models import Inquiry, as_utc, as_utc_or_none
+from inquiry.models import ApiToken, AuditEntry, Inquiry, Staff, StaffRole, as_utc, as_utc_or_none
 from inquiry.staff.inquiries import InquiryView
-from inquiry.staff.models import ApiToken, AuditEntry, Staff, StaffRole, TriageOverride
+from inquiry.staff.models import TriageOverride
 from inquiry.staff.service import normalize_email
 from inquiry.triage.taxonomy import Priority, Topic
 

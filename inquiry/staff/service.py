@@ -9,12 +9,13 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inquiry.callbacks.models import TaskStatus, task_table
+from inquiry import auth
+from inquiry.audit import Caller, record
+from inquiry.callbacks.transitions import release_claims
 from inquiry.config import Settings
 from inquiry.errors import NotFound, StaffExists, TransitionNotAllowed
-from inquiry.staff import passwords, tokens
-from inquiry.staff.audit import Caller, record
-from inquiry.staff.models import ApiToken, Staff, StaffRole, TokenKind, staff_table, token_table
+from inquiry.models import ApiToken, Staff, StaffRole, TokenKind, staff_table, token_table
+from inquiry.staff import passwords
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,8 @@ class StaffService:
             staff.active = active
             changed.append("active")
             if not active:
-                await self._release_claims(staff)
+                assert staff.id is not None
+                await release_claims(self._session, staff.id)
         await self._session.flush()
         record(
             self._session,
@@ -129,13 +131,13 @@ class StaffService:
     ) -> MintedToken:
         """A new token for this account; the secret is returned here and never again."""
         assert staff.id is not None
-        secret = tokens.mint()
+        secret = auth.mint()
         row = ApiToken(
             staff_id=staff.id,
             kind=kind.value,
             label=label,
-            prefix=tokens.shown_prefix(secret),
-            token_hash=tokens.digest(secret),
+            prefix=auth.shown_prefix(secret),
+            token_hash=auth.digest(secret),
             created_at=self._caller.now,
             expires_at=self._caller.now + lifetime if lifetime else None,
         )
@@ -179,13 +181,3 @@ class StaffService:
         )
         if not others:
             raise TransitionNotAllowed("The last active admin cannot be demoted or disabled.")
-
-    async def _release_claims(self, staff: Staff) -> None:
-        await self._session.execute(
-            sa.update(task_table)
-            .where(
-                task_table.c.claimed_by == staff.id,
-                task_table.c.status == TaskStatus.CLAIMED.value,
-            )
-            .values(status=TaskStatus.OPEN.value, claimed_by=None, claimed_until=None)
-        )

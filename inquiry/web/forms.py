@@ -15,14 +15,15 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from inquiry.config import Settings
-from inquiry.deps import ClientIpDep, IntakeDep, LimiterDep, SettingsDep, is_allowed_origin
+from inquiry.deps import ClientIpDep, SettingsDep
 from inquiry.errors import (
     IdempotencyKeyReused,
     OriginNotAllowed,
     RateLimited,
     StorageUnavailable,
 )
-from inquiry.intake.messages import field_errors
+from inquiry.field_errors import field_errors
+from inquiry.intake.deps import IntakeDep, LimiterDep, is_allowed_origin
 from inquiry.intake.schemas import InquiryIn, contact_errors
 from inquiry.signing import Signer
 from inquiry.web.i18n import TEXT, Language, pick_language

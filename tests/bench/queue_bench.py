@@ -35,14 +35,13 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from inquiry.app import create_app  # noqa: E402
+from inquiry.audit import Caller  # noqa: E402
 from inquiry.callbacks.models import task_table  # noqa: E402
 from inquiry.callbacks.schedule import calendar_for  # noqa: E402
 from inquiry.callbacks.tasks import ranking  # noqa: E402
 from inquiry.config import Settings  # noqa: E402
 from inquiry.db import create_engine, migrate  # noqa: E402
-from inquiry.models import inquiry_table  # noqa: E402
-from inquiry.staff.audit import Caller  # noqa: E402
-from inquiry.staff.models import StaffRole  # noqa: E402
+from inquiry.models import StaffRole, inquiry_table  # noqa: E402
 from inquiry.staff.service import StaffService  # noqa: E402
 from inquiry.triage.taxonomy import Priority  # noqa: E402
 

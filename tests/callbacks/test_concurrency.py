@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.callbacks.models import task_table
-from inquiry.staff.models import StaffRole
+from inquiry.models import StaffRole
 from tests.staff.fixtures import FakeClock, make_staff, seed_task
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.models import outbox_table
 from inquiry.triage.taxonomy import Topic
-from tests.staff.fixtures import FakeClock, StaffUser, audit_actions, seed_task, toronto
+from tests.staff.fixtures import FakeClock, StaffUser, act, audit_actions, seed_task, toronto
 
 Q = "/api/v1/staff/callbacks"
 
@@ -21,12 +21,6 @@ async def claim_next(client: httpx.AsyncClient, user: StaffUser) -> dict[str, An
     assert response.status_code == 200, response.text
     task: dict[str, Any] | None = response.json()["task"]
     return task
-
-
-async def act(
-    client: httpx.AsyncClient, user: StaffUser, task_id: int, action: str, **body: Any
-) -> httpx.Response:
-    return await client.post(f"{Q}/{task_id}/{action}", headers=user.headers, json=body or None)
 
 
 def error_code(response: httpx.Response) -> str:

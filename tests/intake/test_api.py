@@ -15,25 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inquiry.app import create_app
 from inquiry.models import idempotency_table, inquiry_table, outbox_table
 from tests.conftest import make_settings, valid_inquiry
-
-URL = "/api/v1/inquiries"
-
-
-async def count(engine: AsyncEngine, table: sa.Table) -> int:
-    async with engine.connect() as connection:
-        return int(
-            (await connection.execute(sa.select(sa.func.count()).select_from(table))).scalar_one()
-        )
-
-
-async def stored(engine: AsyncEngine, reference: str) -> dict[str, Any]:
-    async with engine.connect() as connection:
-        row = (
-            await connection.execute(
-                sa.select(inquiry_table).where(inquiry_table.c.reference == reference)
-            )
-        ).one()
-    return dict(row._mapping)
+from tests.intake.conftest import URL, count, stored
 
 
 async def outbox_for(engine: AsyncEngine, inquiry_id: int) -> list[dict[str, Any]]:

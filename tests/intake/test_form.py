@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.models import inquiry_table
-from tests.intake.test_api import count, stored
+from tests.intake.conftest import count, stored
 
 FORM = "/forms/contact"
 

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.app import create_app
 from inquiry.config import Settings
-from inquiry.intake.guards import client_ip, parse_networks
 from inquiry.models import inquiry_table
+from inquiry.proxies import client_ip, parse_networks
 from tests.conftest import make_settings, valid_inquiry
-from tests.intake.test_api import URL, count
+from tests.intake.conftest import URL, count
 
 REDIS_URL = "redis://127.0.0.1:6379"
 

@@ -17,7 +17,7 @@ from inquiry.intake import writer as writer_module
 from inquiry.intake.writer import Submission, _key_taken, purge_expired_keys
 from inquiry.models import as_utc, idempotency_table, inquiry_table, outbox_table, utcnow
 from tests.conftest import valid_inquiry
-from tests.intake.test_api import URL, count, stored
+from tests.intake.conftest import URL, count, stored
 
 
 async def taken_reference(client: httpx.AsyncClient) -> str:

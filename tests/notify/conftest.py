@@ -1,4 +1,7 @@
-"""A real SMTP server on loopback (aiosmtpd) that records what it accepts and can misbehave."""
+"""What the mail tests share: an SMTP server, inquiries to send, a clock, the outbox drained.
+
+The server is a real one on loopback (aiosmtpd) that records what it accepts and can misbehave.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +10,26 @@ import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import sqlalchemy as sa
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import free_port
+from inquiry.app import create_app
+from inquiry.config import Settings
+from inquiry.models import outbox_table, utcnow
+from inquiry.notify.worker import OutboxWorker
+from tests.conftest import free_port, make_settings
 
 SMTP_USER = "inquiry"
 SMTP_PASSWORD = "correct horse battery staple"  # noqa: S105 - test server only
@@ -120,3 +132,55 @@ def smtp_tls_sink(certificate_authority: tuple[trustme.CA, Path]) -> Iterator[Si
     )
     yield sink
     controller.stop()
+
+
+URL = "/api/v1/inquiries"
+
+
+class Clock:
+    """A clock the test moves by hand: leases and retries without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def smtp_settings(database_url: str, tmp_path: Path, sink: Sink, **overrides: Any) -> Settings:
+    return make_settings(
+        database_url,
+        tmp_path,
+        mail_transport="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=sink.port,
+        oncall_emails=["oncall@ketaminetherapyclinic.ca"],
+        **overrides,
+    )
+
+
+async def submit(settings: Settings, *bodies: dict[str, Any]) -> list[str]:
+    app: FastAPI = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            responses = [await client.post(URL, json=body) for body in bodies]
+    assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
+    return [r.json()["reference"] for r in responses]
+
+
+async def drain(engine: AsyncEngine, settings: Settings, clock: Clock | None = None) -> int:
+    return await OutboxWorker(engine, settings, clock=clock or Clock()).drain()
+
+
+async def statuses(engine: AsyncEngine) -> list[tuple[str, str, int]]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            sa.select(outbox_table.c.kind, outbox_table.c.status, outbox_table.c.attempts).order_by(
+                outbox_table.c.id
+            )
+        )
+        return [tuple(row) for row in rows]

@@ -3,61 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 import trustme
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inquiry.app import create_app
 from inquiry.config import Settings
 from inquiry.models import inquiry_table, outbox_table, utcnow
-from inquiry.notify.worker import OutboxWorker
-from tests.conftest import make_settings, valid_inquiry
-from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, Sink
-
-URL = "/api/v1/inquiries"
-
-
-class Clock:
-    """A clock the test moves by hand: leases and retries without sleeping."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-def smtp_settings(database_url: str, tmp_path: Path, sink: Sink, **overrides: Any) -> Settings:
-    return make_settings(
-        database_url,
-        tmp_path,
-        mail_transport="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=sink.port,
-        oncall_emails=["oncall@ketaminetherapyclinic.ca"],
-        **overrides,
-    )
-
-
-async def submit(settings: Settings, *bodies: dict[str, Any]) -> list[str]:
-    app: FastAPI = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            responses = [await client.post(URL, json=body) for body in bodies]
-    assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
-    return [r.json()["reference"] for r in responses]
+from tests.conftest import valid_inquiry
+from tests.notify.conftest import (
+    SMTP_PASSWORD,
+    SMTP_USER,
+    Sink,
+    drain,
+    smtp_settings,
+    statuses,
+    submit,
+)
 
 
 @pytest.fixture
@@ -67,10 +33,6 @@ async def worker_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(settings)
     yield engine
     await engine.dispose()
-
-
-async def drain(engine: AsyncEngine, settings: Settings, clock: Clock | None = None) -> int:
-    return await OutboxWorker(engine, settings, clock=clock or Clock()).drain()
 
 
 def text_of(message: EmailMessage) -> str:
@@ -83,16 +45,6 @@ def html_of(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("html",))
     assert part is not None
     return str(part.get_content())
-
-
-async def statuses(engine: AsyncEngine) -> list[tuple[str, str, int]]:
-    async with engine.connect() as connection:
-        rows = await connection.execute(
-            sa.select(outbox_table.c.kind, outbox_table.c.status, outbox_table.c.attempts).order_by(
-                outbox_table.c.id
-            )
-        )
-        return [tuple(row) for row in rows]
 
 
 class TestDeliveredContent:

@@ -14,7 +14,7 @@ from inquiry.models import OutboxStatus, as_utc, outbox_table, utcnow
 from inquiry.notify import outbox
 from inquiry.notify.outbox import Result
 from tests.conftest import make_settings, valid_inquiry
-from tests.notify.test_delivery import submit
+from tests.notify.conftest import submit
 
 
 async def outbox_rows(engine: AsyncEngine) -> dict[int, tuple[object, ...]]:

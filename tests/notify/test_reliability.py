@@ -36,8 +36,15 @@ from inquiry.notify.run import outbox_command
 from inquiry.notify.transports import SmtpMailer
 from inquiry.notify.worker import OutboxWorker, retry_delay
 from tests.conftest import free_port, make_settings, valid_inquiry
-from tests.notify.conftest import RecordingHandler, Sink
-from tests.notify.test_delivery import Clock, drain, smtp_settings, statuses, submit
+from tests.notify.conftest import (
+    Clock,
+    RecordingHandler,
+    Sink,
+    drain,
+    smtp_settings,
+    statuses,
+    submit,
+)
 
 
 def bodies(n: int) -> list[dict[str, object]]:

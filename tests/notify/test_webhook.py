@@ -17,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inquiry.config import Settings
 from inquiry.notify.transports import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from tests.conftest import free_port, valid_inquiry
-from tests.notify.conftest import Sink
-from tests.notify.test_delivery import drain, smtp_settings, statuses, submit
+from tests.notify.conftest import Sink, drain, smtp_settings, statuses, submit
 
 SECRET = "webhook-secret-for-tests"  # noqa: S105
 

@@ -1,4 +1,5 @@
-"""Fixtures of the staff and callback tests: a clock to move, staff with tokens, seeded tasks."""
+"""Fixtures of the staff and callback tests: a clock to move, staff with tokens, seeded tasks,
+and acting on a task through the API."""
 
 from __future__ import annotations
 
@@ -9,17 +10,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from inquiry.audit import Caller
 from inquiry.callbacks.models import CallbackTask
 from inquiry.callbacks.tasks import task_row
 from inquiry.config import Settings
-from inquiry.models import Inquiry
-from inquiry.staff.audit import Caller
-from inquiry.staff.models import StaffRole, audit_table
+from inquiry.models import Inquiry, StaffRole, audit_table
 from inquiry.staff.service import StaffService
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, Topic
 
@@ -134,6 +135,23 @@ async def seed_task(
         await session.flush()
         assert task.id is not None
         return row.id, task.id
+
+
+async def act(
+    client: httpx.AsyncClient, user: StaffUser, task_id: int, action: str, **body: Any
+) -> httpx.Response:
+    """Post an action on a task (claim, release, attempts, …) as this staff member."""
+    return await client.post(
+        f"/api/v1/staff/callbacks/{task_id}/{action}", headers=user.headers, json=body or None
+    )
+
+
+async def claimed_task(app: FastAPI, client: httpx.AsyncClient, user: StaffUser) -> tuple[int, int]:
+    """A seeded inquiry and its task, which this staff member holds."""
+    inquiry_id, task_id = await seed_task(app)
+    response = await act(client, user, task_id, "claim")
+    assert response.status_code == 200, response.text
+    return inquiry_id, task_id
 
 
 async def audit_actions(app: FastAPI) -> list[tuple[str, int | None, str | None]]:

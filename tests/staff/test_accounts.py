@@ -7,9 +7,16 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from inquiry.callbacks.models import task_table
-from inquiry.staff.models import StaffRole, staff_table
-from tests.callbacks.test_queue import act
-from tests.staff.fixtures import FakeClock, StaffUser, audit_actions, make_staff, seed_task
+from inquiry.models import StaffRole, staff_table
+from tests.staff.fixtures import (
+    FakeClock,
+    StaffUser,
+    act,
+    audit_actions,
+    claimed_task,
+    make_staff,
+    seed_task,
+)
 
 S = "/api/v1/staff"
 PASSWORD = "correct horse battery staple"
@@ -170,6 +177,21 @@ class TestAccounts:
         async with app.state.sessions() as session:
             status = await session.scalar(sa.select(task_table.c.status))
         assert status == "open"
+
+    async def test_disabling_an_account_leaves_the_claims_of_others_alone(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, admin: StaffUser
+    ) -> None:
+        _, mine = await claimed_task(app, client, agent)
+        _, theirs = await claimed_task(app, client, admin)
+        await client.patch(
+            f"{S}/accounts/{agent.id}", json={"active": False}, headers=admin.headers
+        )
+        async with app.state.sessions() as session:
+            rows = await session.execute(
+                sa.select(task_table.c.id, task_table.c.status, task_table.c.claimed_by)
+            )
+            tasks = {row.id: (row.status, row.claimed_by) for row in rows}
+        assert tasks == {mine: ("open", None), theirs: ("claimed", admin.id)}
 
     async def test_unknown_accounts_and_tokens_are_404(
         self, client: httpx.AsyncClient, admin: StaffUser

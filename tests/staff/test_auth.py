@@ -11,9 +11,8 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from inquiry.staff.deps import authenticate, require_admin
-from inquiry.staff.models import StaffRole, token_table
-from inquiry.staff.tokens import digest
+from inquiry.auth import authenticate, digest, require_admin
+from inquiry.models import StaffRole, token_table
 from tests.staff.fixtures import FakeClock, StaffUser, make_staff
 
 PREFIX = "/api/v1/staff"

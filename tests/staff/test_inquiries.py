@@ -13,12 +13,18 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.callbacks.models import task_table
-from inquiry.models import outbox_table
+from inquiry.models import as_utc, audit_table, outbox_table
 from inquiry.staff import inquiries
-from inquiry.staff.models import audit_table
 from inquiry.triage.taxonomy import Topic
 from tests.conftest import valid_inquiry
-from tests.staff.fixtures import FakeClock, StaffUser, audit_actions, seed_task, toronto
+from tests.staff.fixtures import (
+    FakeClock,
+    StaffUser,
+    audit_actions,
+    claimed_task,
+    seed_task,
+    toronto,
+)
 
 S = "/api/v1/staff"
 
@@ -138,6 +144,22 @@ class TestTriageOverride:
         )
         task = (await client.get(f"{S}/callbacks/{task_id}", headers=agent.headers)).json()
         assert task["status"] == "cancelled"
+
+    async def test_an_override_to_spam_frees_a_claimed_call_as_it_cancels_it(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, agent2: StaffUser
+    ) -> None:
+        inquiry_id, task_id = await claimed_task(app, client, agent)
+        await client.post(
+            f"{S}/inquiries/{inquiry_id}/triage",
+            json={"topic": "spam", "reason": "Advertising"},
+            headers=agent2.headers,
+        )
+        async with app.state.sessions() as session:
+            query = sa.select(task_table).where(task_table.c.id == task_id)
+            task = (await session.execute(query)).one()
+        assert (task.status, task.claimed_by, task.claimed_until) == ("cancelled", None, None)
+        now = app.state.clock()
+        assert (as_utc(task.closed_at), task.close_reason) == (now, "triage override: spam")
 
     async def test_an_override_moves_unsent_mail_ahead_of_or_behind_a_backlog(
         self, client: httpx.AsyncClient, agent: StaffUser, engine: AsyncEngine

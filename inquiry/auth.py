@@ -1,59 +1,63 @@
-"""Request dependencies of the staff API: session, clock, credentials and roles."""
+"""Authentication for every staff route: the token, how a request presents it, and the checks.
+
+A token is random, shown once and kept only as its SHA-256. Signing in mints a session token
+(TokenKind.SESSION) that expires; an API token lives until revoked. Routers declare
+`authenticate` (or `require_admin`) and read the caller through `CallerDep`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inquiry.deps import ClientIpDep
+from inquiry.audit import Caller
+from inquiry.deps import ClientIpDep, ClockDep, SessionDep
 from inquiry.errors import Forbidden, NotAuthenticated
-from inquiry.models import as_utc
-from inquiry.staff import tokens
-from inquiry.staff.audit import Caller
-from inquiry.staff.clock import Clock
-from inquiry.staff.models import ApiToken, Staff, StaffRole, staff_table, token_table
-from inquiry.staff.throttle import LoginThrottle
+from inquiry.models import ApiToken, Staff, StaffRole, as_utc, staff_table, token_table
 
+PREFIX = "inqs_"
+_SHOWN_PREFIX = 12  # "inqs_" and 7 random characters: enough to tell tokens apart in a list
 # Writing last_used_at on every request would turn every read into a write.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed when the route returns, rolled back if it raises."""
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    async with sessions() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
-        # Staff changes can queue mail (an unreachable visitor): let the worker look now.
-        worker = getattr(request.app.state, "outbox_worker", None)
-        if worker is not None:
-            worker.notify()
+def mint() -> str:
+    """A new token (256 bits of randomness)."""
+    return PREFIX + secrets.token_urlsafe(32)
 
 
-async def get_clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
-    return clock
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def get_throttle(request: Request) -> LoginThrottle:
-    throttle: LoginThrottle = request.app.state.login_throttle
-    return throttle
+def shown_prefix(token: str) -> str:
+    return token[:_SHOWN_PREFIX]
 
 
-# "function" scope: the commit happens before the answer is sent, so a 200 means stored.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-ClockDep = Annotated[Clock, Depends(get_clock)]
-ThrottleDep = Annotated[LoginThrottle, Depends(get_throttle)]
+def bearer(authorization: str | None) -> str | None:
+    """The token of an 'Authorization: Bearer …' header, if it looks like one of ours."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(PREFIX) or len(token) > 200:
+        return None
+    return token
+
+
+def presented_token(request: Request) -> str | None:
+    """The token this request presents, if any.
+
+    The one place a request's credential is read, so that every way of presenting a session
+    token is checked by the same `authenticate`.
+    """
+    return bearer(request.headers.get("authorization"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +68,8 @@ class Credentials:
 
 
 async def authenticate(request: Request, session: SessionDep, clock: ClockDep) -> Credentials:
-    """The staff member behind the request's bearer token; 401 for anything else."""
-    token = tokens.bearer(request.headers.get("authorization"))
+    """The staff member behind the request's token; 401 for anything else."""
+    token = presented_token(request)
     if token is None:
         raise NotAuthenticated()
     now = clock()
@@ -73,7 +77,7 @@ async def authenticate(request: Request, session: SessionDep, clock: ClockDep) -
         await session.execute(
             sa.select(ApiToken, Staff)
             .join(Staff, staff_table.c.id == token_table.c.staff_id)
-            .where(token_table.c.token_hash == tokens.digest(token))
+            .where(token_table.c.token_hash == digest(token))
         )
     ).first()
     if row is None:

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inquiry.staff.models import AuditEntry, Staff, audit_table
+from inquiry.models import AuditEntry, Staff, audit_table
 
 
 @dataclass(frozen=True, slots=True)
