@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from inquiry.app import create_app
 from inquiry.config import Settings
-from tests.deploy.settings_files import (
+from tests.deploy.conftest import (
     PLACEHOLDER,
     load_settings,
     unknown_settings,

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from inquiry.cli import _parser
-from tests.deploy.settings_files import (
+from tests.deploy.conftest import (
     PLACEHOLDER,
     load_settings,
     unknown_settings,

@@ -1,4 +1,4 @@
-"""Reading deployment files' INQUIRY_* settings into the service's own Settings."""
+"""What the deployment tests share: reading INQUIRY_* settings from deployment files."""
 
 from __future__ import annotations
 
