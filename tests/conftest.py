@@ -27,9 +27,11 @@ from inquiry.app import create_app
 from inquiry.config import Settings
 from inquiry.db import create_engine, migrate
 
+# The servers the tests use; `bash .ci/run` points both at throwaway ones it starts.
 PG_ADMIN_DSN = os.environ.get(
     "INQUIRY_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+REDIS_URL = os.environ.get("INQUIRY_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 _TABLES = (
     "audit_entry",
     "callback_attempt",

@@ -16,10 +16,8 @@ from inquiry.app import create_app
 from inquiry.config import Settings
 from inquiry.models import inquiry_table
 from inquiry.proxies import client_ip, parse_networks
-from tests.conftest import make_settings, valid_inquiry
+from tests.conftest import REDIS_URL, make_settings, valid_inquiry
 from tests.intake.conftest import URL, count
-
-REDIS_URL = "redis://127.0.0.1:6379"
 
 
 @pytest.fixture
