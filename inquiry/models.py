@@ -41,17 +41,6 @@ class OutboxKind(StrEnum):
     VISITOR_UNREACHABLE = "visitor_unreachable"
 
 
-# On-call alerts: sent ahead of any backlog, whatever the inquiry.
-ALERT_KINDS = frozenset({OutboxKind.URGENT_ALERT, OutboxKind.URGENT_WEBHOOK})
-
-
-def is_urgent(kind: OutboxKind, *, crisis: bool) -> bool:
-    """Whether a message is claimed ahead of the rest: everything owed on a crisis inquiry,
-    and every on-call alert. After the mail server has been down for hours, a crisis must not
-    wait behind the backlog."""
-    return crisis or kind in ALERT_KINDS
-
-
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENDING = "sending"
@@ -125,7 +114,7 @@ class OutboxMessage(SQLModel, table=True):
     # A stable Message-ID, so a re-send after a crash is recognisable as the same message.
     message_id: str = Field(max_length=200)
     status: str = Field(max_length=16)
-    # is_urgent(): claimed before the rest.
+    # inquiry.outbox.is_urgent(): claimed before the rest.
     urgent: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
@@ -151,11 +140,6 @@ class IdempotencyRecord(SQLModel, table=True):
 
 inquiry_table: sa.Table = Inquiry.__table__  # type: ignore[attr-defined]
 outbox_table: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
-
-
-def is_urgent_sql(*, crisis: bool) -> sa.ColumnElement[bool]:
-    """is_urgent() for rows already stored, as SQL over their kind."""
-    return sa.true() if crisis else outbox_table.c.kind.in_(ALERT_KINDS)
 
 
 # The outbox rows a claim may take, as the claim index and the claim itself both write it.

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -155,6 +156,18 @@ def valid_inquiry(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def refused_columns(
+    tables: Iterable[sa.TableClause], converts: Callable[[sa.types.TypeEngine[Any]], bool]
+) -> list[str]:
+    """Columns of these tables of a type a fast path does not convert (`converts` says)."""
+    return [
+        f"{table.name}.{column.name}: {column.type!r}"
+        for table in tables
+        for column in table.columns
+        if not converts(column.type)
+    ]
 
 
 def free_port() -> int:

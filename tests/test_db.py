@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from inquiry.config import Settings
 from inquiry.db import MIGRATIONS_DIR, create_engine, migrate, refresh_sqlite_statistics
 from inquiry.models import utcnow
-from inquiry.notify.outbox import claimable
 from inquiry.notify.worker import OutboxWorker
+from inquiry.outbox import claimable
 from tests.conftest import valid_inquiry
 from tests.migrations import differences, move
 

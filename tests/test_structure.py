@@ -1,8 +1,8 @@
 """The parts of the package import each other one way only.
 
-A part is a subpackage (intake, web, triage, notify, callbacks, staff, migrations) or a module
-at the package root. Every `import inquiry.…` and `from inquiry.… import …` counts, at the top
-of a module or inside a function (a deferred import is still a dependency).
+A part is a subpackage (intake, web, triage, outbox, notify, callbacks, staff, migrations) or
+a module at the package root. Every `import inquiry.…` and `from inquiry.… import …` counts, at
+the top of a module or inside a function (a deferred import is still a dependency).
 
 The direction that is allowed, from the importer to what it imports:
 
@@ -12,11 +12,12 @@ The direction that is allowed, from the importer to what it imports:
   HTTP shape, database sessions, authentication, the audit log, request dependencies): they
   import one another and no subpackage.
 - Between subpackages: web → intake (the hosted form submits through intake); intake →
-  callbacks, notify, triage (an inquiry is stored with its triage, its callback task and the
+  callbacks, outbox, triage (an inquiry is stored with its triage, its callback task and the
   mail it owes); staff → callbacks (staff features move callback tasks only through the
-  callbacks' state machine), triage; callbacks → triage. notify reads intake's writer
-  (the NOTIFY channel's name, the purge of expired idempotency keys): that edge and
-  intake → notify cannot both stand.
+  callbacks' state machine), outbox (a triage override moves unsent mail), triage;
+  callbacks → outbox (an unreachable visitor's email), triage; notify → outbox (the worker's
+  claims, the NOTIFY channel) and intake's writer (the purge of expired idempotency keys);
+  outbox → triage (the topic decides the alerts).
 """
 
 from __future__ import annotations
@@ -31,10 +32,7 @@ PACKAGE = Path(inquiry.__file__).parent
 ENTRY_POINTS = frozenset({"inquiry.app", "inquiry.cli", "inquiry.__main__"})
 
 # Imports the graph leaves out, each with why it may stand.
-EXCEPTIONS: dict[tuple[str, str], str] = {
-    # OUTBOX_CHANNEL names the outbox's NOTIFY channel; it belongs in notify with the outbox.
-    ("inquiry.callbacks.service", "inquiry.intake.writer"): "OUTBOX_CHANNEL",
-}
+EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def modules() -> dict[str, Path]:

@@ -24,16 +24,8 @@ from inquiry.callbacks.models import (
 from inquiry.callbacks.schedule import calendar_for
 from inquiry.config import Settings
 from inquiry.errors import ClaimConflict, InvalidSchedule, NotFound, TransitionNotAllowed
-from inquiry.intake.writer import OUTBOX_CHANNEL
-from inquiry.models import (
-    Inquiry,
-    OutboxKind,
-    OutboxMessage,
-    OutboxStatus,
-    Staff,
-    as_utc,
-    is_urgent,
-)
+from inquiry.models import Inquiry, Staff, as_utc
+from inquiry.outbox import owe_unreachable
 from inquiry.triage.taxonomy import Priority
 
 CLOSING = {AttemptOutcome.REACHED: TaskStatus.DONE, AttemptOutcome.DECLINED: TaskStatus.DONE}
@@ -240,24 +232,9 @@ class CallbackService:
         """Give up calling; the visitor gets an email when they gave an address."""
         self._close(task, TaskStatus.UNREACHABLE, reason)
         inquiry = await self._session.get(Inquiry, task.inquiry_id)
-        if inquiry is None or inquiry.id is None or not inquiry.email:
-            return
-        kind = OutboxKind.VISITOR_UNREACHABLE
-        self._session.add(
-            OutboxMessage(
-                inquiry_id=inquiry.id,
-                kind=kind.value,
-                recipient=inquiry.email,
-                message_id=f"<{inquiry.reference}.{kind.value}@{self._settings.message_domain}>",
-                status=OutboxStatus.PENDING.value,
-                urgent=is_urgent(kind, crisis=inquiry.crisis),
-                attempts=0,
-                next_attempt_at=self._now,
-                created_at=self._now,
-            )
-        )
-        if self._session.get_bind().dialect.name == "postgresql":
-            await self._session.execute(sa.text(f"NOTIFY {OUTBOX_CHANNEL}"))
+        if inquiry is not None:
+            domain = self._settings.message_domain
+            await owe_unreachable(self._session, inquiry, now=self._now, domain=domain)
 
     # -- preconditions --------------------------------------------------------------------
 

@@ -15,7 +15,8 @@ from inquiry.errors import RateLimited
 from inquiry.intake.guards import SubmissionLimiter
 from inquiry.intake.schemas import ContactMethod, InquiryAccepted, InquiryIn
 from inquiry.intake.writer import InquiryWriter, Outcome, Submission
-from inquiry.models import InquiryStatus, OutboxKind, OutboxStatus, is_urgent, utcnow
+from inquiry.models import InquiryStatus, utcnow
+from inquiry.outbox import owed_on_intake
 from inquiry.triage import TriageResult, triage
 from inquiry.triage.taxonomy import Topic
 
@@ -82,7 +83,14 @@ class IntakeService:
 
         submission = Submission(
             inquiry=_inquiry_row(data, result, language, source, status, reason, received_at),
-            outbox=self._owed(data, result, status, received_at),
+            outbox=owed_on_intake(
+                self._settings,
+                visitor_email=data.email,
+                topic=result.topic,
+                crisis=crisis,
+                quarantined=status is InquiryStatus.QUARANTINED,
+                now=received_at,
+            ),
             render=answer,
             status_code=status_code,
             idempotency_key=idempotency_key,
@@ -119,26 +127,6 @@ class IntakeService:
             raise
         return None
 
-    def _owed(
-        self, data: InquiryIn, result: TriageResult, status: InquiryStatus, now: datetime
-    ) -> list[dict[str, Any]]:
-        if status is InquiryStatus.QUARANTINED:
-            return []  # spam is kept for review, never acknowledged
-        settings = self._settings
-        crisis = result.crisis
-        owed = [_outbox(OutboxKind.ADMIN_NOTIFICATION, settings.admin_email, now, crisis)]
-        if data.email:
-            owed.append(_outbox(OutboxKind.VISITOR_ACKNOWLEDGEMENT, data.email, now, crisis))
-        if crisis or (result.topic is Topic.CLINICAL and settings.alert_on_clinical):
-            owed += [
-                _outbox(OutboxKind.URGENT_ALERT, to, now, crisis) for to in settings.oncall_emails
-            ]
-            if settings.alert_webhook_url:
-                owed.append(
-                    _outbox(OutboxKind.URGENT_WEBHOOK, settings.alert_webhook_url, now, crisis)
-                )
-        return owed
-
 
 def _visitor_topic(data: InquiryIn) -> Topic | None:
     return Topic(data.topic.value) if data.topic else None
@@ -154,18 +142,6 @@ def _status(data: InquiryIn, result: TriageResult) -> tuple[InquiryStatus, str |
     if result.topic is Topic.SPAM:
         return InquiryStatus.QUARANTINED, "triage_spam"
     return InquiryStatus.NEW, None
-
-
-def _outbox(kind: OutboxKind, recipient: str, now: datetime, crisis: bool) -> dict[str, Any]:
-    return {
-        "kind": kind.value,
-        "recipient": recipient,
-        "status": OutboxStatus.PENDING.value,
-        "urgent": is_urgent(kind, crisis=crisis),
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
 
 
 def _inquiry_row(

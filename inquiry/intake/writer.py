@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,11 +24,11 @@ from inquiry.callbacks.models import task_table
 from inquiry.db import Transactor
 from inquiry.errors import IdempotencyKeyReused, StorageUnavailable
 from inquiry.intake.reference import new_reference
-from inquiry.models import idempotency_table, inquiry_table, outbox_table, utcnow
+from inquiry.models import idempotency_table, inquiry_table, utcnow
+from inquiry.outbox import addressed, enqueue
 
 log = logging.getLogger(__name__)
 
-OUTBOX_CHANNEL = "inquiry_outbox"
 _SQLITE_KEY_TAKEN = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
 _PG_UNIQUE_VIOLATION = "23505"
 
@@ -51,7 +50,7 @@ class Submission:
     """Everything one accepted inquiry owes, to be committed together."""
 
     inquiry: dict[str, Any]  # inquiry columns, without id and reference
-    outbox: list[dict[str, Any]]  # outbox columns, without inquiry_id and message_id
+    outbox: list[dict[str, Any]]  # owed messages (inquiry.outbox.owed_on_intake)
     # Renders the answer for a given reference; stored for idempotent replays.
     render: Callable[[str], bytes]
     status_code: int
@@ -178,18 +177,6 @@ class InquiryWriter:
         _fail([submission], StorageUnavailable())
 
 
-def message_ids(reference: str, outbox: list[dict[str, Any]], domain: str) -> list[str]:
-    """Stable Message-IDs: a re-send after a crash carries the same one."""
-    seen: Counter[str] = Counter()
-    ids = []
-    for message in outbox:
-        seen[message["kind"]] += 1
-        count = seen[message["kind"]]
-        suffix = "" if count == 1 else f".{count}"
-        ids.append(f"<{reference}.{message['kind']}{suffix}@{domain}>")
-    return ids
-
-
 def _resolve(submission: Submission, outcome: Outcome | Exception) -> None:
     assert submission.future is not None
     if submission.future.done():
@@ -279,18 +266,14 @@ def _insert(
     message_domain: str,
 ) -> None:
     ids = _insert_inquiries(connection, [{**s.inquiry, "reference": s.reference} for s, _ in fresh])
-    outbox_rows = [
-        {**message, "inquiry_id": ids[s.reference], "message_id": message_id}
+    owed = [
+        row
         for s, _ in fresh
-        for message, message_id in zip(
-            s.outbox, message_ids(s.reference, s.outbox, message_domain), strict=True
+        for row in addressed(
+            s.outbox, inquiry_id=ids[s.reference], reference=s.reference, domain=message_domain
         )
     ]
-    if outbox_rows:
-        insert_rows(connection, outbox_table, outbox_rows)
-        if connection.dialect.name == "postgresql":
-            # Workers in other processes LISTEN; the notification is delivered on commit.
-            connection.exec_driver_sql(f"NOTIFY {OUTBOX_CHANNEL}")
+    enqueue(connection, owed, insert=insert_rows)
     task_rows = [
         {**s.callback_task, "inquiry_id": ids[s.reference]}
         for s, _ in fresh

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from inquiry.intake.writer import OUTBOX_CHANNEL
+from inquiry.outbox import OUTBOX_CHANNEL
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ import logging
 import signal
 from typing import TextIO
 
+from inquiry import outbox
 from inquiry.config import Settings
 from inquiry.db import check_schema, create_engine
 from inquiry.models import OutboxStatus, utcnow
-from inquiry.notify import outbox
 from inquiry.notify.listen import outbox_notifications
 from inquiry.notify.worker import OutboxWorker
 

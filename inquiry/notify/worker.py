@@ -14,14 +14,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inquiry import outbox
 from inquiry.config import Settings
 from inquiry.db import refresh_sqlite_statistics
 from inquiry.intake.writer import purge_expired_keys
 from inquiry.models import OutboxKind, OutboxStatus, as_utc, utcnow
-from inquiry.notify import outbox
-from inquiry.notify.outbox import ClaimedMessage, Result
 from inquiry.notify.render import MessageRenderer, OutgoingEmail, RenderError
 from inquiry.notify.transports import DeliveryError, Mailer, WebhookSender, mailer_for
+from inquiry.outbox import ClaimedMessage, Result
 
 log = logging.getLogger(__name__)
 

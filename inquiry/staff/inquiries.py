@@ -16,15 +16,8 @@ from inquiry.callbacks.models import CallbackTask, task_table
 from inquiry.callbacks.transitions import follow_triage
 from inquiry.config import Settings
 from inquiry.errors import NotFound, TransitionNotAllowed
-from inquiry.models import (
-    Inquiry,
-    InquiryStatus,
-    OutboxStatus,
-    as_utc,
-    inquiry_table,
-    is_urgent_sql,
-    outbox_table,
-)
+from inquiry.models import Inquiry, InquiryStatus, as_utc, inquiry_table
+from inquiry.outbox import reorder_unsent
 from inquiry.staff.models import TriageOverride, override_table
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, Priority, Topic
 
@@ -139,27 +132,7 @@ class StaffInquiries:
 
     async def _reorder_outbox(self, inquiry_id: int, *, crisis: bool) -> None:
         """Mail not yet sent on this inquiry takes its place by the new triage (is_urgent)."""
-        table = outbox_table
-        unsent = sa.and_(
-            table.c.inquiry_id == inquiry_id, table.c.status != OutboxStatus.SENT.value
-        )
-        # Rows a worker is recording or handing back right now are skipped (they keep their
-        # place): waiting for them while holding others could deadlock with the worker, and a
-        # worker whose record is aborted sends its batch again once the lease lapses.
-        ids = list(
-            await self._session.scalars(
-                sa.select(table.c.id)
-                .where(unsent)
-                .order_by(table.c.id)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        if ids:
-            await self._session.execute(
-                sa.update(table)
-                .where(table.c.id.in_(ids))
-                .values(urgent=is_urgent_sql(crisis=crisis))
-            )
+        await reorder_unsent(self._session, inquiry_id, crisis=crisis)
 
     async def _follow(self, inquiry: Inquiry, topic: Topic, priority: Priority) -> None:
         """The inquiry's callback task follows the corrected triage."""

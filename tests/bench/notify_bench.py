@@ -47,9 +47,9 @@ from inquiry.app import create_app  # noqa: E402
 from inquiry.config import Settings  # noqa: E402
 from inquiry.db import create_engine, migrate  # noqa: E402
 from inquiry.models import OutboxStatus, outbox_table  # noqa: E402
-from inquiry.notify.outbox import CLAIMED_COLUMNS, ClaimedMessage, inquiries_for  # noqa: E402
 from inquiry.notify.render import MessageRenderer, OutgoingEmail  # noqa: E402
 from inquiry.notify.worker import OutboxWorker  # noqa: E402
+from inquiry.outbox import CLAIMED_COLUMNS, ClaimedMessage, inquiries_for  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BODY = {

@@ -24,17 +24,17 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from inquiry import outbox
 from inquiry.app import create_app
 from inquiry.config import Settings
 from inquiry.db import create_engine
 from inquiry.models import as_utc, outbox_table, utcnow
-from inquiry.notify import outbox
 from inquiry.notify import worker as worker_module
-from inquiry.notify.outbox import Result
 from inquiry.notify.render import OutgoingEmail
 from inquiry.notify.run import outbox_command
 from inquiry.notify.transports import SmtpMailer
 from inquiry.notify.worker import OutboxWorker, retry_delay
+from inquiry.outbox import Result
 from tests.conftest import free_port, make_settings, valid_inquiry
 from tests.notify.conftest import (
     Clock,

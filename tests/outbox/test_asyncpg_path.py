@@ -1,5 +1,5 @@
 """The worker's statements: on PostgreSQL they run on asyncpg's own connection, and must do
-exactly what they do through SQLAlchemy."""
+exactly what they do through SQLAlchemy, for every type they read and write."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.util import find_tables
 
-from inquiry.models import OutboxStatus, as_utc, outbox_table, utcnow
-from inquiry.notify import outbox
-from inquiry.notify.outbox import Result
-from tests.conftest import make_settings, valid_inquiry
+from inquiry import outbox
+from inquiry.models import OutboxKind, OutboxStatus, as_utc, outbox_table, utcnow
+from inquiry.outbox import Result, claims
+from inquiry.outbox.asyncpg_path import Statement, passes_as_is
+from tests.conftest import make_settings, refused_columns, valid_inquiry
 from tests.notify.conftest import submit
 
 
@@ -135,4 +138,45 @@ async def test_a_value_left_out_is_an_error_not_a_null(
     write would silently do nothing."""
     with pytest.raises((KeyError, sa.exc.StatementError)):
         async with outbox.transaction(engine) as connection:
-            await outbox._RELEASE.count(connection, {"ids": [1]})  # no lease_until
+            await claims._RELEASE.count(connection, {"ids": [1]})  # no lease_until
+
+
+STATEMENTS = {name: value for name, value in vars(claims).items() if isinstance(value, Statement)}
+
+
+class TestTypes:
+    """Values pass this path unconverted: a column or parameter of a type SQLAlchemy would
+    convert (JSON, an Enum, a Uuid) would be written or read wrongly, without an error."""
+
+    def test_every_statement_of_the_worker_is_found(self) -> None:
+        assert len(STATEMENTS) >= 5
+
+    @pytest.mark.parametrize("name", sorted(STATEMENTS))
+    def test_every_column_the_statement_reads_or_writes_passes_as_is(self, name: str) -> None:
+        tables = set(find_tables(STATEMENTS[name].statement, include_crud=True))
+        assert tables
+        assert refused_columns(tables, passes_as_is) == []
+
+    @pytest.mark.parametrize("name", sorted(STATEMENTS))
+    def test_every_parameter_passes_as_is(self, name: str) -> None:
+        binds = STATEMENTS[name].compiled.binds
+        assert [
+            f"{key}: {bind.type!r}" for key, bind in binds.items() if not passes_as_is(bind.type)
+        ] == []
+
+    @pytest.mark.parametrize(
+        "type_",
+        [
+            sa.JSON(),
+            postgresql.JSONB(),
+            sa.Enum(OutboxKind),
+            sa.Uuid(),
+            sa.Numeric(),
+            postgresql.ARRAY(sa.JSON()),
+        ],
+        ids=repr,
+    )
+    def test_types_that_need_converting_are_refused(
+        self, type_: sa.types.TypeEngine[object]
+    ) -> None:
+        assert not passes_as_is(type_)

@@ -1,20 +1,24 @@
-"""The outbox life cycle: claim due rows under a lease, record results, requeue dead ones."""
+"""The worker's side of the outbox: claim due rows under a lease, read the inquiries they are
+about, record results, hand back what was not attempted.
+
+The statements are built once and run through `asyncpg_path.Statement` (on asyncpg's own
+connection on PostgreSQL, through SQLAlchemy otherwise).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any
 
-import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inquiry.models import OUTBOX_CLAIMABLE, OutboxStatus, inquiry_table, outbox_table
+from inquiry.outbox.asyncpg_path import Connection, Statement
 
 log = logging.getLogger(__name__)
 
@@ -152,89 +156,11 @@ def _release(*, array: bool) -> sa.Update:
     )
 
 
-# An AsyncConnection (SQLite, or anything else SQLAlchemy drives) or asyncpg's connection.
-Connection: TypeAlias = AsyncConnection | asyncpg.Connection
-
-_Sql: TypeAlias = sa.Select[Any] | sa.UpdateBase
-_ASYNCPG = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
-
-
-class _Statement:
-    """One of the worker's statements, run through SQLAlchemy or, on PostgreSQL, on asyncpg's
-    own connection (see `transaction`): the same statement, compiled once for asyncpg.
-
-    Measured in a drain on PostgreSQL, SQLAlchemy's work around each execution (about 0.2 ms,
-    plus its rows) took more of the worker's time than the database's answers: the worker ran
-    at 0.82 of the limit, and 0.87 with the same statements on asyncpg.
-    """
-
-    def __init__(self, statement: _Sql, on_asyncpg: _Sql | None = None) -> None:
-        self.statement = statement
-        compiled = (on_asyncpg if on_asyncpg is not None else statement).compile(dialect=_ASYNCPG)
-        self._sql = str(compiled)
-        self._names = compiled.positiontup or []
-        # The statement's own values (status names, NULLs) are parameters that carry a value;
-        # the others must be given at each execution (a KeyError names a missing one).
-        self._fixed = {
-            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
-        }
-
-    def _args(self, values: Mapping[str, Any]) -> list[Any]:
-        return [values[name] if name in values else self._fixed[name] for name in self._names]
-
-    async def rows(self, connection: Connection, values: Mapping[str, Any]) -> Sequence[Any]:
-        if isinstance(connection, AsyncConnection):
-            return (await connection.execute(self.statement, values)).all()
-        rows: list[Any] = await connection.fetch(self._sql, *self._args(values))
-        return rows
-
-    async def count(self, connection: Connection, values: Mapping[str, Any]) -> int:
-        """Runs a statement that writes; returns how many rows it wrote."""
-        if isinstance(connection, AsyncConnection):
-            return (await connection.execute(self.statement, values)).rowcount
-        status: str = await connection.execute(self._sql, *self._args(values))
-        return int(status.rsplit(" ", 1)[1])  # "UPDATE 50"
-
-    async def many(self, connection: Connection, values: Sequence[Mapping[str, Any]]) -> None:
-        if isinstance(connection, AsyncConnection):
-            await connection.execute(self.statement, list(values))
-        else:
-            await connection.executemany(self._sql, [self._args(each) for each in values])
-
-
-_CLAIM_DUE = _Statement(_CLAIM)
-_INQUIRIES = _Statement(_inquiries(array=False), _inquiries(array=True))
-_RECORD_SENT = _Statement(_record_sent(array=False), _record_sent(array=True))
-_RECORD_FAILED = _Statement(_RECORD_ONE)
-_RELEASE = _Statement(_release(array=False), _release(array=True))
-
-
-@asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[Connection]:
-    """One transaction for the worker's statements: on asyncpg's own connection on
-    PostgreSQL (taken from the engine's pool, checked on checkout as any other), otherwise
-    through SQLAlchemy.
-
-    On asyncpg, what the engine would add is skipped (its isolation level, event hooks, SQL
-    echo), and errors are asyncpg's own, not SQLAlchemy's. The asyncpg transaction must stay
-    inside the checkout: SQLAlchemy's reset on return cannot see it, and asyncpg ends it
-    before the connection goes back.
-    """
-    if engine.dialect.driver != "asyncpg":
-        async with engine.begin() as connection:
-            yield connection
-        return
-    async with engine.connect() as connection:
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None  # a checked-out connection has one
-        try:
-            async with driver.transaction():
-                yield driver
-        except BaseException:
-            # The pool cannot see a transaction it did not start: a connection whose rollback
-            # may not have finished is closed rather than handed to the next caller.
-            await connection.invalidate()
-            raise
+_CLAIM_DUE = Statement(_CLAIM)
+_INQUIRIES = Statement(_inquiries(array=False), _inquiries(array=True))
+_RECORD_SENT = Statement(_record_sent(array=False), _record_sent(array=True))
+_RECORD_FAILED = Statement(_RECORD_ONE)
+_RELEASE = Statement(_release(array=False), _release(array=True))
 
 
 def claimable(*, now: datetime, limit: int) -> sa.Select[tuple[int]]:
@@ -312,46 +238,3 @@ async def release(
     ids = [message.id for message in messages]
     if ids:
         await _RELEASE.count(connection, {"ids": ids, "lease_until": lease_until})
-
-
-async def list_messages(
-    engine: AsyncEngine, *, status: OutboxStatus | None, limit: int = 100
-) -> list[dict[str, Any]]:
-    table = outbox_table
-    query = (
-        sa.select(table, inquiry_table.c.reference)
-        .join(inquiry_table, inquiry_table.c.id == table.c.inquiry_id)
-        .order_by(table.c.id.desc())
-        .limit(limit)
-    )
-    if status is not None:
-        query = query.where(table.c.status == status.value)
-    async with engine.connect() as connection:
-        return [dict(row._mapping) for row in await connection.execute(query)]
-
-
-async def counts(engine: AsyncEngine) -> dict[str, int]:
-    table = outbox_table
-    async with engine.connect() as connection:
-        rows = await connection.execute(
-            sa.select(table.c.status, sa.func.count()).group_by(table.c.status)
-        )
-        found = {str(status): int(number) for status, number in rows}
-    return {status.value: found.get(status.value, 0) for status in OutboxStatus}
-
-
-async def requeue(engine: AsyncEngine, message_pk: int, *, now: datetime) -> bool:
-    """Queue a dead message again, with a fresh lifetime (its queue time restarts now)."""
-    table = outbox_table
-    async with engine.begin() as connection:
-        result = await connection.execute(
-            sa.update(table)
-            .where(table.c.id == message_pk, table.c.status == OutboxStatus.DEAD.value)
-            .values(
-                status=OutboxStatus.PENDING.value,
-                next_attempt_at=now,
-                created_at=now,
-                claimed_until=None,
-            )
-        )
-        return bool(result.rowcount)

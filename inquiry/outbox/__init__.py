@@ -1,0 +1,69 @@
+"""The outbox: mail and alerts owed on inquiries, written in the transaction that owes them
+and sent by the worker. This package is the one owner of outbox rows; everyone else calls it.
+
+- `owed`: what an inquiry owes, how urgent each message is, its Message-ID.
+- `queueing`: queue rows in the caller's transaction, wake the workers on commit, move
+  unsent mail when a triage changes.
+- `claims`: the worker's claim, record and hand-back, under a lease.
+- `asyncpg_path`: the fast path those statements take on PostgreSQL.
+- `admin`: what `inquiry outbox` lists, counts and requeues.
+"""
+
+from inquiry.outbox.admin import counts, list_messages, requeue
+from inquiry.outbox.asyncpg_path import Connection, transaction
+from inquiry.outbox.claims import (
+    CLAIMED_COLUMNS,
+    ClaimedMessage,
+    Result,
+    claim_due,
+    claimable,
+    inquiries_for,
+    record,
+    release,
+    urgent_waiting,
+)
+from inquiry.outbox.owed import (
+    ALERT_KINDS,
+    addressed,
+    is_urgent,
+    is_urgent_sql,
+    message_ids,
+    owed_on_intake,
+    owed_when_unreachable,
+)
+from inquiry.outbox.queueing import (
+    OUTBOX_CHANNEL,
+    enqueue,
+    owe_unreachable,
+    reorder_unsent,
+    wake_workers,
+)
+
+__all__ = [
+    "ALERT_KINDS",
+    "CLAIMED_COLUMNS",
+    "OUTBOX_CHANNEL",
+    "ClaimedMessage",
+    "Connection",
+    "Result",
+    "addressed",
+    "claim_due",
+    "claimable",
+    "counts",
+    "enqueue",
+    "inquiries_for",
+    "is_urgent",
+    "is_urgent_sql",
+    "list_messages",
+    "message_ids",
+    "owe_unreachable",
+    "owed_on_intake",
+    "owed_when_unreachable",
+    "record",
+    "release",
+    "reorder_unsent",
+    "requeue",
+    "transaction",
+    "urgent_waiting",
+    "wake_workers",
+]

@@ -1,0 +1,83 @@
+"""Writing to the outbox outside the worker: queue messages in the caller's transaction, wake
+the workers when it commits, and move unsent mail when an inquiry's triage changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from inquiry.models import Inquiry, OutboxStatus, outbox_table
+from inquiry.outbox.owed import addressed, is_urgent_sql, owed_when_unreachable
+
+OUTBOX_CHANNEL = "inquiry_outbox"
+_NOTIFY = f"NOTIFY {OUTBOX_CHANNEL}"
+
+# Writes rows into a table in the connection's transaction.
+Insert = Callable[[sa.Connection, sa.Table, list[dict[str, Any]]], object]
+
+
+def _insert(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    connection.execute(sa.insert(table), rows)
+
+
+def enqueue(
+    connection: sa.Connection, rows: list[dict[str, Any]], *, insert: Insert = _insert
+) -> None:
+    """Queue these rows (from `addressed`) in the connection's transaction, and wake the
+    workers when it commits. `insert` writes them: the intake writer passes its own."""
+    if not rows:
+        return
+    insert(connection, outbox_table, rows)
+    wake_workers(connection)
+
+
+def wake_workers(connection: sa.Connection) -> None:
+    """Have workers in other processes look at the outbox once this transaction commits.
+
+    PostgreSQL: they LISTEN, and the notification is delivered on commit. SQLite has no such
+    signal: they find the rows at their next poll. A worker in this process is woken by
+    whoever commits (the intake writer, a staff request).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(_NOTIFY)
+
+
+async def owe_unreachable(
+    session: AsyncSession, inquiry: Inquiry, *, now: datetime, domain: str
+) -> None:
+    """Queue the email owed to a visitor the phone team could not reach (if any is)."""
+    assert inquiry.id is not None
+    owed = owed_when_unreachable(inquiry, now=now)
+    rows = addressed(owed, inquiry_id=inquiry.id, reference=inquiry.reference, domain=domain)
+    if rows:
+        await session.run_sync(_enqueue_in, rows)
+
+
+def _enqueue_in(session: Session, rows: list[dict[str, Any]]) -> None:
+    enqueue(session.connection(), rows)
+
+
+async def reorder_unsent(session: AsyncSession, inquiry_id: int, *, crisis: bool) -> None:
+    """Mail not yet sent on this inquiry takes its place by its triage now (is_urgent)."""
+    table = outbox_table
+    unsent = sa.and_(table.c.inquiry_id == inquiry_id, table.c.status != OutboxStatus.SENT.value)
+    # Rows a worker is recording or handing back right now are skipped (they keep their
+    # place): waiting for them while holding others could deadlock with the worker, and a
+    # worker whose record is aborted sends its batch again once the lease lapses.
+    ids = list(
+        await session.scalars(
+            sa.select(table.c.id)
+            .where(unsent)
+            .order_by(table.c.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if ids:
+        await session.execute(
+            sa.update(table).where(table.c.id.in_(ids)).values(urgent=is_urgent_sql(crisis=crisis))
+        )
