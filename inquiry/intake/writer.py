@@ -12,9 +12,9 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from functools import cache, partial
-from typing import Any, overload
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inquiry.callbacks.models import task_table
 from inquiry.db import Transactor
 from inquiry.errors import IdempotencyKeyReused, StorageUnavailable
+from inquiry.intake.bulk_insert import insert_rows
 from inquiry.intake.reference import new_reference
 from inquiry.models import idempotency_table, inquiry_table, utcnow
 from inquiry.outbox import addressed, enqueue
@@ -308,87 +309,6 @@ def _insert_inquiries(connection: sa.Connection, rows: list[dict[str, Any]]) -> 
         return dict(zip(references, range(first, last + 1), strict=True))
     returned = insert_rows(connection, inquiry_table, rows, returning="reference, id")
     return dict(returned)
-
-
-@overload
-def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int: ...
-
-
-@overload
-def insert_rows(
-    connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], *, returning: str
-) -> list[tuple[Any, ...]]: ...
-
-
-def insert_rows(
-    connection: sa.Connection,
-    table: sa.Table,
-    rows: list[dict[str, Any]],
-    *,
-    returning: str | None = None,
-) -> int | list[tuple[Any, ...]]:
-    """Insert all rows in one statement; the RETURNING rows, or SQLite's last rowid.
-
-    One statement, not executemany: SQLite's driver releases and retakes the GIL for every
-    row of an executemany, and against a busy event loop each retake waits its turn.
-    """
-    columns = tuple(rows[0])
-    dialect = connection.dialect.name
-    sql = _insert_sql(dialect, table.name, columns, len(rows), returning)
-    values = [value for row in rows for value in row.values()]
-    if dialect == "sqlite":
-        values = _sqlite_times(values)
-    if returning:
-        return [tuple(row) for row in connection.exec_driver_sql(sql, tuple(values))]
-    if dialect != "sqlite":
-        connection.exec_driver_sql(sql, tuple(values))
-        return 0
-    # The driver's own cursor: SQLAlchemy closes a result without rows before lastrowid.
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(sql, tuple(values))
-        return int(cursor.lastrowid or 0)
-    finally:
-        cursor.close()
-
-
-def _sqlite_times(values: list[Any]) -> list[Any]:
-    """Datetimes in the text form SQLAlchemy's SQLite DateTime reads back, always in UTC.
-
-    A batch's rows share a few instants (a request's time is its inquiry's, its emails' and
-    their first attempt's): each is converted once, not once per column.
-    """
-    texts: dict[datetime, str] = {}
-    converted: list[Any] = []
-    for value in values:
-        if isinstance(value, datetime):
-            text = texts.get(value)
-            if text is None:
-                text = texts[value] = _text_time(value)
-            value = text
-        converted.append(value)
-    return converted
-
-
-def _text_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-@cache
-def _insert_sql(
-    dialect: str, table: str, columns: tuple[str, ...], rows: int, returning: str | None
-) -> str:
-    width = len(columns)
-    if dialect == "sqlite":
-        groups = ["(" + ", ".join("?" * width) + ")" for _ in range(rows)]
-    else:  # asyncpg's numbered style
-        groups = [
-            "(" + ", ".join(f"${row * width + n}" for n in range(1, width + 1)) + ")"
-            for row in range(rows)
-        ]
-    names = ", ".join(columns)
-    tail = f" RETURNING {returning}" if returning else ""
-    return f"INSERT INTO {table} ({names}) VALUES {', '.join(groups)}{tail}"  # noqa: S608 - our own names
 
 
 async def purge_expired_keys(engine: AsyncEngine, now: datetime) -> int:
