@@ -62,7 +62,15 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A throwaway PostgreSQL database, migrated once; tables are emptied per test."""
-    name = f"inquiry_test_{uuid.uuid4().hex[:10]}"
+    with scratch_pg_database("inquiry_test") as url:
+        asyncio.run(migrate(Settings(_env_file=None, database_url=url)))
+        yield url
+
+
+@contextmanager
+def scratch_pg_database(prefix: str) -> Iterator[str]:
+    """An empty PostgreSQL database of a new name, dropped afterwards; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
 
     async def admin(sql: str) -> None:
         connection = await asyncpg.connect(PG_ADMIN_DSN)
@@ -72,10 +80,10 @@ def pg_database() -> Iterator[str]:
             await connection.close()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = _url_for_pg(name)
-    asyncio.run(migrate(Settings(_env_file=None, database_url=url)))
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield _url_for_pg(name)
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

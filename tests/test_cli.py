@@ -8,17 +8,15 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from alembic.script import ScriptDirectory
 
 from inquiry.config import Settings
 from inquiry.db import MIGRATIONS_DIR, DatabaseNotReady, check_schema
-from tests.conftest import PG_ADMIN_DSN, _url_for_pg, free_port
+from tests.conftest import free_port, scratch_pg_database
 
 READS = [
     ["outbox", "list"],
@@ -101,18 +99,8 @@ class TestMissingDatabase:
 class TestPostgresql:
     @pytest.fixture
     def empty_database(self) -> Iterator[str]:
-        name = f"inquiry_empty_{uuid.uuid4().hex[:10]}"
-
-        async def admin(sql: str) -> None:
-            connection = await asyncpg.connect(PG_ADMIN_DSN)
-            try:
-                await connection.execute(sql)
-            finally:
-                await connection.close()
-
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-        yield _url_for_pg(name)
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        with scratch_pg_database("inquiry_empty") as url:
+            yield url
 
     def test_unmigrated_and_missing_databases_are_one_line(self, empty_database: str) -> None:
         with pytest.raises(DatabaseNotReady, match=r"has no tables yet: run `inquiry migrate`"):

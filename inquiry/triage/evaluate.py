@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from inquiry.triage.classify import TriageResult
 from inquiry.triage.detector import Classifier, rules_classifier
@@ -83,23 +83,10 @@ class Tally:
             self.language_agree += result.language == case.language
 
     def __iadd__(self, other: Tally) -> Tally:
-        for name in (
-            "total",
-            "correct",
-            "crisis_total",
-            "non_crisis_total",
-            "real_total",
-            "priority_total",
-            "priority_agree",
-            "language_total",
-            "language_agree",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.confusion += other.confusion
-        self.misclassified += other.misclassified
-        self.missed_crises += other.missed_crises
-        self.false_alarms += other.false_alarms
-        self.marked_spam += other.marked_spam
+        """Add another tally's counts and lines: the figures of two sets pooled."""
+        for name in (f.name for f in fields(self)):
+            mine = getattr(self, name)
+            setattr(self, name, mine + getattr(other, name))
         return self
 
     @property

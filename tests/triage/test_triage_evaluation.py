@@ -3,6 +3,7 @@
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -287,17 +288,7 @@ def corpus() -> list[LabelledInquiry]:
     return read_labelled(lines).cases
 
 
-NUMBERS = (
-    "total",
-    "correct",
-    "crisis_total",
-    "non_crisis_total",
-    "real_total",
-    "priority_total",
-    "priority_agree",
-    "language_total",
-    "language_agree",
-)
+NUMBERS = tuple(f.name for f in fields(Tally) if isinstance(getattr(Tally(), f.name), int))
 
 
 def counts(tally: Tally) -> dict[str, Any]:
