@@ -24,9 +24,11 @@ from inquiry.intake.guards import SubmissionLimiter
 from inquiry.intake.service import IntakeService
 from inquiry.intake.writer import InquiryWriter
 from inquiry.logs import ACCESS_LOG
+from inquiry.metrics import Metrics
 from inquiry.middleware import FORM_TYPES, JSON_TYPES, RequestGuard
 from inquiry.models import utcnow
 from inquiry.notify.worker import OutboxWorker
+from inquiry.observability.server import MetricsServer
 from inquiry.proxies import parse_networks
 from inquiry.signing import Signer
 from inquiry.staff import api as staff_api
@@ -71,6 +73,8 @@ def _reload_rules_on_sighup() -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service for these settings (tests pass their own)."""
     settings = settings or Settings()
+    # Counted only when they are served: off, the requests pay nothing for them.
+    metrics = Metrics() if settings.metrics_port else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,7 +83,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("%s", warning)
         _reload_rules_on_sighup()
         engine = create_engine(settings)
-        worker = OutboxWorker(engine, settings) if settings.worker_in_process else None
+        metrics_server = None
+        if metrics is not None and settings.metrics_port is not None:
+            metrics_server = MetricsServer(
+                metrics, engine, host=settings.metrics_host, port=settings.metrics_port
+            )
+            try:
+                await metrics_server.start()
+            except BaseException:
+                await engine.dispose()
+                raise
+        worker = (
+            OutboxWorker(engine, settings, metrics=metrics) if settings.worker_in_process else None
+        )
         transactor = create_transactor(settings, engine)
         writer = InquiryWriter(
             transactor,
@@ -91,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter = SubmissionLimiter(settings)
         app.state.engine = engine
         app.state.limiter = limiter
-        app.state.intake = IntakeService(settings, writer, limiter)
+        app.state.intake = IntakeService(settings, writer, limiter, metrics)
         app.state.outbox_worker = worker
         # Callback queue and staff: one session factory, the clock tests move, login throttle.
         app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -106,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await transactor.close()
             if worker:
                 await worker.stop()
+            if metrics_server:
+                await metrics_server.stop()
             await engine.dispose()
             ACCESS_LOG.flush()  # before uvicorn re-raises SIGTERM and the process ends
 
@@ -119,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     secret = settings.secret_key.get_secret_value()
     app.state.settings = settings
+    app.state.metrics = metrics
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     app.state.templates = Jinja2Templates(directory=settings.templates_dir)
     app.state.form_signer = Signer(secret, "form-token")
@@ -145,6 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         content_types={"/api/v1/inquiries": JSON_TYPES, "/forms/contact": FORM_TYPES},
         frame_ancestors=settings.allowed_origins,
+        submissions={"/api/v1/inquiries": "api", "/forms/contact": "form"},
+        metrics=metrics,
     )
     # Outermost, so that even refusals carry CORS headers the site's script can read.
     app.add_middleware(

@@ -41,6 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
     from inquiry.db import migrate_or_explain
 
     settings = serve_settings(args.host, args.port)
+    configure_logging(log_format=settings.log_format)
     host, port = settings.host, settings.port
     if settings.is_sqlite:
         # The embedded default owns its schema; PostgreSQL deployments run `inquiry migrate`.
@@ -85,7 +86,9 @@ def _migrate(args: argparse.Namespace) -> int:
 def _worker(_: argparse.Namespace) -> int:
     from inquiry.notify.run import run_worker
 
-    asyncio.run(run_worker(_settings()))
+    settings = _settings()
+    configure_logging(log_format=settings.log_format)
+    asyncio.run(run_worker(settings))
     return 0
 
 

@@ -33,6 +33,11 @@ class EmailDetail(StrEnum):
     SUMMARY = "summary"  # reference, topic, priority and a staff link: no health information
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"  # one object a line, for a log collector
+
+
 _DEV_SECRET = "dev-only-change-me-dev-only-change-me"  # noqa: S105 - refused outside development
 
 
@@ -242,6 +247,12 @@ class Settings(BaseSettings):
     staff_login_window_minutes: int = Field(default=15, ge=1)
     staff_session_hours: int = Field(default=12, ge=1, le=24 * 30)
 
+    # Observability: Prometheus metrics on a port of their own (unset: none), log lines as
+    # text or JSON.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    log_format: LogFormat = LogFormat.TEXT
+
     @field_validator("business_days", mode="before")
     @classmethod
     def _days_csv(cls, value: object) -> object:
@@ -402,6 +413,12 @@ class Settings(BaseSettings):
     def _webhook_is_signed(self) -> Settings:
         if self.alert_webhook_url and not self.alert_webhook_secret:
             raise ValueError("INQUIRY_ALERT_WEBHOOK_SECRET is needed to sign webhook alerts")
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_port_is_private(self) -> Settings:
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError("INQUIRY_METRICS_PORT must differ from INQUIRY_PORT: never public")
         return self
 
     @model_validator(mode="after")

@@ -15,6 +15,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from inquiry.errors import InquiryError
 from inquiry.field_errors import field_errors
 
+# Where a handler leaves the code of the error it answered, for the request metrics
+# (an ASGI scope key of our own: the middleware reads it after the app has answered).
+ERROR_CODE = "inquiry.error_code"
+
 _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
@@ -76,8 +80,15 @@ def error_response(
 
 
 def validation_response(error: RequestValidationError | ValidationError, language: str) -> Response:
-    fields = field_errors(error.errors(), language, drop_prefix=("body",))
-    code = "invalid_json" if any(f["code"] == "invalid_json" for f in fields) else "invalid_input"
+    return _validation_answer(field_errors(error.errors(), language, drop_prefix=("body",)))
+
+
+def _validation_code(fields: list[dict[str, str]]) -> str:
+    return "invalid_json" if any(f["code"] == "invalid_json" for f in fields) else "invalid_input"
+
+
+def _validation_answer(fields: list[dict[str, str]]) -> Response:
+    code = _validation_code(fields)
     message = (
         "The request body is not valid JSON."
         if code == "invalid_json"
@@ -86,19 +97,23 @@ def validation_response(error: RequestValidationError | ValidationError, languag
     return error_response(422, code, message, fields=fields)
 
 
-async def _on_inquiry_error(_: Request, error: Exception) -> Response:
+async def _on_inquiry_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, InquiryError)
+    request.scope[ERROR_CODE] = error.code
     return error_response(error.status_code, error.code, error.message, headers=error.headers)
 
 
-async def _on_validation_error(_: Request, error: Exception) -> Response:
+async def _on_validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
-    return validation_response(error, "en")
+    fields = field_errors(error.errors(), "en", drop_prefix=("body",))
+    request.scope[ERROR_CODE] = _validation_code(fields)
+    return _validation_answer(fields)
 
 
-async def _on_http_error(_: Request, error: Exception) -> Response:
+async def _on_http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     code = _HTTP_CODES.get(error.status_code, "http_error")
+    request.scope[ERROR_CODE] = code
     return error_response(error.status_code, code, str(error.detail), headers=error.headers)
 
 

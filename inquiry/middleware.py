@@ -1,21 +1,40 @@
-"""Pure ASGI guards in front of the app: body size, content type, security headers, access log.
+"""Pure ASGI guards in front of the app: body size, content type, security headers, request
+ids, access log and request metrics.
 
 Pure ASGI rather than BaseHTTPMiddleware: it costs a few microseconds a request, not a task.
 """
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inquiry.errors import InquiryError, PayloadTooLarge, UnsupportedMediaType
-from inquiry.http_errors import error_response
-from inquiry.logs import ACCESS_LOG
+from inquiry.http_errors import ERROR_CODE, error_response
+from inquiry.logs import ACCESS_LOG, REQUEST_ID
+from inquiry.metrics import UNMATCHED, Metrics
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 JSON_TYPES = ("application/json",)
+
+# An X-Request-ID from the proxy is kept when it looks like an id (a UUID, nginx's
+# $request_id); anything else is replaced, so a header cannot write arbitrary text to the log.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
+# The code a refusal is counted under when no handler named it: the hosted form answers with
+# pages, not error objects, and the status says which refusal it was.
+_REFUSAL_OF_STATUS = {
+    403: "origin_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "storage_unavailable",
+}
 
 
 class _ClientGone(Exception):
@@ -32,10 +51,15 @@ class RequestGuard:
         max_body_bytes: int,
         content_types: dict[str, tuple[str, ...]],
         frame_ancestors: Iterable[str],
+        submissions: dict[str, str] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.content_types = content_types
+        # Paths that take submissions, and the source their refusals are counted under.
+        self.submissions = submissions or {}
+        self.metrics = metrics
         ancestors = " ".join(["'self'", *frame_ancestors])
         common = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
         # Pages of the hosted form may be framed by the clinic's site; nothing else may.
@@ -51,8 +75,14 @@ class RequestGuard:
             return
         started = time.perf_counter()
         path: str = scope["path"]
+        method: str = scope["method"]
         status = 500
-        extra = self.embeddable if path.startswith("/forms/") else self.not_embeddable
+        request_id = _request_id(scope)
+        token = REQUEST_ID.set(request_id)
+        extra = [
+            *(self.embeddable if path.startswith("/forms/") else self.not_embeddable),
+            (b"x-request-id", request_id.encode()),
+        ]
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -65,17 +95,31 @@ class RequestGuard:
             await send(message)
 
         try:
-            if scope["method"] == "POST" and path in self.content_types:
+            if method == "POST" and path in self.content_types:
                 receive = await self._guarded_body(scope, receive, self.content_types[path])
             await self.app(scope, receive, send_with_headers)
         except InquiryError as error:
+            scope[ERROR_CODE] = error.code
             response = error_response(error.status_code, error.code, error.message)
             await response(scope, receive, send_with_headers)
         except _ClientGone:
             status = 499  # nobody left to answer; logged as nginx does
         finally:
+            REQUEST_ID.reset(token)
+            seconds = time.perf_counter() - started
+            # The template the request matched, never its path: paths carry ids. A body
+            # refused here never reached the router, but its path is a fixed one.
+            route = getattr(scope.get("route"), "path", None) or (
+                path if path in self.content_types else UNMATCHED
+            )
             # Path only: query strings can carry references, and bodies are health information.
-            ACCESS_LOG.record(scope["method"], path, status, (time.perf_counter() - started) * 1000)
+            ACCESS_LOG.record(method, path, status, seconds * 1000, route, request_id)
+            if self.metrics is not None:
+                self.metrics.request(method, route, status, seconds)
+                source = self.submissions.get(path) if method == "POST" else None
+                if source is not None and status >= 400 and status != 499:
+                    code = scope.get(ERROR_CODE) or _REFUSAL_OF_STATUS.get(status, str(status))
+                    self.metrics.refused(source, code)
 
     async def _guarded_body(
         self, scope: Scope, receive: Receive, allowed: tuple[str, ...]
@@ -111,3 +155,14 @@ class RequestGuard:
             return {"type": "http.request", "body": body, "more_body": False}
 
         return replay
+
+
+def _request_id(scope: Scope) -> str:
+    """The proxy's X-Request-ID when it is a plausible id, else a new one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            given: str = value.decode("latin-1")
+            if _REQUEST_ID.fullmatch(given):
+                return given
+            break
+    return secrets.token_hex(16)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from inquiry.auth import CallerDep, authenticate, require_admin
 from inquiry.callbacks.models import TaskStatus
@@ -27,9 +27,9 @@ router = APIRouter(
 
 
 async def get_callbacks(
-    session: SessionDep, settings: SettingsDep, caller: CallerDep
+    request: Request, session: SessionDep, settings: SettingsDep, caller: CallerDep
 ) -> CallbackService:
-    return CallbackService(session, settings, caller)
+    return CallbackService(session, settings, caller, request.app.state.metrics)
 
 
 CallbacksDep = Annotated[CallbackService, Depends(get_callbacks)]

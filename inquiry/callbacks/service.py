@@ -24,6 +24,7 @@ from inquiry.callbacks.models import (
 from inquiry.callbacks.schedule import calendar_for
 from inquiry.config import Settings
 from inquiry.errors import ClaimConflict, InvalidSchedule, NotFound, TransitionNotAllowed
+from inquiry.metrics import Metrics
 from inquiry.models import Inquiry, Staff, as_utc
 from inquiry.outbox import owe_unreachable
 from inquiry.triage.taxonomy import Priority
@@ -52,7 +53,13 @@ def holder(task: CallbackTask, now: datetime) -> int | None:
 class CallbackService:
     """The phone team's operations on callback tasks."""
 
-    def __init__(self, session: AsyncSession, settings: Settings, caller: Caller) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        caller: Caller,
+        metrics: Metrics | None = None,
+    ) -> None:
         assert caller.staff is not None
         assert caller.staff.id is not None
         self._session = session
@@ -61,6 +68,7 @@ class CallbackService:
         self._me: int = caller.staff.id
         self._now = caller.now
         self._lease = timedelta(minutes=settings.callback_lease_minutes)
+        self._metrics = metrics
 
     async def view(self, task: CallbackTask, *, with_attempts: bool = False) -> TaskView:
         attempts: list[CallbackAttempt] = []
@@ -166,6 +174,13 @@ class CallbackService:
             status=task.status,
             attempts=task.attempts,
         )
+        if self._metrics is not None:
+            waited = self._now - as_utc(task.created_at) if task.attempts == 1 else None
+            self._metrics.callback_attempted(
+                priority=task.priority,
+                outcome=outcome.value,
+                first_attempt_seconds=waited.total_seconds() if waited is not None else None,
+            )
         return task
 
     async def reschedule(self, task_id: int, at: datetime) -> CallbackTask:

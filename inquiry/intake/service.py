@@ -15,6 +15,7 @@ from inquiry.errors import RateLimited
 from inquiry.intake.guards import SubmissionLimiter
 from inquiry.intake.schemas import ContactMethod, InquiryAccepted, InquiryIn
 from inquiry.intake.writer import InquiryWriter, Outcome, Submission
+from inquiry.metrics import Metrics
 from inquiry.models import InquiryStatus, utcnow
 from inquiry.outbox import owed_on_intake
 from inquiry.triage import TriageResult, triage
@@ -40,10 +41,17 @@ class Accepted:
 class IntakeService:
     """Accepts inquiries: guards, triages, and hands everything owed to the writer."""
 
-    def __init__(self, settings: Settings, writer: InquiryWriter, limiter: SubmissionLimiter):
+    def __init__(
+        self,
+        settings: Settings,
+        writer: InquiryWriter,
+        limiter: SubmissionLimiter,
+        metrics: Metrics | None = None,
+    ):
         self._settings = settings
         self._writer = writer
         self._limiter = limiter
+        self._metrics = metrics
         self._key_ttl = timedelta(hours=settings.idempotency_ttl_hours)
 
     async def accept(
@@ -111,6 +119,13 @@ class IntakeService:
             ),
         )
         outcome = await self._writer.submit(submission)
+        if self._metrics is not None and not outcome.replayed:
+            self._metrics.accepted(
+                source=source,
+                topic=result.topic.value,
+                priority=result.priority.value,
+                crisis=crisis,
+            )
         return Accepted(outcome=outcome, language=language, crisis=crisis)
 
     async def _within_email_limit(

@@ -13,9 +13,11 @@ from typing import TextIO
 from inquiry import outbox
 from inquiry.config import Settings
 from inquiry.db import check_schema, create_engine
+from inquiry.metrics import Metrics
 from inquiry.models import OutboxStatus, utcnow
 from inquiry.notify.listen import outbox_notifications
 from inquiry.notify.worker import OutboxWorker
+from inquiry.observability.server import MetricsServer
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +27,20 @@ async def run_worker(settings: Settings) -> None:
     # The worker delivers what `inquiry serve` stored: it never creates a database of its own.
     await check_schema(settings)
     engine = create_engine(settings)
-    worker = OutboxWorker(engine, settings)
+    metrics = Metrics() if settings.metrics_port else None
+    worker = OutboxWorker(engine, settings, metrics=metrics)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
         async with contextlib.AsyncExitStack() as stack:
+            if metrics is not None and settings.metrics_port is not None:
+                server = MetricsServer(
+                    metrics, engine, host=settings.metrics_host, port=settings.metrics_port
+                )
+                await server.start()
+                stack.push_async_callback(server.stop)
             if not settings.is_sqlite:
                 await stack.enter_async_context(
                     outbox_notifications(settings.database_url, worker.notify)

@@ -18,6 +18,7 @@ from inquiry import outbox
 from inquiry.config import Settings
 from inquiry.db import refresh_sqlite_statistics
 from inquiry.intake.writer import purge_expired_keys
+from inquiry.metrics import Metrics
 from inquiry.models import OutboxKind, OutboxStatus, as_utc, utcnow
 from inquiry.notify.render import MessageRenderer, OutgoingEmail, RenderError
 from inquiry.notify.transports import DeliveryError, Mailer, WebhookSender, mailer_for
@@ -165,8 +166,10 @@ class OutboxWorker:
         mailer_factory: Callable[[], Mailer] | None = None,
         webhook: WebhookSender | None = None,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._engine = engine
+        self._metrics = metrics
         self._settings = settings
         self._clock = clock
         self._mailer_factory = mailer_factory or (lambda: mailer_for(settings))
@@ -323,9 +326,27 @@ class OutboxWorker:
         self, batch: Batch, results: list[Result], unattempted: list[ClaimedMessage]
     ) -> None:
         lease_until = batch.lease_until
+        now = self._clock()
         async with outbox.transaction(self._engine) as connection:
-            await outbox.record(connection, results, now=self._clock(), lease_until=lease_until)
+            await outbox.record(connection, results, now=now, lease_until=lease_until)
             await outbox.release(connection, unattempted, lease_until=lease_until)
+        if self._metrics is not None:
+            self._count(self._metrics, results, now)
+
+    @staticmethod
+    def _count(metrics: Metrics, results: list[Result], now: datetime) -> None:
+        """Count results once written: a batch whose write failed comes back and is counted
+        when it is sent again."""
+        for result in results:
+            message = result.message
+            waited = None
+            if message.attempts == 0:
+                waited = (now - as_utc(message.created_at)).total_seconds()
+            if result.status is OutboxStatus.SENT:
+                metrics.delivered(message.kind, first_attempt_seconds=waited)
+            else:
+                dead = result.status is OutboxStatus.DEAD
+                metrics.delivery_failed(message.kind, dead=dead, first_attempt_seconds=waited)
 
     async def _send(self, batch: Batch, mailer: Mailer, recorder: _Recorder) -> Sent:
         """Send the batch, its first half's results written while the rest is sent; stop at
@@ -396,7 +417,9 @@ class OutboxWorker:
                 return self._dead(message, str(error))
             return self._retry(message, str(error))
         except Exception as error:  # noqa: BLE001 - unforeseen: keep it, retry it, say so
-            log.exception("outbox %d (%s): unexpected failure", message.id, message.kind)
+            log.exception(
+                "outbox %d (%s): unexpected failure", message.id, message.kind, extra=_ids(message)
+            )
             return self._retry(message, f"unexpected: {type(error).__name__}")
         return Result(message, OutboxStatus.SENT)
 
@@ -411,11 +434,23 @@ class OutboxWorker:
             return self._dead(message, f"gave up after {self._lifetime}: {error}")
         retry_at = now + retry_delay(message.attempts + 1, self._rng)
         log.warning(
-            "outbox %d (%s) failed, retrying at %s: %s", message.id, message.kind, retry_at, error
+            "outbox %d (%s) failed, retrying at %s: %s",
+            message.id,
+            message.kind,
+            retry_at,
+            error,
+            extra=_ids(message),
         )
         return Result(message, OutboxStatus.PENDING, error, retry_at)
 
     def _dead(self, message: ClaimedMessage, error: str) -> Result:
         # Loud on purpose: a dead message is an inquiry someone has not been told about.
-        log.error("outbox %d (%s) is dead: %s", message.id, message.kind, error)
+        log.error(
+            "outbox %d (%s) is dead: %s", message.id, message.kind, error, extra=_ids(message)
+        )
         return Result(message, OutboxStatus.DEAD, error)
+
+
+def _ids(message: ClaimedMessage) -> dict[str, object]:
+    """The fields a log line about one message carries (JSON logs): its id and kind only."""
+    return {"outbox_id": message.id, "kind": message.kind}

@@ -6,10 +6,10 @@ and sent by the worker. This package is the one owner of outbox rows; everyone e
   unsent mail when a triage changes.
 - `claims`: the worker's claim, record and hand-back, under a lease.
 - `asyncpg_path`: the fast path those statements take on PostgreSQL.
-- `admin`: what `inquiry outbox` lists, counts and requeues.
+- `admin`: what `inquiry outbox` lists, counts and requeues; the backlog the metrics report.
 """
 
-from inquiry.outbox.admin import counts, list_messages, requeue
+from inquiry.outbox.admin import Backlog, backlog, counts, list_messages, requeue
 from inquiry.outbox.asyncpg_path import Connection, transaction
 from inquiry.outbox.claims import (
     CLAIMED_COLUMNS,
@@ -43,10 +43,12 @@ __all__ = [
     "ALERT_KINDS",
     "CLAIMED_COLUMNS",
     "OUTBOX_CHANNEL",
+    "Backlog",
     "ClaimedMessage",
     "Connection",
     "Result",
     "addressed",
+    "backlog",
     "claim_due",
     "claimable",
     "counts",
