@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.middleware.cors import CORSMiddleware
 
-from inquiry import __version__, health
+from inquiry import __version__, api_docs, health
 from inquiry.callbacks import api as callbacks_api
 from inquiry.config import Settings
 from inquiry.db import create_engine, create_transactor
@@ -134,6 +134,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         # No OpenTelemetry here; otherwise FastAPI looks for providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # inquiry.api_docs serves them, from the package rather than a CDN, where allowed.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     secret = settings.secret_key.get_secret_value()
     app.state.settings = settings
@@ -158,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(staff_api.admin)
     app.include_router(staff_inquiries_api.router)
     app.include_router(callbacks_api.router)
+    api_docs.install(app, settings.api_docs_mode)
 
     app.add_middleware(
         RequestGuard,

@@ -38,6 +38,12 @@ class LogFormat(StrEnum):
     JSON = "json"  # one object a line, for a log collector
 
 
+class ApiDocs(StrEnum):
+    PUBLIC = "public"  # /docs and /openapi.json for anyone
+    STAFF = "staff"  # /staff/docs and /staff/openapi.json for signed-in staff
+    OFF = "off"
+
+
 _DEV_SECRET = "dev-only-change-me-dev-only-change-me"  # noqa: S105 - refused outside development
 
 
@@ -248,10 +254,11 @@ class Settings(BaseSettings):
     staff_session_hours: int = Field(default=12, ge=1, le=24 * 30)
 
     # Observability: Prometheus metrics on a port of their own (unset: none), log lines as
-    # text or JSON.
+    # text or JSON, and the API documentation (unset: public in development, off in production).
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
     log_format: LogFormat = LogFormat.TEXT
+    api_docs: ApiDocs | None = None
 
     @field_validator("business_days", mode="before")
     @classmethod
@@ -441,6 +448,13 @@ class Settings(BaseSettings):
                 "cross-site and the staff links in emails lead nowhere"
             )
         return warnings
+
+    @property
+    def api_docs_mode(self) -> ApiDocs:
+        """Where the API documentation is served: as configured, else by environment."""
+        if self.api_docs is not None:
+            return self.api_docs
+        return ApiDocs.OFF if self.environment is Environment.PRODUCTION else ApiDocs.PUBLIC
 
     @property
     def message_domain(self) -> str:
