@@ -100,6 +100,7 @@ class Metrics:
                 self._failures.labels(kind.value, outcome)
         # Label lookups cost more than the observation: each series is looked up once.
         self._request_series: dict[tuple[str, str, int], tuple[Histogram, Counter]] = {}
+        self._accepted_series: dict[tuple[str, str, str, bool], Counter] = {}
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         """One answered request; `route` is its template (or UNMATCHED), never its path."""
@@ -120,7 +121,12 @@ class Metrics:
         self._refusals.labels(source, code).inc()
 
     def accepted(self, *, source: str, topic: str, priority: str, crisis: bool) -> None:
-        self._accepted.labels(source, topic, priority, "true" if crisis else "false").inc()
+        key = (source, topic, priority, crisis)
+        series = self._accepted_series.get(key)
+        if series is None:
+            series = self._accepted.labels(source, topic, priority, "true" if crisis else "false")
+            self._accepted_series[key] = series
+        series.inc()
 
     def delivered(self, kind: str, *, first_attempt_seconds: float | None) -> None:
         self._deliveries.labels(kind).inc()
