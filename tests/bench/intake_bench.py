@@ -6,10 +6,16 @@ errors and the ratio to a bare FastAPI app that only validates the same body.
 
     .venv/bin/python tests/bench/intake_bench.py [--seconds 10] [--connections 32]
         [--only bare,sqlite,postgres,ratelimit] [--no-pin] [--worker-in-process] [--profile DIR]
+        [--observability] [--pairs N]
 
 The web process is measured as deploy/compose.yaml runs it: it writes the outbox and a
 separate `inquiry worker` sends the mail. --worker-in-process measures the single-process
 layout instead, where the same core also renders and delivers two emails per inquiry.
+
+--observability runs the service with metrics (INQUIRY_METRICS_PORT, scraped every
+SCRAPE_SECONDS during the run, as Prometheus would) and JSON logs. --pairs N measures their
+cost: N pairs of runs of each scenario, one without and one with them, the order alternating
+from pair to pair, and prints each pair's ratio with the median and the spread.
 
 Exits non-zero only if something crashes, never because a target is missed.
 """
@@ -17,15 +23,20 @@ Exits non-zero only if something crashes, never because a target is missed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +48,7 @@ ROUTE = "/api/v1/inquiries"
 PG_ADMIN = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-tA"]
 P99_TARGET_MS = 50.0
 WARMUP_SECONDS = 2
+SCRAPE_SECONDS = 5.0
 MESSAGE = (
     "Hello, my family doctor suggested I ask about ketamine therapy for depression that has "
     "not improved after two medications. Could you tell me how the first assessment works, "
@@ -240,6 +252,39 @@ class Result:
     load: Load
     acknowledged: int = 0  # 201s over warm-up and run
     rows: int | None = None
+    observed: bool = False  # metrics and JSON logs were on
+    counted: float | None = None  # inquiries the metrics counted, at the last scrape
+
+
+class Scraper:
+    """Scrapes /metrics every SCRAPE_SECONDS until stopped; keeps the last scrape."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}/metrics"
+        self.last = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Scraper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.scrape()
+
+    def scrape(self) -> None:
+        with urllib.request.urlopen(self.url, timeout=10) as response:
+            self.last = response.read().decode()
+
+    def _run(self) -> None:
+        while not self._stop.wait(SCRAPE_SECONDS):
+            self.scrape()
+
+    def accepted(self) -> float:
+        pattern = re.compile(r"^inquiry_inquiries_accepted_total\{[^}]*\} (\S+)$", re.M)
+        return sum(float(value) for value in pattern.findall(self.last))
 
 
 def run_scenario(
@@ -247,8 +292,7 @@ def run_scenario(
 ) -> Result:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("INQUIRY_")}
-    cwd = work / scenario.name
-    cwd.mkdir()
+    cwd = Path(tempfile.mkdtemp(prefix=f"{scenario.name}-", dir=work))
     database_url = ""
     if scenario.database is None:
         command = [sys.executable, str(BARE_APP), "--port", str(port)]
@@ -265,6 +309,9 @@ def run_scenario(
         }
         if not args.worker:
             env["INQUIRY_WORKER_IN_PROCESS"] = "false"
+        metrics_port = free_port() if args.observability else None
+        if metrics_port:
+            env |= {"INQUIRY_METRICS_PORT": str(metrics_port), "INQUIRY_LOG_FORMAT": "json"}
         if scenario.database == "postgres":
             subprocess.run(
                 [*PG_ADMIN, "-c", f"CREATE DATABASE {pg_database}"], check=True, capture_output=True
@@ -300,13 +347,19 @@ def run_scenario(
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-        load = drive(url, lua, args.seconds, args.connections, load_cpu)
+        with Scraper(metrics_port) if metrics_port else contextlib.nullcontext() as scraper:
+            load = drive(url, lua, args.seconds, args.connections, load_cpu)
         if profiler:
             profiler.wait()
-    result = Result(scenario, load)
+    result = Result(scenario, load, observed=metrics_port is not None)
+    if scraper is not None:
+        result.counted = scraper.accepted()
     if scenario.database:
         result.acknowledged = warmup.count(frozenset({201})) + load.count(frozenset({201}))
         result.rows = stored_rows(scenario, database_url, pg_database)
+        if scenario.database == "postgres":
+            drop = f"DROP DATABASE IF EXISTS {pg_database} WITH (FORCE)"
+            subprocess.run([*PG_ADMIN, "-c", drop], capture_output=True, check=True)
     return result
 
 
@@ -348,6 +401,45 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         "rows/201s: inquiry rows stored vs 201s received over warm-up + run; rows may exceed "
         f"201s by up to 2x{args.connections} (requests in flight when wrk stops), never trail."
     )
+    for result in results:
+        if result.counted is not None:
+            print(
+                f"{result.scenario.name}: metrics counted {result.counted:.0f} inquiries "
+                f"accepted, for {result.acknowledged} 201s received"
+            )
+
+
+def _rate(result: Result) -> float:
+    return result.load.requests / result.load.seconds
+
+
+def report_pairs(pairs: dict[str, list[tuple[Result, Result]]]) -> None:
+    """Each pair's throughput without and with metrics and JSON logs, and the spread."""
+    for name, runs in pairs.items():
+        print(f"\n{name}: without / with metrics and JSON logs")
+        head = f"{'pair':>4} {'off req/s':>10} {'on req/s':>10} {'on/off':>7}"
+        print(head + f" {'off p99':>8} {'on p99':>8}")
+        ratios = []
+        for number, (off, on) in enumerate(runs, 1):
+            ratio = _rate(on) / _rate(off)
+            ratios.append(ratio)
+            print(
+                f"{number:>4} {_rate(off):>10.0f} {_rate(on):>10.0f} {ratio:>7.3f} "
+                f"{off.load.p99_ms:>8.1f} {on.load.p99_ms:>8.1f}"
+            )
+        offs = [_rate(off) for off, _ in runs]
+        ons = [_rate(on) for _, on in runs]
+        print(
+            f"on/off: median {statistics.median(ratios):.3f}, "
+            f"min {min(ratios):.3f}, max {max(ratios):.3f}"
+        )
+        for label, rates in (("off", offs), ("on", ons)):
+            middle = statistics.median(rates)
+            print(
+                f"{label} runs alone: median {middle:.0f} req/s, range "
+                f"{min(rates):.0f}-{max(rates):.0f} ({(max(rates) - min(rates)) / middle:.1%} "
+                f"of the median)"
+            )
 
 
 def main() -> int:
@@ -373,8 +465,22 @@ def main() -> int:
         metavar="DIR",
         help="py-spy each server under load into DIR/<scenario>.txt (collapsed)",
     )
+    parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="serve metrics (scraped during the run) and write JSON logs",
+    )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N pairs of runs without and with --observability, in alternating order",
+    )
     args = parser.parse_args()
     chosen = [s for s in SCENARIOS if s.name in args.only.split(",")]
+    if args.pairs:
+        chosen = [s for s in chosen if s.database is not None]  # the ceiling has neither
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     args.pin = args.pin and (os.cpu_count() or 1) >= 2
@@ -398,18 +504,31 @@ def main() -> int:
     )
     pg_database = f"inquiry_bench_{os.getpid()}"
     results: list[Result] = []
+    pairs: dict[str, list[tuple[Result, Result]]] = {s.name: [] for s in chosen}
     with tempfile.TemporaryDirectory(prefix="inquiry-bench-") as tmp:
         work = Path(tmp)
         lua = write_lua(work)
         try:
-            for scenario in chosen:
+            for number in range(args.pairs):
+                for scenario in chosen:
+                    # Alternating which goes first cancels a drift of the machine over time.
+                    runs: dict[bool, Result] = {}
+                    for observed in (False, True) if number % 2 == 0 else (True, False):
+                        args.observability = observed
+                        runs[observed] = run_scenario(scenario, args, work, lua, pg_database)
+                    pairs[scenario.name].append((runs[False], runs[True]))
+                    print(f"  {scenario.name}: pair {number + 1} done", flush=True)
+            for scenario in chosen if not args.pairs else ():
                 results.append(run_scenario(scenario, args, work, lua, pg_database))
                 print(f"  {scenario.name}: done", flush=True)
         finally:
             if any(s.database == "postgres" for s in chosen):
                 drop = f"DROP DATABASE IF EXISTS {pg_database} WITH (FORCE)"
                 subprocess.run([*PG_ADMIN, "-c", drop], capture_output=True)
-    report(results, args)
+    if args.pairs:
+        report_pairs(pairs)
+    else:
+        report(results, args)
     return 0
 
 
