@@ -178,7 +178,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.allowed_origins,
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type", "Idempotency-Key", "Accept-Language"],
-        expose_headers=["Retry-After", "Idempotency-Replayed"],
+        # The site's script may show the request id, for the visitor to quote when they call.
+        expose_headers=["Retry-After", "Idempotency-Replayed", "X-Request-ID"],
         max_age=600,
     )
     return app

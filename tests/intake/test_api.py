@@ -453,6 +453,9 @@ class TestCors:
             response.headers["access-control-allow-origin"]
             == "https://www.ketaminetherapyclinic.ca"
         )
+        exposed = response.headers["access-control-expose-headers"].lower().split(", ")
+        assert {"retry-after", "idempotency-replayed", "x-request-id"} <= set(exposed)
+        assert response.headers["x-request-id"]
 
     async def test_post_from_another_origin_is_refused_and_stores_nothing(
         self, client: httpx.AsyncClient, engine: AsyncEngine
