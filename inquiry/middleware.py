@@ -67,6 +67,10 @@ class RequestGuard:
         try:
             if scope["method"] == "POST" and path in self.content_types:
                 receive = await self._guarded_body(scope, receive, self.content_types[path])
+            elif _has_body(scope):
+                # Every other route too, before any route reads it or checks a token: a
+                # framework parses a whole body before a dependency can answer 401.
+                receive = await self._bounded_body(scope, receive)
             await self.app(scope, receive, send_with_headers)
         except InquiryError as error:
             response = error_response(error.status_code, error.code, error.message)
@@ -84,6 +88,11 @@ class RequestGuard:
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
         if content_type.split(";", 1)[0].strip() not in allowed:
             raise UnsupportedMediaType("Send this as " + " or ".join(allowed) + ".")
+        return await self._bounded_body(scope, receive)
+
+    async def _bounded_body(self, scope: Scope, receive: Receive) -> Receive:
+        """The whole body, read here up to the limit, handed on as one message."""
+        headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
             raise PayloadTooLarge()
@@ -111,3 +120,12 @@ class RequestGuard:
             return {"type": "http.request", "body": body, "more_body": False}
 
         return replay
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value != b"0":
+            return True
+        if name == b"transfer-encoding":
+            return True
+    return False
