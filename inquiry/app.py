@@ -31,6 +31,7 @@ from inquiry.proxies import parse_networks
 from inquiry.signing import Signer
 from inquiry.staff import api as staff_api
 from inquiry.staff import inquiries_api as staff_inquiries_api
+from inquiry.staff.passwords import PasswordChecks
 from inquiry.staff.throttle import LoginThrottle
 from inquiry.triage import RulesError, reload_rules, use_rules
 from inquiry.web import forms
@@ -97,6 +98,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
         app.state.clock = utcnow
         app.state.login_throttle = LoginThrottle(settings)
+        password_checks = PasswordChecks(
+            concurrent=settings.staff_password_checks_concurrent,
+            waiting=settings.staff_password_checks_waiting,
+        )
+        app.state.password_checks = password_checks
         if worker:
             worker.start()
         try:
@@ -107,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if worker:
                 await worker.stop()
             await engine.dispose()
+            password_checks.close()
             ACCESS_LOG.flush()  # before uvicorn re-raises SIGTERM and the process ends
 
     app = FastAPI(

@@ -238,8 +238,16 @@ class Settings(BaseSettings):
     callback_retry_hours: float = Field(default=2, gt=0)  # business hours between attempts
     callback_max_attempts: int = Field(default=3, ge=1, le=20)
     staff_password_min_length: int = Field(default=12, ge=8, le=128)
+    # Failed sign-ins allowed per window: per email and address, per account from any
+    # address, and per address across accounts.
     staff_login_max_failures: int = Field(default=5, ge=1)
+    staff_login_max_failures_per_account: int = Field(default=20, ge=1)
+    staff_login_max_failures_per_address: int = Field(default=20, ge=1)
     staff_login_window_minutes: int = Field(default=15, ge=1)
+    # Argon2 checks at once (each takes tens of milliseconds on every core it gets), and how
+    # many may wait for one before sign-in answers 503: a flood cannot starve intake.
+    staff_password_checks_concurrent: int = Field(default=2, ge=1, le=64)
+    staff_password_checks_waiting: int = Field(default=16, ge=0, le=10_000)
     staff_session_hours: int = Field(default=12, ge=1, le=24 * 30)
 
     @field_validator("business_days", mode="before")

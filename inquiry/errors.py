@@ -75,6 +75,18 @@ class LoginThrottled(InquiryError):
     message = "Too many failed sign-ins. Please wait before trying again."
 
 
+class SignInUnavailable(InquiryError):
+    status_code = 503
+    code = "sign_in_unavailable"
+    message = "Signing in is not possible just now. Please try again in a minute."
+
+
+class SignInBusy(InquiryError):
+    status_code = 503
+    code = "sign_in_busy"
+    message = "Too many sign-ins at once. Please try again in a moment."
+
+
 class Forbidden(InquiryError):
     status_code = 403
     code = "forbidden"

@@ -27,9 +27,14 @@ _STAFF_DESCRIPTIONS = {
     403: "The caller's role does not allow this",
     404: "No such id",
     409: "claim_conflict: someone else holds the task; transition_not_allowed: not from here",
-    422: "A field rule was broken",
+    422: "invalid_json: the body is not JSON in UTF-8; invalid_input: a field rule was broken",
     429: "Too many failed sign-ins; see Retry-After",
+    503: "sign_in_unavailable: the rate-limit store cannot be reached; sign_in_busy: too many "
+    "sign-ins at once (see Retry-After)",
 }
+
+
+_NOT_JSON = {"type": "json_invalid", "loc": ("body", 0), "msg": "JSON decode error", "input": {}}
 
 
 class FieldError(BaseModel):
@@ -98,6 +103,10 @@ async def _on_validation_error(_: Request, error: Exception) -> Response:
 
 async def _on_http_error(_: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400 and isinstance(error.__cause__, ValueError | RecursionError):
+        # FastAPI's answer to a JSON body it could not decode (bytes that are not UTF-8,
+        # nesting deeper than the parser recurses): the same answer intake gives.
+        return validation_response(RequestValidationError([_NOT_JSON]), "en")
     code = _HTTP_CODES.get(error.status_code, "http_error")
     return error_response(error.status_code, code, str(error.detail), headers=error.headers)
 

@@ -11,6 +11,9 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+# Ids are INTEGER columns: 32 bits on PostgreSQL.
+MAX_ROW_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -10,11 +10,20 @@ from fastapi import APIRouter, Depends, Query, Response
 from inquiry import audit
 from inquiry.audit import Caller
 from inquiry.auth import CallerDep, CredentialsDep, authenticate, require_admin
-from inquiry.deps import ClientIpDep, ClockDep, SessionDep, SettingsDep, from_state
+from inquiry.deps import (
+    ClientIpDep,
+    ClockDep,
+    Offset,
+    RowId,
+    SessionDep,
+    SettingsDep,
+    from_state,
+)
 from inquiry.errors import InvalidCredentials
 from inquiry.http_errors import errors
-from inquiry.models import Staff
+from inquiry.models import MAX_ROW_ID, Staff
 from inquiry.staff.login import sign_in
+from inquiry.staff.passwords import PasswordChecks
 from inquiry.staff.schemas import (
     AuditEntryOut,
     NewTokenOut,
@@ -46,25 +55,29 @@ async def get_accounts(
 
 AccountsDep = Annotated[StaffService, Depends(get_accounts)]
 ThrottleDep = Annotated[LoginThrottle, Depends(from_state("login_throttle"))]
+PasswordChecksDep = Annotated[PasswordChecks, Depends(from_state("password_checks"))]
 
 
 def _new_token(minted: MintedToken, staff: StaffOut) -> NewTokenOut:
     return NewTokenOut(token=minted.secret, details=TokenOut.of(minted.row), staff=staff)
 
 
-@public.post("/session", status_code=201, response_model=NewTokenOut, responses=errors(422, 429))
+@public.post(
+    "/session", status_code=201, response_model=NewTokenOut, responses=errors(422, 429, 503)
+)
 async def create_session(
     body: SignInIn,
     session: SessionDep,
     settings: SettingsDep,
     throttle: ThrottleDep,
+    checks: PasswordChecksDep,
     clock: ClockDep,
     client_ip: ClientIpDep,
 ) -> NewTokenOut:
     """Sign in with email and password; the answer holds a bearer token for this session."""
     caller = Caller(staff=None, client_ip=client_ip, now=clock())
     minted = await sign_in(
-        session, settings, throttle, caller, email=body.email, password=body.password
+        session, settings, throttle, checks, caller, email=body.email, password=body.password
     )
     if minted is None:
         await session.commit()  # the failed attempt stays in the audit log
@@ -102,7 +115,7 @@ async def create_account(body: StaffCreateIn, accounts: AccountsDep) -> StaffOut
 
 
 @admin.patch("/accounts/{staff_id}", response_model=StaffOut, responses=errors(403, 404, 409, 422))
-async def update_account(staff_id: int, body: StaffUpdateIn, accounts: AccountsDep) -> StaffOut:
+async def update_account(staff_id: RowId, body: StaffUpdateIn, accounts: AccountsDep) -> StaffOut:
     """Change role, name, password, or disable (which also frees the account's claims)."""
     staff = await accounts.update(
         await accounts.get(staff_id),
@@ -115,7 +128,7 @@ async def update_account(staff_id: int, body: StaffUpdateIn, accounts: AccountsD
 
 
 @admin.get("/accounts/{staff_id}/tokens", response_model=list[TokenOut], responses=errors(403, 404))
-async def list_tokens(staff_id: int, accounts: AccountsDep) -> list[TokenOut]:
+async def list_tokens(staff_id: RowId, accounts: AccountsDep) -> list[TokenOut]:
     """The account's tokens (never their secrets)."""
     return [TokenOut.of(t) for t in await accounts.tokens_of(await accounts.get(staff_id))]
 
@@ -126,7 +139,7 @@ async def list_tokens(staff_id: int, accounts: AccountsDep) -> list[TokenOut]:
     response_model=NewTokenOut,
     responses=errors(403, 404, 422),
 )
-async def create_token(staff_id: int, body: TokenCreateIn, accounts: AccountsDep) -> NewTokenOut:
+async def create_token(staff_id: RowId, body: TokenCreateIn, accounts: AccountsDep) -> NewTokenOut:
     """Mint an API token for the account: shown in this answer once, stored only as a hash."""
     staff = await accounts.get(staff_id)
     lifetime = timedelta(days=body.expires_in_days) if body.expires_in_days else None
@@ -135,7 +148,7 @@ async def create_token(staff_id: int, body: TokenCreateIn, accounts: AccountsDep
 
 
 @admin.delete("/tokens/{token_id}", response_model=TokenOut, responses=errors(403, 404))
-async def revoke_token(token_id: int, accounts: AccountsDep) -> TokenOut:
+async def revoke_token(token_id: RowId, accounts: AccountsDep) -> TokenOut:
     """Revoke a token at once."""
     return TokenOut.of(await accounts.revoke(await accounts.get_token(token_id)))
 
@@ -144,14 +157,14 @@ async def revoke_token(token_id: int, accounts: AccountsDep) -> TokenOut:
 async def read_audit(
     session: SessionDep,
     caller: CallerDep,
-    staff_id: int | None = None,
+    staff_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     action: Annotated[str | None, Query(max_length=40)] = None,
     target_type: Annotated[str | None, Query(max_length=20)] = None,
     target_id: Annotated[str | None, Query(max_length=40)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[AuditEntryOut]:
     """The audit log, newest first. Reading it is audited too."""
     entries = await audit.entries(

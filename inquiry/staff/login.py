@@ -1,4 +1,4 @@
-"""Signing in with email and password, throttled per email and client address."""
+"""Signing in with email and password, throttled (see throttle.py) and capped (PasswordChecks)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from inquiry.audit import Caller, record
 from inquiry.config import Settings
 from inquiry.models import TokenKind
 from inquiry.staff import passwords
+from inquiry.staff.passwords import PasswordChecks
 from inquiry.staff.service import MintedToken, StaffService
 from inquiry.staff.throttle import LoginThrottle
 
@@ -18,6 +19,7 @@ async def sign_in(
     session: AsyncSession,
     settings: Settings,
     throttle: LoginThrottle,
+    checks: PasswordChecks,
     caller: Caller,
     *,
     email: str,
@@ -32,7 +34,7 @@ async def sign_in(
     # and intake must not wait on a password check (objects survive: expire_on_commit=False).
     await session.commit()
     # Verified even for unknown emails: a miss must not answer faster than a wrong password.
-    matches = await passwords.verify_password(staff.password_hash if staff else None, password)
+    matches = await checks.verify(staff.password_hash if staff else None, password)
     if staff is None or not staff.active or not matches:
         await throttle.failed(email, caller.client_ip)
         record(session, caller, "session.failed", ("staff", staff.id if staff else None))
@@ -40,7 +42,7 @@ async def sign_in(
     await throttle.succeeded(email, caller.client_ip)
     assert staff.password_hash is not None
     if passwords.needs_rehash(staff.password_hash):
-        staff.password_hash = await passwords.hash_password(password)
+        staff.password_hash = await checks.hash(password)
     staff.last_login_at = caller.now
     signed_in = Caller(staff=staff, client_ip=caller.client_ip, now=caller.now)
     return await StaffService(session, settings, signed_in).mint_token(

@@ -9,7 +9,8 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Message, Scope
 
-from tests.staff.fixtures import StaffUser
+from tests.staff.fixtures import StaffUser, seed_task
+from tests.staff.test_auth import staff_routes
 
 S = "/api/v1/staff"
 LIMIT = 32 * 1024  # the default INQUIRY_MAX_BODY_BYTES
@@ -92,3 +93,73 @@ class TestBodySize:
             f"{S}/accounts/{admin.id}", headers=admin.headers, json={"name": name}
         )
         assert (response.status_code, response.json()["name"]) == (200, name)
+
+
+BEYOND = (2**31, 2**63)  # past PostgreSQL's INTEGER, and past any 64-bit integer
+
+
+class TestRanges:
+    @pytest.mark.parametrize("number", BEYOND)
+    async def test_ids_beyond_the_database_range_are_refused_not_a_server_error(
+        self, app: FastAPI, client: httpx.AsyncClient, admin: StaffUser, number: int
+    ) -> None:
+        tried = 0
+        for method, path, _ in staff_routes(app):
+            if "{" not in path:
+                continue
+            url = path.format(staff_id=number, token_id=number, task_id=number, inquiry_id=number)
+            body: dict[str, object] | None = {} if method in {"POST", "PATCH"} else None
+            response = await client.request(method, url, json=body, headers=admin.headers)
+            assert response.status_code in (404, 422), (method, url, response.text)
+            tried += 1
+        assert tried >= 12
+
+    @pytest.mark.parametrize("number", BEYOND)
+    @pytest.mark.parametrize(
+        "url",
+        [
+            f"{S}/inquiries?offset={{n}}",
+            f"{S}/callbacks?offset={{n}}",
+            f"{S}/audit?offset={{n}}",
+            f"{S}/audit?staff_id={{n}}",
+        ],
+    )
+    async def test_offsets_and_filters_beyond_the_range_get_422(
+        self, client: httpx.AsyncClient, admin: StaffUser, url: str, number: int
+    ) -> None:
+        response = await client.get(url.format(n=number), headers=admin.headers)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "invalid_input"
+
+    async def test_a_reassignment_to_an_id_beyond_the_range_gets_422(
+        self, app: FastAPI, client: httpx.AsyncClient, admin: StaffUser
+    ) -> None:
+        _, task_id = await seed_task(app)
+        response = await client.post(
+            f"{S}/callbacks/{task_id}/reassign", json={"staff_id": 2**63}, headers=admin.headers
+        )
+        assert response.status_code == 422, response.text
+
+
+class TestErrorShapes:
+    @pytest.mark.parametrize(
+        "content", [b'{"email": "caf\xe9@clinic.ca", "password": "x"}', b"[" * 30000]
+    )
+    async def test_a_body_that_is_not_json_in_utf8_gets_the_intake_422(
+        self, client: httpx.AsyncClient, content: bytes
+    ) -> None:
+        response = await client.post(
+            f"{S}/session", content=content, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert error["code"] == "invalid_json"
+        assert error["fields"] == [
+            {"field": "", "code": "invalid_json", "message": "The request body is not valid JSON."}
+        ]
+
+    async def test_the_staff_api_documents_invalid_json(self, client: httpx.AsyncClient) -> None:
+        document = (await client.get("/openapi.json")).json()
+        answers = document["paths"][f"{S}/session"]["post"]["responses"]
+        assert "invalid_json" in answers["422"]["description"]
+        assert "sign_in_unavailable" in answers["503"]["description"]
