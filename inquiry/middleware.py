@@ -16,6 +16,7 @@ from inquiry.logs import ACCESS_LOG
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 JSON_TYPES = ("application/json",)
+STAFF_PATHS = ("/api/v1/staff/", "/staff/")
 
 
 class _ClientGone(Exception):
@@ -44,6 +45,8 @@ class RequestGuard:
             (b"content-security-policy", f"frame-ancestors {ancestors}".encode()),
         ]
         self.not_embeddable = [*common, (b"content-security-policy", b"frame-ancestors 'none'")]
+        # Staff answers hold health information and tokens: no cache, shared or private.
+        self.staff = [*self.not_embeddable, (b"cache-control", b"no-store")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,7 +55,12 @@ class RequestGuard:
         started = time.perf_counter()
         path: str = scope["path"]
         status = 500
-        extra = self.embeddable if path.startswith("/forms/") else self.not_embeddable
+        if path.startswith("/forms/"):
+            extra = self.embeddable
+        elif path.startswith(STAFF_PATHS):
+            extra = self.staff
+        else:
+            extra = self.not_embeddable
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status

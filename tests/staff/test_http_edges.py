@@ -163,3 +163,23 @@ class TestErrorShapes:
         answers = document["paths"][f"{S}/session"]["post"]["responses"]
         assert "invalid_json" in answers["422"]["description"]
         assert "sign_in_unavailable" in answers["503"]["description"]
+
+
+class TestCaching:
+    async def test_every_staff_answer_is_marked_no_store(
+        self, client: httpx.AsyncClient, admin: StaffUser
+    ) -> None:
+        answers = [
+            await client.get(f"{S}/me", headers=admin.headers),
+            await client.get(f"{S}/audit", headers=admin.headers),
+            await client.get(f"{S}/exports/inquiries.csv", headers=admin.headers),
+            await client.get(f"{S}/inquiries/999", headers=admin.headers),
+            await client.get(f"{S}/me"),
+            await client.post(f"{S}/session", json={"email": "a@b.ca", "password": "x"}),
+        ]
+        assert [r.status_code for r in answers] == [200, 200, 200, 404, 401, 401]
+        assert {r.headers.get("cache-control") for r in answers} == {"no-store"}
+
+    async def test_public_answers_keep_their_own_caching(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/healthz")
+        assert response.headers.get("cache-control") != "no-store"
