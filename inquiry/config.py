@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import time
 from enum import StrEnum
@@ -55,6 +56,15 @@ def _split_csv(value: object) -> object:
 
 # Binding to every interface: a browser on this machine reaches it on the loopback address.
 _ANY_ADDRESS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 - compared, not bound
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def served_base_url(host: str, port: int) -> str:
@@ -162,6 +172,8 @@ class Settings(BaseSettings):
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    # In production a relay off this machine must be reached over TLS, unless this is set.
+    smtp_allow_plaintext: bool = False
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
@@ -420,9 +432,34 @@ class Settings(BaseSettings):
                 raise ValueError("INQUIRY_SECRET_KEY must be set to 32+ random characters")
         return self
 
+    @model_validator(mode="after")
+    def _no_cleartext_relay_in_production(self) -> Settings:
+        if self._cleartext_relay() and not self.smtp_allow_plaintext:
+            raise ValueError(
+                f"INQUIRY_SMTP_SECURITY=none would send visitors' messages in cleartext to "
+                f"{self.smtp_host}: use starttls or tls, or set INQUIRY_SMTP_ALLOW_PLAINTEXT=true "
+                "for a relay on a network you trust"
+            )
+        return self
+
+    def _cleartext_relay(self) -> bool:
+        """Production mail over plain SMTP to a relay that is not on this machine."""
+        return (
+            self.environment is Environment.PRODUCTION
+            and self.mail_transport is MailTransport.SMTP
+            and self.smtp_security is SmtpSecurity.NONE
+            and not _is_loopback(self.smtp_host)
+        )
+
     def start_up_warnings(self) -> list[str]:
         """Settings that work but are probably wrong here: logged when the service starts."""
         warnings = []
+        if self._cleartext_relay():
+            warnings.append(
+                f"mail to {self.smtp_host}:{self.smtp_port} goes in cleartext "
+                "(INQUIRY_SMTP_ALLOW_PLAINTEXT=true): anyone on the network between can read "
+                "visitors' messages"
+            )
         if self.environment is Environment.PRODUCTION and not self.public_base_url.startswith(
             "https://"
         ):
