@@ -228,6 +228,9 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_per_ip: str = "10/minute;60/hour"
     rate_limit_per_email: str = "5/hour;20/day"
+    # Acknowledgements mailed to one address (mailbox) a day; past it the inquiry is stored
+    # and staff are told as ever, only the visitor's acknowledgement is skipped.
+    ack_max_per_address_per_day: int = Field(default=3, ge=1)
     # memory:// (one process) or redis://host:6379 (shared by replicas).
     rate_limit_storage_url: str = "memory://"
     idempotency_ttl_hours: int = Field(default=24, ge=1)

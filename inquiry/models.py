@@ -60,6 +60,8 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     DEAD = "dead"
+    # Never sent on purpose: an acknowledgement past the day's limit for its address.
+    SKIPPED = "skipped"
 
 
 class Inquiry(SQLModel, table=True):

@@ -85,9 +85,12 @@ class IntakeService:
             )
             if earlier is not None:
                 return Accepted(outcome=earlier, language=language, crisis=False)
+        acknowledge = bool(data.email) and status is not InquiryStatus.QUARANTINED
+        if acknowledge and data.email:
+            acknowledge = await self._limiter.acknowledgement_allowed(data.email)
         submission = Submission(
             inquiry=_inquiry_row(data, result, language, source, status, reason, received_at),
-            outbox=self._owed(data, result, status, received_at),
+            outbox=self._owed(data, result, status, received_at, acknowledge=acknowledge),
             render=answer,
             status_code=status_code,
             idempotency_key=idempotency_key,
@@ -129,7 +132,13 @@ class IntakeService:
         return None
 
     def _owed(
-        self, data: InquiryIn, result: TriageResult, status: InquiryStatus, now: datetime
+        self,
+        data: InquiryIn,
+        result: TriageResult,
+        status: InquiryStatus,
+        now: datetime,
+        *,
+        acknowledge: bool,
     ) -> list[dict[str, Any]]:
         if status is InquiryStatus.QUARANTINED:
             return []  # spam is kept for review, never acknowledged
@@ -137,7 +146,11 @@ class IntakeService:
         crisis = result.crisis
         owed = [_outbox(OutboxKind.ADMIN_NOTIFICATION, settings.admin_email, now, crisis)]
         if data.email:
-            owed.append(_outbox(OutboxKind.VISITOR_ACKNOWLEDGEMENT, data.email, now, crisis))
+            # Past the address's daily limit the row is kept, marked skipped: visible, unsent.
+            ack = _outbox(OutboxKind.VISITOR_ACKNOWLEDGEMENT, data.email, now, crisis)
+            if not acknowledge:
+                ack["status"] = OutboxStatus.SKIPPED.value
+            owed.append(ack)
         if crisis or (result.topic is Topic.CLINICAL and settings.alert_on_clinical):
             owed += [
                 _outbox(OutboxKind.URGENT_ALERT, to, now, crisis) for to in settings.oncall_emails
