@@ -253,6 +253,10 @@ class Settings(BaseSettings):
     callback_retry_hours: float = Field(default=2, gt=0)  # business hours between attempts
     callback_max_attempts: int = Field(default=3, ge=1, le=20)
     staff_password_min_length: int = Field(default=12, ge=8, le=128)
+    # zxcvbn's score a new password needs: 3 "safely unguessable", 4 "very unguessable"; 0 off.
+    staff_password_min_score: int = Field(default=3, ge=0, le=4)
+    # API tokens expire after this many days unless made with no expiry on purpose.
+    staff_token_days: int = Field(default=90, ge=1, le=3650)
     # Failed sign-ins allowed per window: per email and address, per account from any
     # address, and per address across accounts.
     staff_login_max_failures: int = Field(default=5, ge=1)

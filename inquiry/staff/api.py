@@ -140,10 +140,15 @@ async def list_tokens(staff_id: RowId, accounts: AccountsDep) -> list[TokenOut]:
     responses=errors(403, 404, 422),
 )
 async def create_token(staff_id: RowId, body: TokenCreateIn, accounts: AccountsDep) -> NewTokenOut:
-    """Mint an API token for the account: shown in this answer once, stored only as a hash."""
+    """Mint an API token for the account: shown in this answer once, stored only as a hash.
+
+    It expires after `expires_in_days`, or INQUIRY_STAFF_TOKEN_DAYS; `no_expiry` makes one
+    that lives until revoked."""
     staff = await accounts.get(staff_id)
     lifetime = timedelta(days=body.expires_in_days) if body.expires_in_days else None
-    minted = await accounts.mint_token(staff, label=body.label, lifetime=lifetime)
+    minted = await accounts.mint_token(
+        staff, label=body.label, lifetime=lifetime, never_expires=body.no_expiry
+    )
     return _new_token(minted, StaffOut.of(staff))
 
 

@@ -34,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="print a new API token (shown once)")
     token.add_argument("email")
     token.add_argument("--label", default="cli")
-    token.add_argument("--expires-days", type=int)
+    expiry = token.add_mutually_exclusive_group()
+    expiry.add_argument("--expires-days", type=int, help="default INQUIRY_STAFF_TOKEN_DAYS")
+    expiry.add_argument("--no-expiry", action="store_true", help="lives until revoked")
     commands.add_parser("list", help="list staff accounts")
     for name, text in (("disable", "lock an account out"), ("enable", "let it back in")):
         commands.add_parser(name, help=text).add_argument("email")
@@ -109,7 +111,9 @@ async def _add(accounts: StaffService, args: argparse.Namespace, out: TextIO) ->
 async def _token(accounts: StaffService, args: argparse.Namespace, out: TextIO) -> None:
     staff = await _account(accounts, args.email)
     lifetime = timedelta(days=args.expires_days) if args.expires_days else None
-    minted = await accounts.mint_token(staff, label=args.label, lifetime=lifetime)
+    minted = await accounts.mint_token(
+        staff, label=args.label, lifetime=lifetime, never_expires=args.no_expiry
+    )
     out.write(minted.secret + "\n")  # the only time it is ever shown
 
 
@@ -148,7 +152,8 @@ async def _passwd(accounts: StaffService, args: argparse.Namespace, out: TextIO)
 async def _tokens(accounts: StaffService, args: argparse.Namespace, out: TextIO) -> None:
     for token in await accounts.tokens_of(await _account(accounts, args.email)):
         state = "revoked" if token.revoked_at else "active"
-        out.write(f"{token.id}\t{token.prefix}…\t{token.kind}\t{token.label}\t{state}\n")
+        expires = f"expires {token.expires_at:%Y-%m-%d}" if token.expires_at else "no expiry"
+        out.write(f"{token.id}\t{token.prefix}…\t{token.kind}\t{token.label}\t{state}\t{expires}\n")
 
 
 async def _revoke(accounts: StaffService, args: argparse.Namespace, out: TextIO) -> None:

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import TypeVar
@@ -26,12 +26,40 @@ _hasher = PasswordHasher()  # Argon2id with the RFC 9106 low-memory parameters
 T = TypeVar("T")
 
 
-def check_strength(password: str, min_length: int) -> None:
-    """Refuse passwords too short (or absurdly long) to be kept."""
+# zxcvbn's scores: 3 is "safely unguessable" (about 10^8 guesses and more).
+_SCORES = ("very easy", "easy", "fairly easy", "fairly hard", "hard")
+
+
+async def check_strength(
+    password: str, min_length: int, *, min_score: int, user_inputs: Iterable[str] = ()
+) -> None:
+    """Refuse passwords too short, absurdly long, or easy to guess.
+
+    Easy to guess is judged offline by zxcvbn: common and breached passwords (its bundled
+    lists), words, names, dates, keyboard rows, repeats and sequences, and the account's own
+    details (`user_inputs`); length alone lets "Password1234!" through.
+    """
     if len(password) < min_length:
         raise InvalidPassword(f"The password needs at least {min_length} characters.")
     if len(password) > MAX_LENGTH:
         raise InvalidPassword(f"The password may have at most {MAX_LENGTH} characters.")
+    if min_score <= 0:
+        return
+    score, warning = await asyncio.to_thread(_estimate, password, list(user_inputs))
+    if score < min_score:
+        why = f" {warning}" if warning else ""
+        raise InvalidPassword(
+            f"This password is {_SCORES[score]} to guess.{why} Choose a longer phrase of "
+            "unrelated words."
+        )
+
+
+def _estimate(password: str, user_inputs: list[str]) -> tuple[int, str]:
+    from zxcvbn import zxcvbn  # its lists take a tenth of a second to load: on first use
+
+    # Past 72 characters zxcvbn refuses to look (its matching grows with the square).
+    result = zxcvbn(password[:72], user_inputs=[word for word in user_inputs if word])
+    return int(result["score"]), str(result["feedback"]["warning"])
 
 
 async def hash_password(password: str) -> str:

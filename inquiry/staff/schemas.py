@@ -115,10 +115,19 @@ class StaffUpdateIn(BaseModel):
 
 
 class TokenCreateIn(BaseModel):
+    """Without either, the token expires after INQUIRY_STAFF_TOKEN_DAYS."""
+
     model_config = ConfigDict(extra="forbid")
 
     label: Label = ""
     expires_in_days: Annotated[int | None, Field(ge=1, le=3650)] = None
+    no_expiry: bool = False  # lives until revoked: only when asked for
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> TokenCreateIn:
+        if self.no_expiry and self.expires_in_days is not None:
+            raise PydanticCustomError("expiry_conflict", "give expires_in_days or no_expiry")
+        return self
 
 
 class AuditEntryOut(BaseModel):

@@ -51,7 +51,7 @@ class StaffService:
             raise StaffExists()
         password_hash = None
         if password is not None:
-            passwords.check_strength(password, self._settings.staff_password_min_length)
+            await self._check_strength(password, email=email, name=name)
             password_hash = await passwords.hash_password(password)
         staff = Staff(
             email=email,
@@ -100,7 +100,7 @@ class StaffService:
             staff.name = name
             changed.append("name")
         if password is not None:
-            passwords.check_strength(password, self._settings.staff_password_min_length)
+            await self._check_strength(password, email=staff.email, name=staff.name)
             staff.password_hash = await passwords.hash_password(password)
             changed.append("password")
         if active is not None and active != staff.active:
@@ -128,9 +128,21 @@ class StaffService:
         kind: TokenKind = TokenKind.API,
         label: str = "",
         lifetime: timedelta | None = None,
+        never_expires: bool = False,
     ) -> MintedToken:
-        """A new token for this account; the secret is returned here and never again."""
+        """A new token for this account; the secret is returned here and never again.
+
+        It expires after `lifetime`, by default INQUIRY_STAFF_TOKEN_DAYS (an API token) or
+        INQUIRY_STAFF_SESSION_HOURS (a session); an API token lives until revoked only when
+        asked for with `never_expires`.
+        """
         assert staff.id is not None
+        if never_expires and kind is not TokenKind.API:
+            raise ValueError("only an API token may live until revoked")
+        if lifetime is None and kind is TokenKind.API:
+            lifetime = timedelta(days=self._settings.staff_token_days)
+        elif lifetime is None:
+            lifetime = timedelta(hours=self._settings.staff_session_hours)
         secret = auth.mint()
         row = ApiToken(
             staff_id=staff.id,
@@ -139,12 +151,15 @@ class StaffService:
             prefix=auth.shown_prefix(secret),
             token_hash=auth.digest(secret),
             created_at=self._caller.now,
-            expires_at=self._caller.now + lifetime if lifetime else None,
+            expires_at=None if never_expires else self._caller.now + lifetime,
         )
         self._session.add(row)
         await self._session.flush()
         action = "session.create" if kind is TokenKind.SESSION else "token.create"
-        record(self._session, self._caller, action, ("staff", staff.id), token=row.id)
+        expires = row.expires_at.isoformat() if row.expires_at else None
+        record(
+            self._session, self._caller, action, ("staff", staff.id), token=row.id, expires=expires
+        )
         return MintedToken(secret=secret, row=row)
 
     async def tokens_of(self, staff: Staff) -> list[ApiToken]:
@@ -168,6 +183,16 @@ class StaffService:
         await self._session.flush()
         record(self._session, self._caller, action, ("staff", token.staff_id), token=token.id)
         return token
+
+    async def _check_strength(self, password: str, *, email: str, name: str) -> None:
+        settings = self._settings
+        local, _, domain = email.partition("@")
+        await passwords.check_strength(
+            password,
+            settings.staff_password_min_length,
+            min_score=settings.staff_password_min_score,
+            user_inputs=[email, local, domain, *name.split(), *settings.clinic_name.split()],
+        )
 
     async def _keep_an_admin(self, staff: Staff) -> None:
         others = await self._session.scalar(
