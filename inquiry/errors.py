@@ -87,6 +87,12 @@ class SignInBusy(InquiryError):
     message = "Too many sign-ins at once. Please try again in a moment."
 
 
+class WrongPassword(InquiryError):
+    status_code = 403
+    code = "wrong_password"
+    message = "The current password is not right."
+
+
 class Forbidden(InquiryError):
     status_code = 403
     code = "forbidden"

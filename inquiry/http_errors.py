@@ -24,7 +24,8 @@ _HTTP_CODES = {
 
 _STAFF_DESCRIPTIONS = {
     401: "No valid bearer token",
-    403: "The caller's role does not allow this",
+    403: "forbidden: the caller's role does not allow this; wrong_password: the current "
+    "password is not right",
     404: "No such id",
     409: "claim_conflict: someone else holds the task; transition_not_allowed: not from here",
     422: "invalid_json: the body is not JSON in UTF-8; invalid_input: a field rule was broken",

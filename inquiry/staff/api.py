@@ -19,14 +19,16 @@ from inquiry.deps import (
     SettingsDep,
     from_state,
 )
-from inquiry.errors import InvalidCredentials
+from inquiry.errors import InvalidCredentials, WrongPassword
 from inquiry.http_errors import errors
 from inquiry.models import MAX_ROW_ID, Staff
+from inquiry.staff.account import Guards, MyAccount
 from inquiry.staff.login import sign_in
 from inquiry.staff.passwords import PasswordChecks
 from inquiry.staff.schemas import (
     AuditEntryOut,
     NewTokenOut,
+    PasswordChangeIn,
     SignInIn,
     StaffCreateIn,
     StaffOut,
@@ -97,6 +99,32 @@ async def delete_session(credentials: CredentialsDep, accounts: AccountsDep) -> 
 async def me(credentials: CredentialsDep) -> StaffOut:
     """The signed-in staff member."""
     return StaffOut.of(credentials.staff)
+
+
+async def get_my_account(
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: CallerDep,
+    credentials: CredentialsDep,
+    throttle: ThrottleDep,
+    checks: PasswordChecksDep,
+) -> MyAccount:
+    return MyAccount(session, settings, caller, credentials.token, Guards(checks, throttle))
+
+
+MyAccountDep = Annotated[MyAccount, Depends(get_my_account)]
+
+
+@router.post("/me/password", status_code=204, responses=errors(403, 422, 429, 503))
+async def change_password(
+    body: PasswordChangeIn, account: MyAccountDep, session: SessionDep
+) -> Response:
+    """Change your own password: this session stays, every other session and token ends."""
+    revoked = await account.change_password(current=body.current_password, new=body.new_password)
+    if revoked is None:
+        await session.commit()  # the failed attempt stays in the audit log
+        raise WrongPassword()
+    return Response(status_code=204)
 
 
 @admin.get("/accounts", response_model=list[StaffOut], responses=errors(403))

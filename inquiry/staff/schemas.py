@@ -35,6 +35,13 @@ class SignInIn(BaseModel):
     password: Password
 
 
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Password
+    new_password: Password
+
+
 class StaffOut(BaseModel):
     id: int
     email: str

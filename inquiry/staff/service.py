@@ -88,7 +88,11 @@ class StaffService:
         name: str | None = None,
         password: str | None = None,
     ) -> Staff:
-        """Change an account; disabling one returns its claimed calls to the queue."""
+        """Change an account; disabling one returns its claimed calls to the queue.
+
+        A new password or a disabled account ends every session and token of the account:
+        whoever held one may be why it changed. Enabling it again revives none of them.
+        """
         changed: list[str] = []
         demoted = role is not None and role is not StaffRole.ADMIN
         if staff.role == StaffRole.ADMIN and (demoted or active is False):
@@ -100,8 +104,7 @@ class StaffService:
             staff.name = name
             changed.append("name")
         if password is not None:
-            await self._check_strength(password, email=staff.email, name=staff.name)
-            staff.password_hash = await passwords.hash_password(password)
+            await self.set_password(staff, password)
             changed.append("password")
         if active is not None and active != staff.active:
             staff.active = active
@@ -109,6 +112,8 @@ class StaffService:
             if not active:
                 assert staff.id is not None
                 await release_claims(self._session, staff.id)
+        if "password" in changed or (active is False and "active" in changed):
+            await self.revoke_all(staff)
         await self._session.flush()
         record(
             self._session,
@@ -183,6 +188,26 @@ class StaffService:
         await self._session.flush()
         record(self._session, self._caller, action, ("staff", token.staff_id), token=token.id)
         return token
+
+    async def revoke_all(self, staff: Staff, *, keep: ApiToken | None = None) -> int:
+        """Revoke every live session and token of the account but `keep`; how many."""
+        live = sa.and_(token_table.c.staff_id == staff.id, token_table.c.revoked_at.is_(None))
+        if keep is not None:
+            live = sa.and_(live, token_table.c.id != keep.id)
+        result = await self._session.execute(
+            sa.update(token_table).where(live).values(revoked_at=self._caller.now)
+        )
+        revoked = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if revoked:
+            record(
+                self._session, self._caller, "token.revoke_all", ("staff", staff.id), count=revoked
+            )
+        return revoked
+
+    async def set_password(self, staff: Staff, password: str) -> None:
+        """Check and store a new password (the caller decides what it revokes)."""
+        await self._check_strength(password, email=staff.email, name=staff.name)
+        staff.password_hash = await passwords.hash_password(password)
 
     async def _check_strength(self, password: str, *, email: str, name: str) -> None:
         settings = self._settings

@@ -16,7 +16,7 @@ from inquiry.config import Settings
 from inquiry.models import ApiToken, StaffRole
 from inquiry.staff.cli import run
 from tests.conftest import make_settings
-from tests.staff.fixtures import FakeClock, StaffUser, make_staff
+from tests.staff.fixtures import FakeClock, StaffUser, audit_actions, make_staff
 
 S = "/api/v1/staff"
 PASSWORD = "correct horse battery staple"
@@ -136,3 +136,105 @@ class TestGuessablePasswords:
             headers=admin.headers,
         )
         assert response.status_code == 201
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
+    response = await client.post(f"{S}/session", json={"email": email, "password": password})
+    assert response.status_code == 201, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+async def status_of(client: httpx.AsyncClient, token: str) -> int:
+    return (await client.get(f"{S}/me", headers=bearer(token))).status_code
+
+
+class TestRevocation:
+    async def test_a_password_reset_ends_every_session_and_token(
+        self, app: FastAPI, client: httpx.AsyncClient, admin: StaffUser
+    ) -> None:
+        user = await make_staff(app, "nurse@clinic.ca", StaffRole.AGENT, password=PASSWORD)
+        session = await sign_in(client, user.email)
+
+        reset = await client.patch(
+            f"{S}/accounts/{user.id}",
+            json={"password": "a new phrase nobody guessed"},
+            headers=admin.headers,
+        )
+
+        assert reset.status_code == 200
+        assert await status_of(client, session) == 401
+        assert await status_of(client, user.token) == 401
+        assert await status_of(client, admin.token) == 200  # the admin's own are untouched
+        assert (
+            await status_of(
+                client, await sign_in(client, user.email, "a new phrase nobody guessed")
+            )
+            == 200
+        )
+
+    async def test_disabling_revokes_and_enabling_again_revives_nothing(
+        self, app: FastAPI, client: httpx.AsyncClient, admin: StaffUser
+    ) -> None:
+        user = await make_staff(app, "nurse@clinic.ca", StaffRole.AGENT, password=PASSWORD)
+        session = await sign_in(client, user.email)
+        for active in (False, True):
+            response = await client.patch(
+                f"{S}/accounts/{user.id}", json={"active": active}, headers=admin.headers
+            )
+            assert response.status_code == 200
+
+        assert await status_of(client, session) == 401
+        assert await status_of(client, user.token) == 401
+        listed = await client.get(f"{S}/accounts/{user.id}/tokens", headers=admin.headers)
+        assert all(token["revoked_at"] for token in listed.json())
+        assert await status_of(client, await sign_in(client, user.email)) == 200
+
+    async def test_changing_your_own_password_keeps_only_this_session(
+        self, app: FastAPI, client: httpx.AsyncClient, clock: FakeClock
+    ) -> None:
+        user = await make_staff(app, "nurse@clinic.ca", StaffRole.AGENT, password=PASSWORD)
+        here, elsewhere = await sign_in(client, user.email), await sign_in(client, user.email)
+
+        changed = await client.post(
+            f"{S}/me/password",
+            json={"current_password": PASSWORD, "new_password": "a new phrase nobody guessed"},
+            headers=bearer(here),
+        )
+
+        assert changed.status_code == 204
+        assert await status_of(client, here) == 200
+        assert await status_of(client, elsewhere) == 401
+        assert await status_of(client, user.token) == 401
+        refused = await client.post(
+            f"{S}/session", json={"email": user.email, "password": PASSWORD}
+        )
+        assert refused.status_code == 401
+
+    async def test_a_wrong_current_password_changes_nothing_and_is_throttled(
+        self, app: FastAPI, client: httpx.AsyncClient, clock: FakeClock
+    ) -> None:
+        user = await make_staff(app, "nurse@clinic.ca", StaffRole.AGENT, password=PASSWORD)
+        session = await sign_in(client, user.email)
+        body = {"current_password": "a guess", "new_password": "a new phrase nobody guessed"}
+        answers = [
+            await client.post(f"{S}/me/password", json=body, headers=bearer(session))
+            for _ in range(6)
+        ]
+        assert [a.status_code for a in answers] == [403] * 5 + [429]
+        assert answers[0].json()["error"]["code"] == "wrong_password"
+        assert await status_of(client, user.token) == 200
+        actions = [a for a, _, _ in await audit_actions(app)]
+        assert actions.count("staff.password_wrong") == 5
+
+    def test_a_reset_on_the_command_line_revokes_too(self, cli_settings: Settings) -> None:
+        staff_cli(cli_settings, "add", "ops@clinic.ca", "--role", "admin", "--no-password")
+        staff_cli(cli_settings, "token", "ops@clinic.ca")
+        staff_cli(
+            cli_settings,
+            "passwd",
+            "ops@clinic.ca",
+            "--password-stdin",
+            stdin="a new phrase nobody guessed\n",
+        )
+        assert "\trevoked\t" in staff_cli(cli_settings, "tokens", "ops@clinic.ca")
