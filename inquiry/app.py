@@ -29,6 +29,7 @@ from inquiry.models import utcnow
 from inquiry.notify.worker import OutboxWorker
 from inquiry.proxies import parse_networks
 from inquiry.signing import Signer
+from inquiry.staff import account_api as staff_account_api
 from inquiry.staff import api as staff_api
 from inquiry.staff import inquiries_api as staff_inquiries_api
 from inquiry.staff.passwords import PasswordChecks
@@ -142,7 +143,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(forms.router)
     app.include_router(health.router)
     app.include_router(staff_api.public)
-    app.include_router(staff_api.router)
+    app.include_router(staff_api.before_second_factor)
+    app.include_router(staff_account_api.enrolling)
+    app.include_router(staff_account_api.router)
     app.include_router(staff_api.admin)
     app.include_router(staff_inquiries_api.router)
     app.include_router(callbacks_api.router)

@@ -29,6 +29,14 @@ class SmtpSecurity(StrEnum):
     TLS = "tls"  # implicit TLS, usually port 465
 
 
+class TwoFactorPolicy(StrEnum):
+    """Whose staff sessions must pass two-factor sign-in."""
+
+    ADMINS = "admins"
+    ALL = "all"
+    OFF = "off"  # still asked of anyone who enrolled
+
+
 class EmailDetail(StrEnum):
     FULL = "full"
     SUMMARY = "summary"  # reference, topic, priority and a staff link: no health information
@@ -268,6 +276,8 @@ class Settings(BaseSettings):
     staff_password_checks_concurrent: int = Field(default=2, ge=1, le=64)
     staff_password_checks_waiting: int = Field(default=16, ge=0, le=10_000)
     staff_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # Unset: admins in production, off in development. API tokens are exempt.
+    staff_require_2fa: TwoFactorPolicy | None = None
 
     @field_validator("business_days", mode="before")
     @classmethod
@@ -309,6 +319,13 @@ class Settings(BaseSettings):
     def _base_url_from_address(self) -> Settings:
         if not self.public_base_url:
             self.public_base_url = served_base_url(self.host, self.port)
+        return self
+
+    @model_validator(mode="after")
+    def _two_factor_by_environment(self) -> Settings:
+        if self.staff_require_2fa is None:
+            production = self.environment is Environment.PRODUCTION
+            self.staff_require_2fa = TwoFactorPolicy.ADMINS if production else TwoFactorPolicy.OFF
         return self
 
     @model_validator(mode="after")

@@ -69,6 +69,16 @@ class InvalidCredentials(NotAuthenticated):
     message = "The email address or password is not right."
 
 
+class TwoFactorRequired(NotAuthenticated):
+    code = "two_factor_required"
+    message = "Enter the code from your authenticator app (totp_code), or a recovery code."
+
+
+class InvalidTwoFactorCode(NotAuthenticated):
+    code = "invalid_two_factor_code"
+    message = "The code is not right, or was already used. Wait for the next one and try again."
+
+
 class LoginThrottled(InquiryError):
     status_code = 429
     code = "login_throttled"
@@ -99,6 +109,19 @@ class Forbidden(InquiryError):
     message = "Your role does not allow this."
 
 
+class TwoFactorEnrolmentRequired(Forbidden):
+    code = "two_factor_enrolment_required"
+    message = (
+        "Set up two-factor sign-in first (POST /api/v1/staff/me/two-factor), or sign in "
+        "again with your code."
+    )
+
+
+class SessionRequired(Forbidden):
+    code = "session_required"
+    message = "This needs a signed-in session that passed two-factor sign-in, not an API token."
+
+
 class NotFound(InquiryError):
     status_code = 404
     code = "not_found"
@@ -124,6 +147,11 @@ class TransitionNotAllowed(Conflict):
 class StaffExists(Conflict):
     code = "staff_exists"
     message = "A staff account with this email address exists."
+
+
+class TwoFactorNotEnabled(Conflict):
+    code = "two_factor_not_enabled"
+    message = "Set up two-factor sign-in first."
 
 
 class InvalidPassword(InquiryError):

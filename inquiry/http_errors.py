@@ -23,11 +23,14 @@ _HTTP_CODES = {
 }
 
 _STAFF_DESCRIPTIONS = {
-    401: "No valid bearer token",
-    403: "forbidden: the caller's role does not allow this; wrong_password: the current "
-    "password is not right",
+    401: "not_authenticated: no valid bearer token; at sign-in, invalid_credentials, "
+    "two_factor_required (send totp_code) or invalid_two_factor_code",
+    403: "forbidden: the caller's role does not allow this; two_factor_enrolment_required: "
+    "this session must enrol a second factor first; session_required: not with an API token; "
+    "wrong_password: the current password is not right",
     404: "No such id",
-    409: "claim_conflict: someone else holds the task; transition_not_allowed: not from here",
+    409: "claim_conflict: someone else holds the task; transition_not_allowed: not from here; "
+    "two_factor_not_enabled: there is no second factor to act on",
     422: "invalid_json: the body is not JSON in UTF-8; invalid_input: a field rule was broken",
     429: "Too many failed sign-ins; see Retry-After",
     503: "sign_in_unavailable: the rate-limit store cannot be reached; sign_in_busy: too many "

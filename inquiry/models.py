@@ -207,6 +207,13 @@ class Staff(SQLModel, table=True):
     active: bool = True
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     last_login_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # Two-factor sign-in (RFC 6238): the confirmed secret, one being enrolled, and the last
+    # time step accepted (a code is good once). The server must read the secret to check a
+    # code, so it is kept as it is, like the rest of what this database protects.
+    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_pending_secret: str | None = Field(default=None, max_length=64)
+    totp_enabled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    totp_last_counter: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
 class ApiToken(SQLModel, table=True):
@@ -224,6 +231,8 @@ class ApiToken(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     last_used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # A session that passed two-factor sign-in (API tokens are exempt from it).
+    second_factor: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class AuditEntry(SQLModel, table=True):

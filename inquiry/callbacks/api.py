@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from inquiry.auth import CallerDep, authenticate, require_admin
+from inquiry.auth import CallerDep, authenticate, require_admin, require_second_factor
 from inquiry.callbacks.models import TaskStatus
 from inquiry.callbacks.schemas import (
     AttemptIn,
@@ -22,7 +22,9 @@ from inquiry.deps import Offset, RowId, SessionDep, SettingsDep
 from inquiry.http_errors import errors
 
 router = APIRouter(
-    prefix="/api/v1/staff/callbacks", tags=["callbacks"], dependencies=[Depends(authenticate)]
+    prefix="/api/v1/staff/callbacks",
+    tags=["callbacks"],
+    dependencies=[Depends(authenticate), Depends(require_second_factor)],
 )
 
 

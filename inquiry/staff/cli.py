@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     tokens.add_argument("email")
     revoke = commands.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("token_id", type=int)
+    reset = commands.add_parser(
+        "two-factor-reset", help="remove an account's second factor (a lost phone)"
+    )
+    reset.add_argument("email")
     return parser
 
 
@@ -120,7 +124,8 @@ async def _token(accounts: StaffService, args: argparse.Namespace, out: TextIO) 
 async def _list(accounts: StaffService, _: argparse.Namespace, out: TextIO) -> None:
     for staff in await accounts.all():
         state = "active" if staff.active else "disabled"
-        out.write(f"{staff.id}\t{staff.email}\t{staff.role}\t{state}\n")
+        two_factor = "\ttwo-factor" if staff.totp_secret else ""
+        out.write(f"{staff.id}\t{staff.email}\t{staff.role}\t{state}{two_factor}\n")
 
 
 async def _set_active(
@@ -161,6 +166,12 @@ async def _revoke(accounts: StaffService, args: argparse.Namespace, out: TextIO)
     out.write(f"token {token.id} ({token.prefix}…) revoked\n")
 
 
+async def _two_factor_reset(accounts: StaffService, args: argparse.Namespace, out: TextIO) -> None:
+    staff = await _account(accounts, args.email)
+    await accounts.reset_two_factor(staff)
+    out.write(f"two-factor sign-in of {staff.email} removed; its sessions ended\n")
+
+
 # Commands that only read: they need a database and never create one.
 READS: frozenset[Command] = frozenset({_list, _tokens})
 
@@ -174,4 +185,5 @@ COMMANDS: dict[str, Command] = {
     "passwd": _passwd,
     "tokens": _tokens,
     "revoke": _revoke,
+    "two-factor-reset": _two_factor_reset,
 }

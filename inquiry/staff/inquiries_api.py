@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from inquiry.auth import CallerDep, authenticate, require_admin
+from inquiry.auth import CallerDep, authenticate, require_admin, require_second_factor
 from inquiry.deps import EngineDep, Offset, RowId, SessionDep, SettingsDep
 from inquiry.http_errors import errors
 from inquiry.models import InquiryStatus
@@ -19,7 +19,11 @@ from inquiry.staff.inquiries import EXPORT_COLUMNS, InquiryFilter, StaffInquirie
 from inquiry.staff.schemas import InquiryDetail, InquiryPage, InquirySummary, TriageOverrideIn
 from inquiry.triage.taxonomy import Priority, Topic
 
-router = APIRouter(prefix="/api/v1/staff", tags=["staff"], dependencies=[Depends(authenticate)])
+router = APIRouter(
+    prefix="/api/v1/staff",
+    tags=["staff"],
+    dependencies=[Depends(authenticate), Depends(require_second_factor)],
+)
 
 # Spreadsheets run cells that start with these as formulas (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

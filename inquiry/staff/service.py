@@ -16,6 +16,7 @@ from inquiry.config import Settings
 from inquiry.errors import NotFound, StaffExists, TransitionNotAllowed
 from inquiry.models import ApiToken, Staff, StaffRole, TokenKind, staff_table, token_table
 from inquiry.staff import passwords
+from inquiry.staff.two_factor import SecondFactor, TwoFactor
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,7 @@ class StaffService:
         label: str = "",
         lifetime: timedelta | None = None,
         never_expires: bool = False,
+        second_factor: SecondFactor | None = None,
     ) -> MintedToken:
         """A new token for this account; the secret is returned here and never again.
 
@@ -157,13 +159,20 @@ class StaffService:
             token_hash=auth.digest(secret),
             created_at=self._caller.now,
             expires_at=None if never_expires else self._caller.now + lifetime,
+            second_factor=second_factor is not None,
         )
         self._session.add(row)
         await self._session.flush()
         action = "session.create" if kind is TokenKind.SESSION else "token.create"
         expires = row.expires_at.isoformat() if row.expires_at else None
         record(
-            self._session, self._caller, action, ("staff", staff.id), token=row.id, expires=expires
+            self._session,
+            self._caller,
+            action,
+            ("staff", staff.id),
+            token=row.id,
+            expires=expires,
+            **({"second_factor": second_factor.value} if second_factor else {}),
         )
         return MintedToken(secret=secret, row=row)
 
@@ -203,6 +212,10 @@ class StaffService:
                 self._session, self._caller, "token.revoke_all", ("staff", staff.id), count=revoked
             )
         return revoked
+
+    async def reset_two_factor(self, staff: Staff) -> None:
+        """Remove the account's second factor and end its sessions (see TwoFactor.reset)."""
+        await TwoFactor(self._session, self._settings, self._caller).reset(staff)
 
     async def set_password(self, staff: Staff, password: str) -> None:
         """Check and store a new password (the caller decides what it revokes)."""

@@ -23,6 +23,7 @@ ADMIN_ROUTES = {
     ("PATCH", f"{PREFIX}/accounts/{{staff_id}}"),
     ("GET", f"{PREFIX}/accounts/{{staff_id}}/tokens"),
     ("POST", f"{PREFIX}/accounts/{{staff_id}}/tokens"),
+    ("DELETE", f"{PREFIX}/accounts/{{staff_id}}/two-factor"),
     ("DELETE", f"{PREFIX}/tokens/{{token_id}}"),
     ("GET", f"{PREFIX}/audit"),
     ("GET", f"{PREFIX}/exports/inquiries.csv"),
