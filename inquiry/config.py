@@ -275,6 +275,10 @@ class Settings(BaseSettings):
     # many may wait for one before sign-in answers 503: a flood cannot starve intake.
     staff_password_checks_concurrent: int = Field(default=2, ge=1, le=64)
     staff_password_checks_waiting: int = Field(default=16, ge=0, le=10_000)
+    # A refused sign-in (429, 503 busy) answers after this pause: a flood's connections then
+    # send one attempt a second each, instead of thousands between them that intake's event
+    # loop would have to answer.
+    staff_login_refusal_delay_seconds: float = Field(default=1.0, ge=0, le=30)
     staff_session_hours: int = Field(default=12, ge=1, le=24 * 30)
     # Unset: admins in production, off in development. API tokens are exempt.
     staff_require_2fa: TwoFactorPolicy | None = None

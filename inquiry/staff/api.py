@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -25,7 +26,13 @@ from inquiry.deps import (
     SettingsDep,
     from_state,
 )
-from inquiry.errors import InvalidCredentials, InvalidTwoFactorCode, SessionRequired
+from inquiry.errors import (
+    InvalidCredentials,
+    InvalidTwoFactorCode,
+    LoginThrottled,
+    SessionRequired,
+    SignInBusy,
+)
 from inquiry.http_errors import errors
 from inquiry.models import MAX_ROW_ID
 from inquiry.staff import two_factor
@@ -115,6 +122,9 @@ async def create_session(
         )
     except (InvalidCredentials, InvalidTwoFactorCode):
         await session.commit()  # the failed attempt stays in the audit log
+        raise
+    except (LoginThrottled, SignInBusy):
+        await asyncio.sleep(settings.staff_login_refusal_delay_seconds)
         raise
     return _new_token(
         signed_in.token,

@@ -175,3 +175,24 @@ class TestPasswordChecks:
         finally:
             checks.close()
         assert nice == 19
+
+
+class TestRefusalPause:
+    async def test_a_refused_sign_in_answers_after_a_pause(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        """A flood's connections wait between refusals instead of sending thousands a second."""
+        settings = make_settings(
+            database_url,
+            tmp_path,
+            staff_login_max_failures=1,
+            staff_login_refusal_delay_seconds=0.5,
+        )
+        app: FastAPI = create_app(settings)
+        async with app.router.lifespan_context(app):
+            assert (await sign_in_from(app, "203.0.113.7", "a@clinic.ca")).status_code == 401
+            started = time.perf_counter()
+            refused = await sign_in_from(app, "203.0.113.7", "a@clinic.ca")
+            waited = time.perf_counter() - started
+        assert refused.status_code == 429
+        assert waited >= 0.5
