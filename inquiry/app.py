@@ -31,8 +31,10 @@ from inquiry.notify.worker import OutboxWorker
 from inquiry.observability.server import MetricsServer
 from inquiry.proxies import parse_networks
 from inquiry.signing import Signer
+from inquiry.staff import account_api as staff_account_api
 from inquiry.staff import api as staff_api
 from inquiry.staff import inquiries_api as staff_inquiries_api
+from inquiry.staff.passwords import PasswordChecks
 from inquiry.staff.throttle import LoginThrottle
 from inquiry.triage import RulesError, reload_rules, use_rules
 from inquiry.web import forms
@@ -113,6 +115,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
         app.state.clock = utcnow
         app.state.login_throttle = LoginThrottle(settings)
+        password_checks = PasswordChecks(
+            concurrent=settings.staff_password_checks_concurrent,
+            waiting=settings.staff_password_checks_waiting,
+        )
+        app.state.password_checks = password_checks
         if worker:
             worker.start()
         try:
@@ -125,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if metrics_server:
                 await metrics_server.stop()
             await engine.dispose()
+            password_checks.close()
             ACCESS_LOG.flush()  # before uvicorn re-raises SIGTERM and the process ends
 
     app = FastAPI(
@@ -158,7 +166,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(forms.router)
     app.include_router(health.router)
     app.include_router(staff_api.public)
-    app.include_router(staff_api.router)
+    app.include_router(staff_api.before_second_factor)
+    app.include_router(staff_account_api.enrolling)
+    app.include_router(staff_account_api.router)
     app.include_router(staff_api.admin)
     app.include_router(staff_inquiries_api.router)
     app.include_router(callbacks_api.router)

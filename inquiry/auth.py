@@ -1,8 +1,10 @@
 """Authentication for every staff route: the token, how a request presents it, and the checks.
 
 A token is random, shown once and kept only as its SHA-256. Signing in mints a session token
-(TokenKind.SESSION) that expires; an API token lives until revoked. Routers declare
-`authenticate` (or `require_admin`) and read the caller through `CallerDep`.
+(TokenKind.SESSION) that expires, as an API token does after INQUIRY_STAFF_TOKEN_DAYS unless
+made to live until revoked. Routers declare `authenticate` (or `require_admin`) and, but for
+the routes a session may use before its second factor, `require_second_factor`; they read the
+caller through `CallerDep`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,18 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 
 from inquiry.audit import Caller
-from inquiry.deps import ClientIpDep, ClockDep, SessionDep
-from inquiry.errors import Forbidden, NotAuthenticated
-from inquiry.models import ApiToken, Staff, StaffRole, as_utc, staff_table, token_table
+from inquiry.config import Settings, TwoFactorPolicy
+from inquiry.deps import ClientIpDep, ClockDep, SessionDep, SettingsDep
+from inquiry.errors import Forbidden, NotAuthenticated, TwoFactorEnrolmentRequired
+from inquiry.models import (
+    ApiToken,
+    Staff,
+    StaffRole,
+    TokenKind,
+    as_utc,
+    staff_table,
+    token_table,
+)
 
 PREFIX = "inqs_"
 _SHOWN_PREFIX = 12  # "inqs_" and 7 random characters: enough to tell tokens apart in a list
@@ -60,15 +71,31 @@ def presented_token(request: Request) -> str | None:
     return bearer(request.headers.get("authorization"))
 
 
+def second_factor_required(settings: Settings, staff: Staff) -> bool:
+    """Whether this account's sessions must pass two-factor sign-in (INQUIRY_STAFF_REQUIRE_2FA)."""
+    policy = settings.staff_require_2fa
+    return policy is TwoFactorPolicy.ALL or (
+        policy is TwoFactorPolicy.ADMINS and staff.role == StaffRole.ADMIN
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Credentials:
     staff: Staff
     token: ApiToken
     now: datetime
+    # A session that has not passed the two-factor sign-in its account requires.
+    second_factor_owed: bool = False
 
 
-async def authenticate(request: Request, session: SessionDep, clock: ClockDep) -> Credentials:
-    """The staff member behind the request's token; 401 for anything else."""
+async def authenticate(
+    request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep
+) -> Credentials:
+    """The staff member behind the request's token; 401 for anything else.
+
+    A session still owing its second factor is authenticated here, for the few routes that
+    let it enrol one or sign out; every other route also depends on require_second_factor.
+    """
     token = presented_token(request)
     if token is None:
         raise NotAuthenticated()
@@ -89,10 +116,21 @@ async def authenticate(request: Request, session: SessionDep, clock: ClockDep) -
     last_used = api_token.last_used_at
     if last_used is None or now - as_utc(last_used) >= _LAST_USED_RESOLUTION:
         api_token.last_used_at = now
-    return Credentials(staff=staff, token=api_token, now=now)
+    owed = (
+        api_token.kind == TokenKind.SESSION
+        and not api_token.second_factor
+        and second_factor_required(settings, staff)
+    )
+    return Credentials(staff=staff, token=api_token, now=now, second_factor_owed=owed)
 
 
 CredentialsDep = Annotated[Credentials, Depends(authenticate)]
+
+
+async def require_second_factor(credentials: CredentialsDep) -> None:
+    """403 for a session that has not passed the two-factor sign-in its account requires."""
+    if credentials.second_factor_owed:
+        raise TwoFactorEnrolmentRequired()
 
 
 async def current_staff(credentials: CredentialsDep) -> Staff:

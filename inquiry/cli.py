@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     box = commands.add_parser("outbox", help="inspect and requeue outbox messages")
     box_commands = box.add_subparsers(dest="outbox_command", required=True)
     listing = box_commands.add_parser("list", help="list recent messages")
-    listing.add_argument("--status", choices=["pending", "sending", "sent", "dead"])
+    listing.add_argument("--status", choices=["pending", "sending", "sent", "dead", "skipped"])
     listing.add_argument("--limit", type=int, default=100)
     retry = box_commands.add_parser("retry", help="queue a dead message again")
     retry.add_argument("id", type=int)

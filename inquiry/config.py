@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import time
 from enum import StrEnum
@@ -26,6 +27,14 @@ class SmtpSecurity(StrEnum):
     NONE = "none"
     STARTTLS = "starttls"
     TLS = "tls"  # implicit TLS, usually port 465
+
+
+class TwoFactorPolicy(StrEnum):
+    """Whose staff sessions must pass two-factor sign-in."""
+
+    ADMINS = "admins"
+    ALL = "all"
+    OFF = "off"  # still asked of anyone who enrolled
 
 
 class EmailDetail(StrEnum):
@@ -66,6 +75,15 @@ def _split_csv(value: object) -> object:
 
 # Binding to every interface: a browser on this machine reaches it on the loopback address.
 _ANY_ADDRESS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 - compared, not bound
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def served_base_url(host: str, port: int) -> str:
@@ -173,6 +191,8 @@ class Settings(BaseSettings):
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    # In production a relay off this machine must be reached over TLS, unless this is set.
+    smtp_allow_plaintext: bool = False
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
@@ -227,6 +247,9 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_per_ip: str = "10/minute;60/hour"
     rate_limit_per_email: str = "5/hour;20/day"
+    # Acknowledgements mailed to one address (mailbox) a day; past it the inquiry is stored
+    # and staff are told as ever, only the visitor's acknowledgement is skipped.
+    ack_max_per_address_per_day: int = Field(default=3, ge=1)
     # memory:// (one process) or redis://host:6379 (shared by replicas).
     rate_limit_storage_url: str = "memory://"
     idempotency_ttl_hours: int = Field(default=24, ge=1)
@@ -249,9 +272,27 @@ class Settings(BaseSettings):
     callback_retry_hours: float = Field(default=2, gt=0)  # business hours between attempts
     callback_max_attempts: int = Field(default=3, ge=1, le=20)
     staff_password_min_length: int = Field(default=12, ge=8, le=128)
+    # zxcvbn's score a new password needs: 3 "safely unguessable", 4 "very unguessable"; 0 off.
+    staff_password_min_score: int = Field(default=3, ge=0, le=4)
+    # API tokens expire after this many days unless made with no expiry on purpose.
+    staff_token_days: int = Field(default=90, ge=1, le=3650)
+    # Failed sign-ins allowed per window: per email and address, per account from any
+    # address, and per address across accounts.
     staff_login_max_failures: int = Field(default=5, ge=1)
+    staff_login_max_failures_per_account: int = Field(default=20, ge=1)
+    staff_login_max_failures_per_address: int = Field(default=20, ge=1)
     staff_login_window_minutes: int = Field(default=15, ge=1)
+    # Argon2 checks at once (each takes tens of milliseconds on every core it gets), and how
+    # many may wait for one before sign-in answers 503: a flood cannot starve intake.
+    staff_password_checks_concurrent: int = Field(default=2, ge=1, le=64)
+    staff_password_checks_waiting: int = Field(default=16, ge=0, le=10_000)
+    # A refused sign-in (429, 503 busy) answers after this pause: a flood's connections then
+    # send one attempt a second each, instead of thousands between them that intake's event
+    # loop would have to answer.
+    staff_login_refusal_delay_seconds: float = Field(default=1.0, ge=0, le=30)
     staff_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # Unset: admins in production, off in development. API tokens are exempt.
+    staff_require_2fa: TwoFactorPolicy | None = None
 
     # Observability: Prometheus metrics on a port of their own (unset: none), log lines as
     # text or JSON, and the API documentation (unset: public in development, off in production).
@@ -300,6 +341,13 @@ class Settings(BaseSettings):
     def _base_url_from_address(self) -> Settings:
         if not self.public_base_url:
             self.public_base_url = served_base_url(self.host, self.port)
+        return self
+
+    @model_validator(mode="after")
+    def _two_factor_by_environment(self) -> Settings:
+        if self.staff_require_2fa is None:
+            production = self.environment is Environment.PRODUCTION
+            self.staff_require_2fa = TwoFactorPolicy.ADMINS if production else TwoFactorPolicy.OFF
         return self
 
     @model_validator(mode="after")
@@ -436,9 +484,34 @@ class Settings(BaseSettings):
                 raise ValueError("INQUIRY_SECRET_KEY must be set to 32+ random characters")
         return self
 
+    @model_validator(mode="after")
+    def _no_cleartext_relay_in_production(self) -> Settings:
+        if self._cleartext_relay() and not self.smtp_allow_plaintext:
+            raise ValueError(
+                f"INQUIRY_SMTP_SECURITY=none would send visitors' messages in cleartext to "
+                f"{self.smtp_host}: use starttls or tls, or set INQUIRY_SMTP_ALLOW_PLAINTEXT=true "
+                "for a relay on a network you trust"
+            )
+        return self
+
+    def _cleartext_relay(self) -> bool:
+        """Production mail over plain SMTP to a relay that is not on this machine."""
+        return (
+            self.environment is Environment.PRODUCTION
+            and self.mail_transport is MailTransport.SMTP
+            and self.smtp_security is SmtpSecurity.NONE
+            and not _is_loopback(self.smtp_host)
+        )
+
     def start_up_warnings(self) -> list[str]:
         """Settings that work but are probably wrong here: logged when the service starts."""
         warnings = []
+        if self._cleartext_relay():
+            warnings.append(
+                f"mail to {self.smtp_host}:{self.smtp_port} goes in cleartext "
+                "(INQUIRY_SMTP_ALLOW_PLAINTEXT=true): anyone on the network between can read "
+                "visitors' messages"
+            )
         if self.environment is Environment.PRODUCTION and not self.public_base_url.startswith(
             "https://"
         ):

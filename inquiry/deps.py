@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inquiry.config import Settings
+from inquiry.models import MAX_ROW_ID
 from inquiry.proxies import client_address
 
 Clock = Callable[[], datetime]  # returns an aware UTC datetime; tests move it instead of sleeping
@@ -51,3 +52,8 @@ ClockDep = Annotated[Clock, Depends(from_state("clock"))]
 ClientIpDep = Annotated[str, Depends(get_client_ip)]
 # "function" scope: the commit happens before the answer is sent, so a 200 means stored.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+# A number past MAX_ROW_ID names no row, and the driver refuses to send it at all: refused
+# as a malformed id is, never passed to a query.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+Offset = Annotated[int, Query(ge=0, le=MAX_ROW_ID)]

@@ -69,16 +69,57 @@ class InvalidCredentials(NotAuthenticated):
     message = "The email address or password is not right."
 
 
+class TwoFactorRequired(NotAuthenticated):
+    code = "two_factor_required"
+    message = "Enter the code from your authenticator app (totp_code), or a recovery code."
+
+
+class InvalidTwoFactorCode(NotAuthenticated):
+    code = "invalid_two_factor_code"
+    message = "The code is not right, or was already used. Wait for the next one and try again."
+
+
 class LoginThrottled(InquiryError):
     status_code = 429
     code = "login_throttled"
     message = "Too many failed sign-ins. Please wait before trying again."
 
 
+class SignInUnavailable(InquiryError):
+    status_code = 503
+    code = "sign_in_unavailable"
+    message = "Signing in is not possible just now. Please try again in a minute."
+
+
+class SignInBusy(InquiryError):
+    status_code = 503
+    code = "sign_in_busy"
+    message = "Too many sign-ins at once. Please try again in a moment."
+
+
+class WrongPassword(InquiryError):
+    status_code = 403
+    code = "wrong_password"
+    message = "The current password is not right."
+
+
 class Forbidden(InquiryError):
     status_code = 403
     code = "forbidden"
     message = "Your role does not allow this."
+
+
+class TwoFactorEnrolmentRequired(Forbidden):
+    code = "two_factor_enrolment_required"
+    message = (
+        "Set up two-factor sign-in first (POST /api/v1/staff/me/two-factor), or sign in "
+        "again with your code."
+    )
+
+
+class SessionRequired(Forbidden):
+    code = "session_required"
+    message = "This needs a signed-in session that passed two-factor sign-in, not an API token."
 
 
 class NotFound(InquiryError):
@@ -106,6 +147,11 @@ class TransitionNotAllowed(Conflict):
 class StaffExists(Conflict):
     code = "staff_exists"
     message = "A staff account with this email address exists."
+
+
+class TwoFactorNotEnabled(Conflict):
+    code = "two_factor_not_enabled"
+    message = "Set up two-factor sign-in first."
 
 
 class InvalidPassword(InquiryError):

@@ -41,6 +41,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "invalid_type": "This value has the wrong type.",
         "invalid_json": "The request body is not valid JSON.",
         "control_characters": "Please use a single line of plain text.",
+        "invisible_characters": "Please remove invisible or text-direction characters.",
         "invalid_email": "Please enter a valid email address.",
         "invalid_phone": "Please enter a valid phone number, e.g. 416-555-0123.",
         "consent_required": "Please confirm that we may contact you about your inquiry.",
@@ -58,6 +59,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "invalid_type": "Cette valeur n'est pas du bon type.",
         "invalid_json": "Le corps de la requête n'est pas du JSON valide.",
         "control_characters": "Veuillez écrire une seule ligne de texte simple.",
+        "invisible_characters": "Veuillez retirer les caractères invisibles ou de direction "
+        "du texte.",
         "invalid_email": "Veuillez entrer une adresse courriel valide.",
         "invalid_phone": "Veuillez entrer un numéro de téléphone valide, p. ex. 416-555-0123.",
         "consent_required": "Veuillez confirmer que nous pouvons vous contacter au sujet "

@@ -27,13 +27,22 @@ _HTTP_CODES = {
 }
 
 _STAFF_DESCRIPTIONS = {
-    401: "No valid bearer token",
-    403: "The caller's role does not allow this",
+    401: "not_authenticated: no valid bearer token; at sign-in, invalid_credentials, "
+    "two_factor_required (send totp_code) or invalid_two_factor_code",
+    403: "forbidden: the caller's role does not allow this; two_factor_enrolment_required: "
+    "this session must enrol a second factor first; session_required: not with an API token; "
+    "wrong_password: the current password is not right",
     404: "No such id",
-    409: "claim_conflict: someone else holds the task; transition_not_allowed: not from here",
-    422: "A field rule was broken",
+    409: "claim_conflict: someone else holds the task; transition_not_allowed: not from here; "
+    "two_factor_not_enabled: there is no second factor to act on",
+    422: "invalid_json: the body is not JSON in UTF-8; invalid_input: a field rule was broken",
     429: "Too many failed sign-ins; see Retry-After",
+    503: "sign_in_unavailable: the rate-limit store cannot be reached; sign_in_busy: too many "
+    "sign-ins at once (see Retry-After)",
 }
+
+
+_NOT_JSON = {"type": "json_invalid", "loc": ("body", 0), "msg": "JSON decode error", "input": {}}
 
 
 class FieldError(BaseModel):
@@ -112,6 +121,10 @@ async def _on_validation_error(request: Request, error: Exception) -> Response:
 
 async def _on_http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400 and isinstance(error.__cause__, ValueError | RecursionError):
+        # FastAPI's answer to a JSON body it could not decode (bytes that are not UTF-8,
+        # nesting deeper than the parser recurses): the same answer intake gives.
+        return validation_response(RequestValidationError([_NOT_JSON]), "en")
     code = _HTTP_CODES.get(error.status_code, "http_error")
     request.scope[ERROR_CODE] = code
     return error_response(error.status_code, code, str(error.detail), headers=error.headers)

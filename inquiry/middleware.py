@@ -20,6 +20,7 @@ from inquiry.metrics import UNMATCHED, Metrics
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 JSON_TYPES = ("application/json",)
+STAFF_PATHS = ("/api/v1/staff/", "/staff/")
 
 # An X-Request-ID from the proxy is kept when it looks like an id (a UUID, nginx's
 # $request_id); anything else is replaced, so a header cannot write arbitrary text to the log.
@@ -68,6 +69,8 @@ class RequestGuard:
             (b"content-security-policy", f"frame-ancestors {ancestors}".encode()),
         ]
         self.not_embeddable = [*common, (b"content-security-policy", b"frame-ancestors 'none'")]
+        # Staff answers hold health information and tokens: no cache, shared or private.
+        self.staff = [*self.not_embeddable, (b"cache-control", b"no-store")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,10 +82,13 @@ class RequestGuard:
         status = 500
         request_id = _request_id(scope)
         token = REQUEST_ID.set(request_id)
-        extra = [
-            *(self.embeddable if path.startswith("/forms/") else self.not_embeddable),
-            (b"x-request-id", request_id.encode()),
-        ]
+        if path.startswith("/forms/"):
+            page_headers = self.embeddable
+        elif path.startswith(STAFF_PATHS):
+            page_headers = self.staff
+        else:
+            page_headers = self.not_embeddable
+        extra = [*page_headers, (b"x-request-id", request_id.encode())]
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -97,6 +103,10 @@ class RequestGuard:
         try:
             if method == "POST" and path in self.content_types:
                 receive = await self._guarded_body(scope, receive, self.content_types[path])
+            elif _has_body(scope):
+                # Every other route too, before any route reads it or checks a token: a
+                # framework parses a whole body before a dependency can answer 401.
+                receive = await self._bounded_body(scope, receive)
             await self.app(scope, receive, send_with_headers)
         except InquiryError as error:
             scope[ERROR_CODE] = error.code
@@ -128,6 +138,11 @@ class RequestGuard:
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
         if content_type.split(";", 1)[0].strip() not in allowed:
             raise UnsupportedMediaType("Send this as " + " or ".join(allowed) + ".")
+        return await self._bounded_body(scope, receive)
+
+    async def _bounded_body(self, scope: Scope, receive: Receive) -> Receive:
+        """The whole body, read here up to the limit, handed on as one message."""
+        headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
             raise PayloadTooLarge()
@@ -166,3 +181,12 @@ def _request_id(scope: Scope) -> str:
                 return given
             break
     return secrets.token_hex(16)
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value != b"0":
+            return True
+        if name == b"transfer-encoding":
+            return True
+    return False

@@ -11,6 +11,9 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+# Ids are INTEGER columns: 32 bits on PostgreSQL.
+MAX_ROW_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -46,6 +49,8 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     DEAD = "dead"
+    # Never sent on purpose: an acknowledgement past the day's limit for its address.
+    SKIPPED = "skipped"
 
 
 class Inquiry(SQLModel, table=True):
@@ -186,6 +191,13 @@ class Staff(SQLModel, table=True):
     active: bool = True
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     last_login_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # Two-factor sign-in (RFC 6238): the confirmed secret, one being enrolled, and the last
+    # time step accepted (a code is good once). The server must read the secret to check a
+    # code, so it is kept as it is, like the rest of what this database protects.
+    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_pending_secret: str | None = Field(default=None, max_length=64)
+    totp_enabled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    totp_last_counter: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
 class ApiToken(SQLModel, table=True):
@@ -203,6 +215,8 @@ class ApiToken(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     last_used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # A session that passed two-factor sign-in (API tokens are exempt from it).
+    second_factor: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class AuditEntry(SQLModel, table=True):

@@ -39,6 +39,7 @@ _TABLES = (
     "callback_task",
     "triage_override",
     "api_token",
+    "staff_recovery_code",
     "staff",
     "idempotency_record",
     "outbox_message",

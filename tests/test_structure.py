@@ -160,3 +160,16 @@ def test_the_graph_sees_imports_inside_functions_and_relative_ones(tmp_path: Pat
         "inquiry",
         "inquiry.deps",
     }
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared test helpers live in conftest and fixtures modules, never in a test module."""
+    tests = Path(__file__).resolve().parent
+    offenders = []
+    for path in sorted(tests.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module.rsplit(".", 1)[-1].startswith("test_"):
+                    offenders.append(f"{path.relative_to(tests)} imports {node.module}")
+    assert offenders == []

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from inquiry.auth import CallerDep, authenticate, require_admin
+from inquiry.auth import CallerDep, authenticate, require_admin, require_second_factor
 from inquiry.callbacks.models import TaskStatus
 from inquiry.callbacks.schemas import (
     AttemptIn,
@@ -18,11 +18,13 @@ from inquiry.callbacks.schemas import (
     RescheduleIn,
 )
 from inquiry.callbacks.service import CallbackService
-from inquiry.deps import SessionDep, SettingsDep
+from inquiry.deps import Offset, RowId, SessionDep, SettingsDep
 from inquiry.http_errors import errors
 
 router = APIRouter(
-    prefix="/api/v1/staff/callbacks", tags=["callbacks"], dependencies=[Depends(authenticate)]
+    prefix="/api/v1/staff/callbacks",
+    tags=["callbacks"],
+    dependencies=[Depends(authenticate), Depends(require_second_factor)],
 )
 
 
@@ -44,7 +46,7 @@ async def list_callbacks(
     mine: bool = False,
     on_call: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CallbackPage:
     """The queue in call order (urgent, overdue, due time, age), or tasks with these statuses."""
     views = await callbacks.page(
@@ -65,21 +67,21 @@ async def claim_next(callbacks: CallbacksDep, caller: CallerDep) -> ClaimNextOut
 
 @router.get("/{task_id}", response_model=CallbackTaskOut, responses=errors(404))
 async def read_callback(
-    task_id: int, callbacks: CallbacksDep, caller: CallerDep
+    task_id: RowId, callbacks: CallbacksDep, caller: CallerDep
 ) -> CallbackTaskOut:
     """One task with the history of its attempts."""
     return CallbackTaskOut.of(await callbacks.read(task_id), caller.now)
 
 
 @router.post("/{task_id}/claim", response_model=CallbackTaskOut, responses=_TRANSITION)
-async def claim(task_id: int, callbacks: CallbacksDep, caller: CallerDep) -> CallbackTaskOut:
+async def claim(task_id: RowId, callbacks: CallbacksDep, caller: CallerDep) -> CallbackTaskOut:
     """Claim this task on a lease; claiming a task you hold renews the lease."""
     task = await callbacks.claim(task_id)
     return CallbackTaskOut.of(await callbacks.view(task), caller.now)
 
 
 @router.post("/{task_id}/release", response_model=CallbackTaskOut, responses=_TRANSITION)
-async def release(task_id: int, callbacks: CallbacksDep, caller: CallerDep) -> CallbackTaskOut:
+async def release(task_id: RowId, callbacks: CallbacksDep, caller: CallerDep) -> CallbackTaskOut:
     """Give a task you hold back to the queue."""
     task = await callbacks.release(task_id)
     return CallbackTaskOut.of(await callbacks.view(task), caller.now)
@@ -87,7 +89,7 @@ async def release(task_id: int, callbacks: CallbacksDep, caller: CallerDep) -> C
 
 @router.post("/{task_id}/attempts", response_model=CallbackTaskOut, responses=errors(404, 409, 422))
 async def record_attempt(
-    task_id: int, body: AttemptIn, callbacks: CallbacksDep, caller: CallerDep
+    task_id: RowId, body: AttemptIn, callbacks: CallbacksDep, caller: CallerDep
 ) -> CallbackTaskOut:
     """Record a call on a task you hold: closes it, schedules the next try, or gives up."""
     task = await callbacks.attempt(task_id, body.outcome, body.note)
@@ -98,7 +100,7 @@ async def record_attempt(
     "/{task_id}/reschedule", response_model=CallbackTaskOut, responses=errors(404, 409, 422)
 )
 async def reschedule(
-    task_id: int, body: RescheduleIn, callbacks: CallbacksDep, caller: CallerDep
+    task_id: RowId, body: RescheduleIn, callbacks: CallbacksDep, caller: CallerDep
 ) -> CallbackTaskOut:
     """Put the task back in the queue, due at the chosen time."""
     task = await callbacks.reschedule(task_id, body.at)
@@ -107,7 +109,7 @@ async def reschedule(
 
 @router.post("/{task_id}/cancel", response_model=CallbackTaskOut, responses=errors(404, 409, 422))
 async def cancel(
-    task_id: int, body: CancelIn, callbacks: CallbacksDep, caller: CallerDep
+    task_id: RowId, body: CancelIn, callbacks: CallbacksDep, caller: CallerDep
 ) -> CallbackTaskOut:
     """Cancel a task that nobody else holds, with a reason."""
     task = await callbacks.cancel(task_id, body.reason)
@@ -121,7 +123,7 @@ async def cancel(
     dependencies=[Depends(require_admin)],
 )
 async def reassign(
-    task_id: int, body: ReassignIn, callbacks: CallbacksDep, caller: CallerDep
+    task_id: RowId, body: ReassignIn, callbacks: CallbacksDep, caller: CallerDep
 ) -> CallbackTaskOut:
     """Hand a task to another staff member on a fresh lease (admins only)."""
     task = await callbacks.reassign(task_id, body.staff_id)

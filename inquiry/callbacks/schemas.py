@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from inquiry.callbacks.models import AttemptOutcome, TaskStatus
 from inquiry.callbacks.service import TaskView, holder
-from inquiry.models import as_utc, as_utc_or_none
+from inquiry.models import MAX_ROW_ID, as_utc, as_utc_or_none
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -123,4 +123,4 @@ class CancelIn(BaseModel):
 class ReassignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    staff_id: int
+    staff_id: Annotated[int, Field(ge=1, le=MAX_ROW_ID)]

@@ -21,6 +21,7 @@ from inquiry.http_errors import documented
 from inquiry.intake.deps import guard_submission
 from inquiry.intake.schemas import InquiryAccepted, InquiryIn, contact_errors
 from inquiry.intake.service import IntakeService
+from inquiry.proxies import client_address
 
 Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -98,6 +99,7 @@ async def create_inquiry(request: Request) -> Response:
         idempotency_key=f"api:{key}" if key else None,
         status_code=201,
         render=lambda answer: answer.model_dump_json().encode(),
+        client_ip=client_address(request),
     )
     outcome = accepted.outcome
     headers = {"Idempotency-Replayed": "true"} if outcome.replayed else None

@@ -23,18 +23,22 @@ async def guard_submission(request: Request) -> None:
 
 
 def is_allowed_origin(request: Request) -> bool:
-    """Browsers send Origin on cross-site posts; requests without one are not from a page."""
+    """Browsers send Origin on cross-site posts; requests without one are not from a page.
+
+    The service's own origin is the configured public address, never one read from the
+    request: its Host header is the client's to write.
+    """
     origin = request.headers.get("origin")
     if origin is None:
         return True
     settings: Settings = request.app.state.settings
-    own = {f"{request.url.scheme}://{request.url.netloc}", _origin_of(settings.public_base_url)}
+    own = {_origin_of(settings.public_base_url)}
     return origin_allowed(origin, own, settings.allowed_origins)
 
 
 def _origin_of(url: str) -> str:
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}"
+    return f"{scheme}://{rest.split('/', 1)[0]}".lower()
 
 
 IntakeDep = Annotated[IntakeService, Depends(from_state("intake"))]

@@ -27,6 +27,11 @@ from inquiry.triage.taxonomy import Topic
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
+# Bidirectional overrides, embeddings, isolates and marks make text read differently from
+# what it is (in an email subject, in the staff list); zero-width characters hide text in
+# plain sight. Neither belongs in a name or a subject.
+_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
 
 class ContactMethod(StrEnum):
     EMAIL = "email"
@@ -56,6 +61,14 @@ def _single_line(value: str) -> str:
     # CR/LF in a name or subject is how header injection starts; refuse, don't strip.
     if _CONTROL.search(value):
         raise PydanticCustomError("control_characters", "must be a single line of text")
+    return value
+
+
+def _visible(value: str) -> str:
+    if _INVISIBLE.search(value):
+        raise PydanticCustomError(
+            "invisible_characters", "contains invisible or direction-changing characters"
+        )
     return value
 
 
@@ -99,6 +112,7 @@ def _consent_given(value: bool) -> bool:
 
 
 SingleLine = Annotated[str, AfterValidator(_single_line)]
+VisibleLine = Annotated[str, AfterValidator(_single_line), AfterValidator(_visible)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Email = Annotated[
     Annotated[str, StringConstraints(max_length=254)] | None,
@@ -117,14 +131,14 @@ class InquiryIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: Annotated[Name, AfterValidator(_single_line)]
+    name: Annotated[Name, AfterValidator(_single_line), AfterValidator(_visible)]
     email: Email = None
     phone: Phone = None
     preferred_contact: ContactMethod | None = None
     callback_window: CallbackWindow = CallbackWindow.ANY
     voicemail_ok: bool = False
     topic: Annotated[VisitorTopic | None, BeforeValidator(_blank_to_none)] = None
-    subject: Annotated[SingleLine, Field(max_length=200)] = ""
+    subject: Annotated[VisibleLine, Field(max_length=200)] = ""
     message: Annotated[
         str, AfterValidator(_multi_line), StringConstraints(min_length=1, max_length=5000)
     ]
@@ -138,7 +152,7 @@ class InquiryIn(BaseModel):
     ] = None
     # The embedding site's label for the admin email's subject (a plain form's `_subject`).
     form_subject: Annotated[
-        Annotated[SingleLine, StringConstraints(max_length=200)] | None,
+        Annotated[VisibleLine, StringConstraints(max_length=200)] | None,
         BeforeValidator(_blank_to_none),
     ] = None
 

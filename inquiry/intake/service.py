@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from inquiry.errors import RateLimited
 from inquiry.intake.guards import SubmissionLimiter
 from inquiry.intake.schemas import ContactMethod, InquiryAccepted, InquiryIn
 from inquiry.intake.writer import InquiryWriter, Outcome, Submission
+from inquiry.intake.writer import request_hash as writer_request_hash
 from inquiry.metrics import Metrics
 from inquiry.models import InquiryStatus, utcnow
 from inquiry.outbox import owed_on_intake
@@ -62,17 +62,15 @@ class IntakeService:
         idempotency_key: str | None,
         status_code: int,
         render: Callable[[InquiryAccepted], bytes],
+        client_ip: str,
         count_email: bool = True,
     ) -> Accepted:
         """Store the inquiry with everything owed on it; the answer is rendered by `render`."""
         result = triage(data.subject, data.message, _visitor_topic(data))
         language = data.language or result.language
-        request_hash = _request_hash(data) if idempotency_key else None
-        # Someone in crisis who writes again and again is never turned away.
-        if data.email and count_email and not result.crisis:
-            earlier = await self._within_email_limit(data.email, idempotency_key, request_hash)
-            if earlier is not None:
-                return Accepted(outcome=earlier, language=language, crisis=False)
+        request_hash = (
+            writer_request_hash(data.model_dump_json(), client_ip) if idempotency_key else None
+        )
         received_at = utcnow()
         status, reason = _status(data, result)
         crisis = result.crisis
@@ -89,6 +87,16 @@ class IntakeService:
             )
             return render(accepted)
 
+        # Someone in crisis who writes again and again is never turned away.
+        if data.email and count_email and not result.crisis:
+            earlier = await self._within_email_limit(
+                data.email, idempotency_key, request_hash, answer
+            )
+            if earlier is not None:
+                return Accepted(outcome=earlier, language=language, crisis=False)
+        acknowledge = bool(data.email) and status is not InquiryStatus.QUARANTINED
+        if acknowledge and data.email:
+            acknowledge = await self._limiter.acknowledgement_allowed(data.email)
         submission = Submission(
             inquiry=_inquiry_row(data, result, language, source, status, reason, received_at),
             outbox=owed_on_intake(
@@ -97,6 +105,7 @@ class IntakeService:
                 topic=result.topic,
                 crisis=crisis,
                 quarantined=status is InquiryStatus.QUARANTINED,
+                acknowledge=acknowledge,
                 now=received_at,
             ),
             render=answer,
@@ -129,14 +138,18 @@ class IntakeService:
         return Accepted(outcome=outcome, language=language, crisis=crisis)
 
     async def _within_email_limit(
-        self, email: str, key: str | None, request_hash: str | None
+        self,
+        email: str,
+        key: str | None,
+        request_hash: str | None,
+        answer: Callable[[str], bytes],
     ) -> Outcome | None:
         """Count the email; over the limit, a retry of a stored request gets its first answer."""
         try:
             await self._limiter.hit_email(email)
         except RateLimited:
             if key and request_hash:
-                earlier = await self._writer.earlier_answer(key, request_hash)
+                earlier = await self._writer.earlier_answer(key, request_hash, answer)
                 if earlier is not None:
                     return earlier
             raise
@@ -191,8 +204,3 @@ def _inquiry_row(
         "crisis": result.crisis,
         "triage_reasons": json.dumps(list(result.reasons), ensure_ascii=False),
     }
-
-
-def _request_hash(data: InquiryIn) -> str:
-    """Hash of the validated body: the same inquiry written differently is still the same."""
-    return hashlib.sha256(data.model_dump_json().encode()).hexdigest()

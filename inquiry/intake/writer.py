@@ -8,6 +8,7 @@ commits whatever has gathered in one transaction and one fsync, then answers eac
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -99,13 +100,15 @@ class InquiryWriter:
         self._queue.put_nowait(submission)
         return await submission.future
 
-    async def earlier_answer(self, key: str, request_hash: str) -> Outcome | None:
+    async def earlier_answer(
+        self, key: str, request_hash: str, render: Callable[[str], bytes]
+    ) -> Outcome | None:
         """The stored answer for this key, if any (raises if it was given to another body)."""
         answers = await self._transact(partial(_answered, keys=[key], now=utcnow()))
         if key not in answers:
             return None
         first_hash, first = answers[key]
-        replay = _replay(first, first_hash, request_hash)
+        replay = _replay(first, first_hash, request_hash, render)
         if isinstance(replay, Exception):
             raise replay
         return replay
@@ -209,7 +212,7 @@ def write_batch(
         key = submission.idempotency_key
         if key and key in earlier:
             first_hash, first = earlier[key]
-            outcomes.append(_replay(first, first_hash, submission.request_hash))
+            outcomes.append(_replay(first, first_hash, submission.request_hash, submission.render))
             continue
         outcome = Outcome(
             submission.status_code,
@@ -228,10 +231,25 @@ def write_batch(
     return outcomes
 
 
-def _replay(first: Outcome, first_hash: str, request_hash: str | None) -> Outcome | Exception:
-    """The first answer again, or a refusal when the key came with another body."""
-    if first_hash != request_hash:
+def request_hash(body: str, client_ip: str) -> str:
+    """What a replay must match: half a SHA-256 of the body, half of the client's address."""
+    body_half = hashlib.sha256(body.encode()).hexdigest()[:32]
+    return body_half + hashlib.sha256(client_ip.encode()).hexdigest()[:32]
+
+
+def _replay(
+    first: Outcome, first_hash: str, request_hash: str | None, render: Callable[[str], bytes]
+) -> Outcome | Exception:
+    """The first answer again, or a refusal when the key came with another body.
+
+    Another client sending the same key and body (a key that can be guessed) learns the
+    reference and nothing else of the first answer: its own request's answer is given,
+    with the first one's reference.
+    """
+    if request_hash is None or first_hash[:32] != request_hash[:32]:
         return IdempotencyKeyReused()
+    if first_hash[32:] != request_hash[32:]:
+        return Outcome(first.status_code, render(first.reference), first.reference, replayed=True)
     return Outcome(first.status_code, first.body, first.reference, replayed=True)
 
 

@@ -366,6 +366,7 @@ class MessageRenderer:
             "clinic": settings.clinic_name,
             "phone": settings.clinic_phone,
             "window": _WINDOW[language].get(inquiry["callback_window"], ""),
+            "greeting_name": greeting_name(inquiry["name"]),
         }
 
     def webhook_payload(self, inquiry: Mapping[str, Any]) -> bytes:
@@ -382,6 +383,22 @@ class MessageRenderer:
                 "link": staff_link(self._settings, inquiry["reference"]),
             }
         )
+
+
+# What of the visitor's own words may appear in mail to the address they typed: a name of
+# letters, spaces, hyphens and apostrophes, a few words, 40 characters at most. Anyone can
+# type anyone's address, so anything more ("Your prescription is on hold: pay at …") would
+# be the clinic sending a stranger's text; other names get a greeting without one.
+_GREETING_NAME = re.compile(r"(?:[^\W\d_]|['’-])+(?: (?:[^\W\d_]|['’-])+){0,3}")
+_GREETING_NAME_MAX = 40
+
+
+def greeting_name(name: str) -> str:
+    """The name to greet a visitor by in mail to them, or "" for a greeting without one."""
+    name = " ".join(name.split())
+    if len(name) > _GREETING_NAME_MAX or not _GREETING_NAME.fullmatch(name):
+        return ""
+    return name if any(char.isalpha() for char in name) else ""
 
 
 def staff_link(settings: Settings, reference: str) -> str:

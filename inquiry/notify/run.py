@@ -26,6 +26,8 @@ async def run_worker(settings: Settings) -> None:
     """Deliver until SIGTERM or SIGINT, then finish or hand back what is in hand."""
     # The worker delivers what `inquiry serve` stored: it never creates a database of its own.
     await check_schema(settings)
+    for warning in settings.start_up_warnings():
+        log.warning("%s", warning)
     engine = create_engine(settings)
     metrics = Metrics() if settings.metrics_port else None
     worker = OutboxWorker(engine, settings, metrics=metrics)

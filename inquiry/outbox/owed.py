@@ -40,14 +40,22 @@ def owed_on_intake(
     crisis: bool,
     quarantined: bool,
     now: datetime,
+    acknowledge: bool = True,
 ) -> list[dict[str, Any]]:
     """The messages a new inquiry owes: the clinic's copy, the visitor's acknowledgement, and
-    the on-call alerts for a crisis (or, if the clinic asks, any clinical question)."""
+    the on-call alerts for a crisis (or, if the clinic asks, any clinical question).
+
+    `acknowledge` is false past the address's daily limit of acknowledgements: the row is kept,
+    marked skipped, so the staff see it was owed and not sent.
+    """
     if quarantined:
         return []  # spam is kept for review, never acknowledged
     owed = [_pending(OutboxKind.ADMIN_NOTIFICATION, settings.admin_email, now, crisis)]
     if visitor_email:
-        owed.append(_pending(OutboxKind.VISITOR_ACKNOWLEDGEMENT, visitor_email, now, crisis))
+        ack = _pending(OutboxKind.VISITOR_ACKNOWLEDGEMENT, visitor_email, now, crisis)
+        if not acknowledge:
+            ack["status"] = OutboxStatus.SKIPPED.value
+        owed.append(ack)
     if crisis or (topic is Topic.CLINICAL and settings.alert_on_clinical):
         owed += [
             _pending(OutboxKind.URGENT_ALERT, to, now, crisis) for to in settings.oncall_emails

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -9,12 +10,34 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from inquiry import audit
 from inquiry.audit import Caller
-from inquiry.auth import CallerDep, CredentialsDep, authenticate, require_admin
-from inquiry.deps import ClientIpDep, ClockDep, SessionDep, SettingsDep, from_state
-from inquiry.errors import InvalidCredentials
+from inquiry.auth import (
+    CallerDep,
+    CredentialsDep,
+    authenticate,
+    require_admin,
+    require_second_factor,
+)
+from inquiry.deps import (
+    ClientIpDep,
+    ClockDep,
+    Offset,
+    RowId,
+    SessionDep,
+    SettingsDep,
+    from_state,
+)
+from inquiry.errors import (
+    InvalidCredentials,
+    InvalidTwoFactorCode,
+    LoginThrottled,
+    SessionRequired,
+    SignInBusy,
+)
 from inquiry.http_errors import errors
-from inquiry.models import Staff
+from inquiry.models import MAX_ROW_ID
+from inquiry.staff import two_factor
 from inquiry.staff.login import sign_in
+from inquiry.staff.passwords import PasswordChecks
 from inquiry.staff.schemas import (
     AuditEntryOut,
     NewTokenOut,
@@ -32,9 +55,18 @@ PREFIX = "/api/v1/staff"
 
 # The one staff route open without a token: signing in to get one.
 public = APIRouter(prefix=PREFIX, tags=["staff"])
-router = APIRouter(prefix=PREFIX, tags=["staff"], dependencies=[Depends(authenticate)])
+# Routes a session may use before its second factor: who am I, and signing out.
+before_second_factor = APIRouter(
+    prefix=PREFIX, tags=["staff"], dependencies=[Depends(authenticate)]
+)
 admin = APIRouter(
-    prefix=PREFIX, tags=["staff"], dependencies=[Depends(authenticate), Depends(require_admin)]
+    prefix=PREFIX,
+    tags=["staff"],
+    dependencies=[
+        Depends(authenticate),
+        Depends(require_second_factor),
+        Depends(require_admin),
+    ],
 )
 
 
@@ -46,41 +78,69 @@ async def get_accounts(
 
 AccountsDep = Annotated[StaffService, Depends(get_accounts)]
 ThrottleDep = Annotated[LoginThrottle, Depends(from_state("login_throttle"))]
+PasswordChecksDep = Annotated[PasswordChecks, Depends(from_state("password_checks"))]
 
 
-def _new_token(minted: MintedToken, staff: StaffOut) -> NewTokenOut:
-    return NewTokenOut(token=minted.secret, details=TokenOut.of(minted.row), staff=staff)
+def _new_token(
+    minted: MintedToken, staff: StaffOut, *, enrolment_required: bool = False
+) -> NewTokenOut:
+    return NewTokenOut(
+        token=minted.secret,
+        details=TokenOut.of(minted.row),
+        staff=staff,
+        two_factor_enrolment_required=enrolment_required,
+    )
 
 
-@public.post("/session", status_code=201, response_model=NewTokenOut, responses=errors(422, 429))
+@public.post(
+    "/session", status_code=201, response_model=NewTokenOut, responses=errors(422, 429, 503)
+)
 async def create_session(
     body: SignInIn,
     session: SessionDep,
     settings: SettingsDep,
     throttle: ThrottleDep,
+    checks: PasswordChecksDep,
     clock: ClockDep,
     client_ip: ClientIpDep,
 ) -> NewTokenOut:
-    """Sign in with email and password; the answer holds a bearer token for this session."""
+    """Sign in with email and password, and `totp_code` (the authenticator app's code, or a
+    recovery code) for an account with two-factor sign-in; the answer holds a bearer token for
+    this session. 401 two_factor_required when the code is missing; an account that must
+    still enrol gets a session that may only do that (two_factor_enrolment_required)."""
     caller = Caller(staff=None, client_ip=client_ip, now=clock())
-    minted = await sign_in(
-        session, settings, throttle, caller, email=body.email, password=body.password
-    )
-    if minted is None:
+    try:
+        signed_in = await sign_in(
+            session,
+            settings,
+            throttle,
+            checks,
+            caller,
+            email=body.email,
+            password=body.password,
+            code=body.totp_code,
+        )
+    except (InvalidCredentials, InvalidTwoFactorCode):
         await session.commit()  # the failed attempt stays in the audit log
-        raise InvalidCredentials()
-    staff = await session.get_one(Staff, minted.row.staff_id)
-    return _new_token(minted, StaffOut.of(staff))
+        raise
+    except (LoginThrottled, SignInBusy):
+        await asyncio.sleep(settings.staff_login_refusal_delay_seconds)
+        raise
+    return _new_token(
+        signed_in.token,
+        StaffOut.of(signed_in.staff),
+        enrolment_required=signed_in.enrolment_required,
+    )
 
 
-@router.delete("/session", status_code=204, responses=errors())
+@before_second_factor.delete("/session", status_code=204, responses=errors())
 async def delete_session(credentials: CredentialsDep, accounts: AccountsDep) -> Response:
     """Sign out: the token of this request stops working."""
     await accounts.revoke(credentials.token, action="session.revoke")
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=StaffOut, responses=errors())
+@before_second_factor.get("/me", response_model=StaffOut, responses=errors())
 async def me(credentials: CredentialsDep) -> StaffOut:
     """The signed-in staff member."""
     return StaffOut.of(credentials.staff)
@@ -102,7 +162,7 @@ async def create_account(body: StaffCreateIn, accounts: AccountsDep) -> StaffOut
 
 
 @admin.patch("/accounts/{staff_id}", response_model=StaffOut, responses=errors(403, 404, 409, 422))
-async def update_account(staff_id: int, body: StaffUpdateIn, accounts: AccountsDep) -> StaffOut:
+async def update_account(staff_id: RowId, body: StaffUpdateIn, accounts: AccountsDep) -> StaffOut:
     """Change role, name, password, or disable (which also frees the account's claims)."""
     staff = await accounts.update(
         await accounts.get(staff_id),
@@ -115,7 +175,7 @@ async def update_account(staff_id: int, body: StaffUpdateIn, accounts: AccountsD
 
 
 @admin.get("/accounts/{staff_id}/tokens", response_model=list[TokenOut], responses=errors(403, 404))
-async def list_tokens(staff_id: int, accounts: AccountsDep) -> list[TokenOut]:
+async def list_tokens(staff_id: RowId, accounts: AccountsDep) -> list[TokenOut]:
     """The account's tokens (never their secrets)."""
     return [TokenOut.of(t) for t in await accounts.tokens_of(await accounts.get(staff_id))]
 
@@ -126,16 +186,42 @@ async def list_tokens(staff_id: int, accounts: AccountsDep) -> list[TokenOut]:
     response_model=NewTokenOut,
     responses=errors(403, 404, 422),
 )
-async def create_token(staff_id: int, body: TokenCreateIn, accounts: AccountsDep) -> NewTokenOut:
-    """Mint an API token for the account: shown in this answer once, stored only as a hash."""
+async def create_token(
+    staff_id: RowId,
+    body: TokenCreateIn,
+    accounts: AccountsDep,
+    credentials: CredentialsDep,
+    settings: SettingsDep,
+) -> NewTokenOut:
+    """Mint an API token for the account: shown in this answer once, stored only as a hash.
+
+    It expires after `expires_in_days`, or INQUIRY_STAFF_TOKEN_DAYS; `no_expiry` makes one
+    that lives until revoked. API tokens skip two-factor sign-in, so where the caller's
+    account requires it, only a session that passed it may mint one (403 session_required).
+    """
+    if two_factor.required(settings, credentials.staff) and not credentials.token.second_factor:
+        raise SessionRequired()
     staff = await accounts.get(staff_id)
     lifetime = timedelta(days=body.expires_in_days) if body.expires_in_days else None
-    minted = await accounts.mint_token(staff, label=body.label, lifetime=lifetime)
+    minted = await accounts.mint_token(
+        staff, label=body.label, lifetime=lifetime, never_expires=body.no_expiry
+    )
     return _new_token(minted, StaffOut.of(staff))
 
 
+@admin.delete(
+    "/accounts/{staff_id}/two-factor", response_model=StaffOut, responses=errors(403, 404)
+)
+async def reset_two_factor(staff_id: RowId, accounts: AccountsDep) -> StaffOut:
+    """Remove an account's second factor (a lost phone) and end its sessions; where two-factor
+    sign-in is required, its next sign-in must enrol again."""
+    staff = await accounts.get(staff_id)
+    await accounts.reset_two_factor(staff)
+    return StaffOut.of(staff)
+
+
 @admin.delete("/tokens/{token_id}", response_model=TokenOut, responses=errors(403, 404))
-async def revoke_token(token_id: int, accounts: AccountsDep) -> TokenOut:
+async def revoke_token(token_id: RowId, accounts: AccountsDep) -> TokenOut:
     """Revoke a token at once."""
     return TokenOut.of(await accounts.revoke(await accounts.get_token(token_id)))
 
@@ -144,14 +230,14 @@ async def revoke_token(token_id: int, accounts: AccountsDep) -> TokenOut:
 async def read_audit(
     session: SessionDep,
     caller: CallerDep,
-    staff_id: int | None = None,
+    staff_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     action: Annotated[str | None, Query(max_length=40)] = None,
     target_type: Annotated[str | None, Query(max_length=20)] = None,
     target_id: Annotated[str | None, Query(max_length=40)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[AuditEntryOut]:
     """The audit log, newest first. Reading it is audited too."""
     entries = await audit.entries(

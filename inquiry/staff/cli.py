@@ -34,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="print a new API token (shown once)")
     token.add_argument("email")
     token.add_argument("--label", default="cli")
-    token.add_argument("--expires-days", type=int)
+    expiry = token.add_mutually_exclusive_group()
+    expiry.add_argument("--expires-days", type=int, help="default INQUIRY_STAFF_TOKEN_DAYS")
+    expiry.add_argument("--no-expiry", action="store_true", help="lives until revoked")
     commands.add_parser("list", help="list staff accounts")
     for name, text in (("disable", "lock an account out"), ("enable", "let it back in")):
         commands.add_parser(name, help=text).add_argument("email")
@@ -48,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     tokens.add_argument("email")
     revoke = commands.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("token_id", type=int)
+    reset = commands.add_parser(
+        "two-factor-reset", help="remove an account's second factor (a lost phone)"
+    )
+    reset.add_argument("email")
     return parser
 
 
@@ -109,14 +115,17 @@ async def _add(accounts: StaffService, args: argparse.Namespace, out: TextIO) ->
 async def _token(accounts: StaffService, args: argparse.Namespace, out: TextIO) -> None:
     staff = await _account(accounts, args.email)
     lifetime = timedelta(days=args.expires_days) if args.expires_days else None
-    minted = await accounts.mint_token(staff, label=args.label, lifetime=lifetime)
+    minted = await accounts.mint_token(
+        staff, label=args.label, lifetime=lifetime, never_expires=args.no_expiry
+    )
     out.write(minted.secret + "\n")  # the only time it is ever shown
 
 
 async def _list(accounts: StaffService, _: argparse.Namespace, out: TextIO) -> None:
     for staff in await accounts.all():
         state = "active" if staff.active else "disabled"
-        out.write(f"{staff.id}\t{staff.email}\t{staff.role}\t{state}\n")
+        two_factor = "\ttwo-factor" if staff.totp_secret else ""
+        out.write(f"{staff.id}\t{staff.email}\t{staff.role}\t{state}{two_factor}\n")
 
 
 async def _set_active(
@@ -148,12 +157,19 @@ async def _passwd(accounts: StaffService, args: argparse.Namespace, out: TextIO)
 async def _tokens(accounts: StaffService, args: argparse.Namespace, out: TextIO) -> None:
     for token in await accounts.tokens_of(await _account(accounts, args.email)):
         state = "revoked" if token.revoked_at else "active"
-        out.write(f"{token.id}\t{token.prefix}…\t{token.kind}\t{token.label}\t{state}\n")
+        expires = f"expires {token.expires_at:%Y-%m-%d}" if token.expires_at else "no expiry"
+        out.write(f"{token.id}\t{token.prefix}…\t{token.kind}\t{token.label}\t{state}\t{expires}\n")
 
 
 async def _revoke(accounts: StaffService, args: argparse.Namespace, out: TextIO) -> None:
     token = await accounts.revoke(await accounts.get_token(args.token_id))
     out.write(f"token {token.id} ({token.prefix}…) revoked\n")
+
+
+async def _two_factor_reset(accounts: StaffService, args: argparse.Namespace, out: TextIO) -> None:
+    staff = await _account(accounts, args.email)
+    await accounts.reset_two_factor(staff)
+    out.write(f"two-factor sign-in of {staff.email} removed; its sessions ended\n")
 
 
 # Commands that only read: they need a database and never create one.
@@ -169,4 +185,5 @@ COMMANDS: dict[str, Command] = {
     "passwd": _passwd,
     "tokens": _tokens,
     "revoke": _revoke,
+    "two-factor-reset": _two_factor_reset,
 }

@@ -11,15 +11,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from inquiry.auth import CallerDep, authenticate, require_admin
-from inquiry.deps import EngineDep, SessionDep, SettingsDep
+from inquiry.auth import CallerDep, authenticate, require_admin, require_second_factor
+from inquiry.deps import EngineDep, Offset, RowId, SessionDep, SettingsDep
 from inquiry.http_errors import errors
 from inquiry.models import InquiryStatus
 from inquiry.staff.inquiries import EXPORT_COLUMNS, InquiryFilter, StaffInquiries, export_rows
 from inquiry.staff.schemas import InquiryDetail, InquiryPage, InquirySummary, TriageOverrideIn
 from inquiry.triage.taxonomy import Priority, Topic
 
-router = APIRouter(prefix="/api/v1/staff", tags=["staff"], dependencies=[Depends(authenticate)])
+router = APIRouter(
+    prefix="/api/v1/staff",
+    tags=["staff"],
+    dependencies=[Depends(authenticate), Depends(require_second_factor)],
+)
 
 # Spreadsheets run cells that start with these as formulas (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -53,7 +57,7 @@ async def list_inquiries(
     inquiries: InquiriesDep,
     filters: FilterDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> InquiryPage:
     """Inquiries, newest first (no message bodies in the list)."""
     page = await inquiries.page(filters, limit=limit, offset=offset)
@@ -61,7 +65,7 @@ async def list_inquiries(
 
 
 @router.get("/inquiries/{inquiry_id}", response_model=InquiryDetail, responses=errors(404))
-async def read_inquiry(inquiry_id: int, inquiries: InquiriesDep) -> InquiryDetail:
+async def read_inquiry(inquiry_id: RowId, inquiries: InquiriesDep) -> InquiryDetail:
     """One inquiry, with its message, triage reasons, overrides and callback status."""
     return InquiryDetail.of_view(await inquiries.read(inquiry_id))
 
@@ -72,7 +76,7 @@ async def read_inquiry(inquiry_id: int, inquiries: InquiriesDep) -> InquiryDetai
     responses=errors(404, 409, 422),
 )
 async def override_triage(
-    inquiry_id: int, body: TriageOverrideIn, inquiries: InquiriesDep
+    inquiry_id: RowId, body: TriageOverrideIn, inquiries: InquiriesDep
 ) -> InquiryDetail:
     """Correct the triage; old and new values and who did it are kept."""
     view = await inquiries.override_triage(

@@ -1,4 +1,4 @@
-"""Staff tables: corrections of the machine's triage."""
+"""Staff tables: corrections of the machine's triage, two-factor recovery codes."""
 
 from __future__ import annotations
 
@@ -27,3 +27,18 @@ class TriageOverride(SQLModel, table=True):
 
 
 override_table: sa.Table = TriageOverride.__table__  # type: ignore[attr-defined]
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time code that stands in for the authenticator app; only its SHA-256 is kept."""
+
+    __tablename__ = "staff_recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    code_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True, "nullable": False})
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+recovery_code_table: sa.Table = RecoveryCode.__table__  # type: ignore[attr-defined]

@@ -28,11 +28,24 @@ Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
 
 
+Code = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+
+
 class SignInIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
     password: Password
+    # The authenticator app's six digits, or a recovery code: needed once the account has
+    # two-factor sign-in.
+    totp_code: Code | None = None
+
+
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Password
+    new_password: Password
 
 
 class StaffOut(BaseModel):
@@ -43,6 +56,7 @@ class StaffOut(BaseModel):
     active: bool
     created_at: datetime
     last_login_at: datetime | None
+    two_factor_enabled: bool
 
     @classmethod
     def of(cls, staff: Staff) -> StaffOut:
@@ -55,6 +69,7 @@ class StaffOut(BaseModel):
             active=staff.active,
             created_at=as_utc(staff.created_at),
             last_login_at=as_utc_or_none(staff.last_login_at),
+            two_factor_enabled=staff.totp_secret is not None,
         )
 
 
@@ -70,6 +85,7 @@ class TokenOut(BaseModel):
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    second_factor: bool  # a session that passed two-factor sign-in
 
     @classmethod
     def of(cls, token: ApiToken) -> TokenOut:
@@ -84,6 +100,7 @@ class TokenOut(BaseModel):
             expires_at=as_utc_or_none(token.expires_at),
             last_used_at=as_utc_or_none(token.last_used_at),
             revoked_at=as_utc_or_none(token.revoked_at),
+            second_factor=token.second_factor,
         )
 
 
@@ -94,6 +111,28 @@ class NewTokenOut(BaseModel):
     token_type: str = "bearer"  # noqa: S105 - the scheme's name, not a secret
     details: TokenOut
     staff: StaffOut
+    # The session may only enrol a second factor (INQUIRY_STAFF_REQUIRE_2FA) until it does.
+    two_factor_enrolment_required: bool = False
+
+
+class TwoFactorEnrolmentOut(BaseModel):
+    """The new secret for the authenticator app: scan the QR code, or type the secret."""
+
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+class TwoFactorCodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Code
+
+
+class RecoveryCodesOut(BaseModel):
+    """Shown in this answer once: each signs in once in place of the app's code."""
+
+    recovery_codes: list[str]
 
 
 class StaffCreateIn(BaseModel):
@@ -115,10 +154,19 @@ class StaffUpdateIn(BaseModel):
 
 
 class TokenCreateIn(BaseModel):
+    """Without either, the token expires after INQUIRY_STAFF_TOKEN_DAYS."""
+
     model_config = ConfigDict(extra="forbid")
 
     label: Label = ""
     expires_in_days: Annotated[int | None, Field(ge=1, le=3650)] = None
+    no_expiry: bool = False  # lives until revoked: only when asked for
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> TokenCreateIn:
+        if self.no_expiry and self.expires_in_days is not None:
+            raise PydanticCustomError("expiry_conflict", "give expires_in_days or no_expiry")
+        return self
 
 
 class AuditEntryOut(BaseModel):

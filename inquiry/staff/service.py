@@ -16,6 +16,7 @@ from inquiry.config import Settings
 from inquiry.errors import NotFound, StaffExists, TransitionNotAllowed
 from inquiry.models import ApiToken, Staff, StaffRole, TokenKind, staff_table, token_table
 from inquiry.staff import passwords
+from inquiry.staff.two_factor import SecondFactor, TwoFactor
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ class StaffService:
             raise StaffExists()
         password_hash = None
         if password is not None:
-            passwords.check_strength(password, self._settings.staff_password_min_length)
+            await self._check_strength(password, email=email, name=name)
             password_hash = await passwords.hash_password(password)
         staff = Staff(
             email=email,
@@ -88,7 +89,11 @@ class StaffService:
         name: str | None = None,
         password: str | None = None,
     ) -> Staff:
-        """Change an account; disabling one returns its claimed calls to the queue."""
+        """Change an account; disabling one returns its claimed calls to the queue.
+
+        A new password or a disabled account ends every session and token of the account:
+        whoever held one may be why it changed. Enabling it again revives none of them.
+        """
         changed: list[str] = []
         demoted = role is not None and role is not StaffRole.ADMIN
         if staff.role == StaffRole.ADMIN and (demoted or active is False):
@@ -100,8 +105,7 @@ class StaffService:
             staff.name = name
             changed.append("name")
         if password is not None:
-            passwords.check_strength(password, self._settings.staff_password_min_length)
-            staff.password_hash = await passwords.hash_password(password)
+            await self.set_password(staff, password)
             changed.append("password")
         if active is not None and active != staff.active:
             staff.active = active
@@ -109,6 +113,8 @@ class StaffService:
             if not active:
                 assert staff.id is not None
                 await release_claims(self._session, staff.id)
+        if "password" in changed or (active is False and "active" in changed):
+            await self.revoke_all(staff)
         await self._session.flush()
         record(
             self._session,
@@ -128,9 +134,22 @@ class StaffService:
         kind: TokenKind = TokenKind.API,
         label: str = "",
         lifetime: timedelta | None = None,
+        never_expires: bool = False,
+        second_factor: SecondFactor | None = None,
     ) -> MintedToken:
-        """A new token for this account; the secret is returned here and never again."""
+        """A new token for this account; the secret is returned here and never again.
+
+        It expires after `lifetime`, by default INQUIRY_STAFF_TOKEN_DAYS (an API token) or
+        INQUIRY_STAFF_SESSION_HOURS (a session); an API token lives until revoked only when
+        asked for with `never_expires`.
+        """
         assert staff.id is not None
+        if never_expires and kind is not TokenKind.API:
+            raise ValueError("only an API token may live until revoked")
+        if lifetime is None and kind is TokenKind.API:
+            lifetime = timedelta(days=self._settings.staff_token_days)
+        elif lifetime is None:
+            lifetime = timedelta(hours=self._settings.staff_session_hours)
         secret = auth.mint()
         row = ApiToken(
             staff_id=staff.id,
@@ -139,12 +158,22 @@ class StaffService:
             prefix=auth.shown_prefix(secret),
             token_hash=auth.digest(secret),
             created_at=self._caller.now,
-            expires_at=self._caller.now + lifetime if lifetime else None,
+            expires_at=None if never_expires else self._caller.now + lifetime,
+            second_factor=second_factor is not None,
         )
         self._session.add(row)
         await self._session.flush()
         action = "session.create" if kind is TokenKind.SESSION else "token.create"
-        record(self._session, self._caller, action, ("staff", staff.id), token=row.id)
+        expires = row.expires_at.isoformat() if row.expires_at else None
+        record(
+            self._session,
+            self._caller,
+            action,
+            ("staff", staff.id),
+            token=row.id,
+            expires=expires,
+            **({"second_factor": second_factor.value} if second_factor else {}),
+        )
         return MintedToken(secret=secret, row=row)
 
     async def tokens_of(self, staff: Staff) -> list[ApiToken]:
@@ -168,6 +197,40 @@ class StaffService:
         await self._session.flush()
         record(self._session, self._caller, action, ("staff", token.staff_id), token=token.id)
         return token
+
+    async def revoke_all(self, staff: Staff, *, keep: ApiToken | None = None) -> int:
+        """Revoke every live session and token of the account but `keep`; how many."""
+        live = sa.and_(token_table.c.staff_id == staff.id, token_table.c.revoked_at.is_(None))
+        if keep is not None:
+            live = sa.and_(live, token_table.c.id != keep.id)
+        result = await self._session.execute(
+            sa.update(token_table).where(live).values(revoked_at=self._caller.now)
+        )
+        revoked = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if revoked:
+            record(
+                self._session, self._caller, "token.revoke_all", ("staff", staff.id), count=revoked
+            )
+        return revoked
+
+    async def reset_two_factor(self, staff: Staff) -> None:
+        """Remove the account's second factor and end its sessions (see TwoFactor.reset)."""
+        await TwoFactor(self._session, self._settings, self._caller).reset(staff)
+
+    async def set_password(self, staff: Staff, password: str) -> None:
+        """Check and store a new password (the caller decides what it revokes)."""
+        await self._check_strength(password, email=staff.email, name=staff.name)
+        staff.password_hash = await passwords.hash_password(password)
+
+    async def _check_strength(self, password: str, *, email: str, name: str) -> None:
+        settings = self._settings
+        local, _, domain = email.partition("@")
+        await passwords.check_strength(
+            password,
+            settings.staff_password_min_length,
+            min_score=settings.staff_password_min_score,
+            user_inputs=[email, local, domain, *name.split(), *settings.clinic_name.split()],
+        )
 
     async def _keep_an_admin(self, staff: Staff) -> None:
         others = await self._session.scalar(

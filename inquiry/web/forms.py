@@ -151,6 +151,7 @@ async def submit_form(
             idempotency_key=key,
             status_code=303,
             render=receipt_location,
+            client_ip=client,
             count_email=count_email,
         )
         return accepted.outcome.body

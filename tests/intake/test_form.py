@@ -12,38 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.models import inquiry_table
-from tests.intake.conftest import count, stored
-
-FORM = "/forms/contact"
-
-
-def form_token(page: str) -> str:
-    match = re.search(r'name="form_token" value="([^"]+)"', page)
-    assert match, "the form carries a one-time token"
-    return match.group(1)
-
-
-def field_error(page: str, field: str) -> str | None:
-    match = re.search(rf'<p class="error" id="{field}-error">([^<]*)</p>', page)
-    return match.group(1) if match else None
-
-
-def valid_form(**overrides: str) -> dict[str, str]:
-    values = {
-        "name": "Jean Roy",
-        "email": "jean@example.ca",
-        "phone": "",
-        "preferred_contact": "email",
-        "callback_window": "any",
-        "topic": "appointment",
-        "subject": "",
-        "message": "I need to move my infusion appointment next Tuesday to another day.",
-        "consent": "true",
-        "website": "",
-        "language": "en",
-    }
-    values.update(overrides)
-    return values
+from tests.intake.conftest import FORM, count, field_error, form_token, stored, valid_form
 
 
 async def fresh_token(client: httpx.AsyncClient, lang: str = "en") -> str:

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inquiry.app import create_app
 from inquiry.config import Settings
 from inquiry.models import inquiry_table
 from inquiry.proxies import client_ip, parse_networks
 from tests.conftest import REDIS_URL, make_settings, valid_inquiry
-from tests.intake.conftest import URL, count
+from tests.intake.conftest import URL, count, started
 
 
 @pytest.fixture
@@ -30,16 +26,6 @@ def limited_settings(database_url: str, tmp_path: Path) -> Settings:
         rate_limit_per_email="2/hour",
         trusted_proxies=["10.0.0.0/8"],
     )
-
-
-async def started(
-    settings: Settings, peer: str = "203.0.113.9"
-) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=(peer, 1234))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
 
 
 def other_email(n: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -184,3 +184,30 @@ async def statuses(engine: AsyncEngine) -> list[tuple[str, str, int]]:
             )
         )
         return [tuple(row) for row in rows]
+
+
+def inquiry(number: int, **changes: Any) -> dict[str, Any]:
+    """An inquiry row as the worker reads it, numbered, with any field changed."""
+    return {
+        "id": number,
+        "reference": f"INQ-TEST{number:02d}",
+        "name": "Ann Example",
+        "email": f"ann{number}@example.ca",
+        "phone": "+14165550199",
+        "preferred_contact": "email",
+        "callback_window": "any",
+        "voicemail_ok": False,
+        "visitor_topic": "new_patient",
+        "subject": "Question",
+        "message": "Hello, how does the first assessment work?",
+        "language": "en",
+        "topic": "new_patient",
+        "priority": "normal",
+        "crisis": False,
+        "triage_reasons": "[]",
+        "created_at": datetime(2026, 11, 28, 15, 0, tzinfo=UTC),
+        "source": "api",
+        "source_page": None,
+        "status": "new",
+        **changes,
+    }

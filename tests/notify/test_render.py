@@ -21,35 +21,10 @@ from hypothesis import strategies as st
 from inquiry.config import Settings
 from inquiry.models import OutboxKind
 from inquiry.notify.render import MessageRenderer, RenderError, _quoted_printable, addr_spec
+from tests.notify.conftest import inquiry
 
 SENDER = "no-reply@ketaminetherapyclinic.ca"
 STDLIB_WIRE = email.policy.default.clone(linesep="\r\n")
-
-
-def inquiry(number: int, **changes: Any) -> dict[str, Any]:
-    return {
-        "id": number,
-        "reference": f"INQ-TEST{number:02d}",
-        "name": "Ann Example",
-        "email": f"ann{number}@example.ca",
-        "phone": "+14165550199",
-        "preferred_contact": "email",
-        "callback_window": "any",
-        "voicemail_ok": False,
-        "visitor_topic": "new_patient",
-        "subject": "Question",
-        "message": "Hello, how does the first assessment work?",
-        "language": "en",
-        "topic": "new_patient",
-        "priority": "normal",
-        "crisis": False,
-        "triage_reasons": "[]",
-        "created_at": datetime(2026, 11, 28, 15, 0, tzinfo=UTC),
-        "source": "api",
-        "source_page": None,
-        "status": "new",
-        **changes,
-    }
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inquiry.audit import Caller
@@ -185,3 +188,25 @@ async def agent2(app: FastAPI, clock: FakeClock) -> StaffUser:
 @pytest.fixture
 async def admin(app: FastAPI, clock: FakeClock) -> StaffUser:
     return await make_staff(app, "admin@ketaminetherapyclinic.ca", StaffRole.ADMIN)
+
+
+STAFF_PREFIX = "/api/v1/staff"
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for dependency in dependant.dependencies:
+        if dependency.call is not None:
+            yield dependency.call
+        yield from _calls(dependency)
+
+
+def staff_routes(app: FastAPI) -> list[tuple[str, str, set[Callable[..., Any]]]]:
+    """(method, path, every dependency) of each route under /api/v1/staff, as the app serves it."""
+    routes: list[tuple[str, str, set[Callable[..., Any]]]] = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        path = context.path or ""
+        if isinstance(route, APIRoute) and path.startswith(STAFF_PREFIX):
+            calls = set(_calls(route.dependant))
+            routes.extend((method, path, calls) for method in sorted(context.methods or ()))
+    return routes

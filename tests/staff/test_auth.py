@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
 
 from inquiry.auth import authenticate, digest, require_admin
 from inquiry.models import StaffRole, token_table
-from tests.staff.fixtures import FakeClock, StaffUser, make_staff
+from tests.staff.fixtures import FakeClock, StaffUser, make_staff, staff_routes
 
 PREFIX = "/api/v1/staff"
 OPEN_ROUTES = {("POST", f"{PREFIX}/session")}  # signing in is how a token is obtained
@@ -23,30 +20,12 @@ ADMIN_ROUTES = {
     ("PATCH", f"{PREFIX}/accounts/{{staff_id}}"),
     ("GET", f"{PREFIX}/accounts/{{staff_id}}/tokens"),
     ("POST", f"{PREFIX}/accounts/{{staff_id}}/tokens"),
+    ("DELETE", f"{PREFIX}/accounts/{{staff_id}}/two-factor"),
     ("DELETE", f"{PREFIX}/tokens/{{token_id}}"),
     ("GET", f"{PREFIX}/audit"),
     ("GET", f"{PREFIX}/exports/inquiries.csv"),
     ("POST", f"{PREFIX}/callbacks/{{task_id}}/reassign"),
 }
-
-
-def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
-    for dependency in dependant.dependencies:
-        if dependency.call is not None:
-            yield dependency.call
-        yield from _calls(dependency)
-
-
-def staff_routes(app: FastAPI) -> list[tuple[str, str, set[Callable[..., Any]]]]:
-    """(method, path, every dependency) of each route under /api/v1/staff, as the app serves it."""
-    routes: list[tuple[str, str, set[Callable[..., Any]]]] = []
-    for context in iter_route_contexts(app.routes):
-        route = context.original_route
-        path = context.path or ""
-        if isinstance(route, APIRoute) and path.startswith(PREFIX):
-            calls = set(_calls(route.dependant))
-            routes.extend((method, path, calls) for method in sorted(context.methods or ()))
-    return routes
 
 
 def _url(path: str) -> str:
