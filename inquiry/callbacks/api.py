@@ -20,9 +20,12 @@ from inquiry.callbacks.schemas import (
 from inquiry.callbacks.service import CallbackService
 from inquiry.deps import SessionDep, SettingsDep
 from inquiry.http_errors import errors
+from inquiry.query_params import refuse_unknown_query
 
 router = APIRouter(
-    prefix="/api/v1/staff/callbacks", tags=["callbacks"], dependencies=[Depends(authenticate)]
+    prefix="/api/v1/staff/callbacks",
+    tags=["callbacks"],
+    dependencies=[Depends(authenticate), Depends(refuse_unknown_query)],
 )
 
 
@@ -90,7 +93,7 @@ async def record_attempt(
     task_id: int, body: AttemptIn, callbacks: CallbacksDep, caller: CallerDep
 ) -> CallbackTaskOut:
     """Record a call on a task you hold: closes it, schedules the next try, or gives up."""
-    task = await callbacks.attempt(task_id, body.outcome, body.note)
+    task = await callbacks.attempt(task_id, body.outcome, body.note, keep_open=body.keep_open)
     return CallbackTaskOut.of(await callbacks.view(task, with_attempts=True), caller.now)
 
 

@@ -14,6 +14,7 @@ from inquiry.deps import ClientIpDep, ClockDep, SessionDep, SettingsDep, from_st
 from inquiry.errors import InvalidCredentials
 from inquiry.http_errors import errors
 from inquiry.models import Staff
+from inquiry.query_params import refuse_unknown_query
 from inquiry.staff.login import sign_in
 from inquiry.staff.schemas import (
     AuditEntryOut,
@@ -25,6 +26,7 @@ from inquiry.staff.schemas import (
     TokenCreateIn,
     TokenOut,
 )
+from inquiry.staff.search import inquiry_id_of, reference_in
 from inquiry.staff.service import MintedToken, StaffService
 from inquiry.staff.throttle import LoginThrottle
 
@@ -32,10 +34,9 @@ PREFIX = "/api/v1/staff"
 
 # The one staff route open without a token: signing in to get one.
 public = APIRouter(prefix=PREFIX, tags=["staff"])
-router = APIRouter(prefix=PREFIX, tags=["staff"], dependencies=[Depends(authenticate)])
-admin = APIRouter(
-    prefix=PREFIX, tags=["staff"], dependencies=[Depends(authenticate), Depends(require_admin)]
-)
+_STAFF = [Depends(authenticate), Depends(refuse_unknown_query)]
+router = APIRouter(prefix=PREFIX, tags=["staff"], dependencies=_STAFF)
+admin = APIRouter(prefix=PREFIX, tags=["staff"], dependencies=[*_STAFF, Depends(require_admin)])
 
 
 async def get_accounts(
@@ -140,7 +141,7 @@ async def revoke_token(token_id: int, accounts: AccountsDep) -> TokenOut:
     return TokenOut.of(await accounts.revoke(await accounts.get_token(token_id)))
 
 
-@admin.get("/audit", response_model=list[AuditEntryOut], responses=errors(403, 422))
+@admin.get("/audit", response_model=list[AuditEntryOut], responses=errors(403, 404, 422))
 async def read_audit(
     session: SessionDep,
     caller: CallerDep,
@@ -153,7 +154,10 @@ async def read_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[AuditEntryOut]:
-    """The audit log, newest first. Reading it is audited too."""
+    """The audit log, newest first; an inquiry's entries by its id or its reference. Reading
+    it is audited too."""
+    if target_type == "inquiry" and target_id is not None and reference_in(target_id):
+        target_id = str(await inquiry_id_of(session, target_id))
     entries = await audit.entries(
         session,
         staff_id=staff_id,
