@@ -82,6 +82,7 @@ class Lifecycle:
         if to is WAITING:
             if until is None:
                 raise InvalidStatusChange("Waiting needs the date it ends.")
+            until = as_utc(until)
             now = self._caller.now
             if not now < until <= now + _FURTHEST_WAIT:
                 raise InvalidSchedule("Choose a date after today, within a year.")

@@ -7,7 +7,7 @@ inquiry.lifecycle; the callback task follows through the callbacks' state machin
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -193,4 +193,4 @@ class Casework:
         zone = ZoneInfo(self._settings.clinic_timezone)
         if until <= self._now.astimezone(zone).date():
             raise InvalidSchedule("Choose a date after today, within a year.")
-        return datetime.combine(until, self._settings.business_open, tzinfo=zone)
+        return datetime.combine(until, self._settings.business_open, tzinfo=zone).astimezone(UTC)
