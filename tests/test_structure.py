@@ -1,8 +1,9 @@
 """The parts of the package import each other one way only.
 
 A part is a subpackage (intake, web, triage, outbox, notify, lifecycle, callbacks, staff,
-migrations) or a module at the package root. Every `import inquiry.…` and `from inquiry.… import …` counts, at
-the top of a module or inside a function (a deferred import is still a dependency).
+migrations) or a module at the package root. Every `import inquiry.…` and `from inquiry.…
+import …` counts, at the top of a module or inside a function (a deferred import is still a
+dependency).
 
 The direction that is allowed, from the importer to what it imports:
 
@@ -163,3 +164,14 @@ def test_the_graph_sees_imports_inside_functions_and_relative_ones(tmp_path: Pat
         "inquiry",
         "inquiry.deps",
     }
+
+
+def test_the_lifecycle_imports_only_the_shared_root_modules() -> None:
+    """Callbacks and staff both move inquiries through it: it can import neither."""
+    wrong = [
+        why
+        for (source, target), why in part_imports().items()
+        if source == "inquiry.lifecycle" and (is_subpackage(target) or target in ENTRY_POINTS)
+    ]
+    assert not wrong, "\n".join(line for lines in wrong for line in lines)
+    assert ("inquiry.callbacks", "inquiry.lifecycle") in part_imports()
