@@ -73,7 +73,8 @@ class Inquiry(SQLModel, table=True):
     __tablename__ = "inquiry"
     # Partial: staff look for quarantined, crisis, worked (in progress or waiting), waiting
     # and assigned inquiries. An ordinary inquiry, as intake stores it, is in none of them:
-    # writing it touches none (see migration 0003).
+    # writing it touches none (see migration 0003). The lists' indexes end in the list's
+    # order (created_at, id): a page is read in order, however many rows match.
     __table_args__ = (
         sa.Index(
             "ix_inquiry_quarantined",
@@ -91,6 +92,7 @@ class Inquiry(SQLModel, table=True):
             "ix_inquiry_worked",
             "status",
             "created_at",
+            "id",
             sqlite_where=sa.text(WORKED_SQL),
             postgresql_where=sa.text(WORKED_SQL),
         ),
@@ -104,6 +106,7 @@ class Inquiry(SQLModel, table=True):
             "ix_inquiry_assignee",
             "assignee_id",
             "created_at",
+            "id",
             sqlite_where=sa.text("assignee_id IS NOT NULL"),
             postgresql_where=sa.text("assignee_id IS NOT NULL"),
         ),

@@ -103,8 +103,11 @@ def matching(q: str) -> sa.ColumnElement[bool]:
     if not words:
         return sa.false()
     # Every word of the query begins a word of the name, in any order: "tremblay ma" finds
-    # Marie Tremblay.
-    return sa.and_(*(_keyed(_begins(word)) for word in words))
+    # Marie Tremblay. The keys' sets are intersected before any inquiry is read: with
+    # 100,000 inquiries, "marie tremblay" took 0.2-0.6 ms so, against 0.8-4 ms reading each
+    # inquiry the first word found and testing it against the second (both databases).
+    found = [sa.select(k.c.inquiry_id).where(_begins(word)) for word in words]
+    return t.c.id.in_(found[0] if len(found) == 1 else sa.intersect(*found))
 
 
 def _begins(word: str) -> sa.ColumnElement[bool]:

@@ -31,9 +31,9 @@ depends_on = None
 _TS = sa.DateTime(timezone=True)
 _BATCH = 1000
 _NEW_PARTIAL = {
-    "ix_inquiry_worked": (["status", "created_at"], "status IN ('in_progress', 'waiting')"),
+    "ix_inquiry_worked": (["status", "created_at", "id"], "status IN ('in_progress', 'waiting')"),
     "ix_inquiry_waiting_until": (["waiting_until"], "status = 'waiting'"),
-    "ix_inquiry_assignee": (["assignee_id", "created_at"], "assignee_id IS NOT NULL"),
+    "ix_inquiry_assignee": (["assignee_id", "created_at", "id"], "assignee_id IS NOT NULL"),
 }
 
 # Existing inquiries, by their callback task; applied in this order to inquiries still 'new'.
