@@ -14,7 +14,15 @@ from inquiry.audit import Caller, record
 from inquiry.callbacks.transitions import release_claims
 from inquiry.config import Settings
 from inquiry.errors import NotFound, StaffExists, TransitionNotAllowed
-from inquiry.models import ApiToken, Staff, StaffRole, TokenKind, staff_table, token_table
+from inquiry.models import (
+    ApiToken,
+    Staff,
+    StaffRole,
+    TokenKind,
+    inquiry_table,
+    staff_table,
+    token_table,
+)
 from inquiry.staff import passwords
 
 
@@ -88,8 +96,10 @@ class StaffService:
         name: str | None = None,
         password: str | None = None,
     ) -> Staff:
-        """Change an account; disabling one returns its claimed calls to the queue."""
+        """Change an account; disabling one returns its claimed calls to the queue and its
+        inquiries to nobody."""
         changed: list[str] = []
+        given_back: list[int] = []
         demoted = role is not None and role is not StaffRole.ADMIN
         if staff.role == StaffRole.ADMIN and (demoted or active is False):
             await self._keep_an_admin(staff)
@@ -109,6 +119,7 @@ class StaffService:
             if not active:
                 assert staff.id is not None
                 await release_claims(self._session, staff.id)
+                given_back = await self._give_back_inquiries(staff.id)
         await self._session.flush()
         record(
             self._session,
@@ -118,6 +129,7 @@ class StaffService:
             changed=changed,
             role=staff.role,
             active=staff.active,
+            **({"unassigned": given_back} if given_back else {}),
         )
         return staff
 
@@ -168,6 +180,16 @@ class StaffService:
         await self._session.flush()
         record(self._session, self._caller, action, ("staff", token.staff_id), token=token.id)
         return token
+
+    async def _give_back_inquiries(self, staff_id: int) -> list[int]:
+        """A disabled account's inquiries are assigned to nobody: others see them again."""
+        result = await self._session.execute(
+            sa.update(inquiry_table)
+            .where(inquiry_table.c.assignee_id == staff_id)
+            .values(assignee_id=None)
+            .returning(inquiry_table.c.id)
+        )
+        return sorted(result.scalars())
 
     async def _keep_an_admin(self, staff: Staff) -> None:
         others = await self._session.scalar(

@@ -188,3 +188,16 @@ class TestAssignment:
         assert await listed("assignee=me&status=in_progress") == [mine]
         bad = await client.get(f"{S}/inquiries?assignee=someone", headers=agent.headers)
         assert bad.status_code == 422
+
+    async def test_disabling_an_account_gives_its_inquiries_back_to_nobody(
+        self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, admin: StaffUser
+    ) -> None:
+        inquiry_id, _ = await seed_task(app)
+        other, _ = await seed_task(app)
+        await on_inquiry(client, agent, inquiry_id, "assign", {"staff_id": agent.id})
+        await on_inquiry(client, admin, other, "assign", {"staff_id": admin.id})
+        await client.patch(
+            f"{S}/accounts/{agent.id}", json={"active": False}, headers=admin.headers
+        )
+        assert (await inquiry_detail(client, admin, inquiry_id))["assignee_id"] is None
+        assert (await inquiry_detail(client, admin, other))["assignee_id"] == admin.id
