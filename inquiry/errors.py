@@ -144,6 +144,11 @@ class TransitionNotAllowed(Conflict):
     message = "The task cannot go there from where it is."
 
 
+class AssignedElsewhere(Conflict):
+    code = "assigned_elsewhere"
+    message = "Another staff member has this inquiry; an admin can reassign it."
+
+
 class StaffExists(Conflict):
     code = "staff_exists"
     message = "A staff account with this email address exists."
@@ -164,3 +169,9 @@ class InvalidSchedule(InquiryError):
     status_code = 422
     code = "invalid_schedule"
     message = "Choose a time in the future, within a year."
+
+
+class InvalidStatusChange(InquiryError):
+    status_code = 422
+    code = "invalid_status_change"
+    message = "This status change is missing something or has something it should not."

@@ -48,6 +48,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "contact_required": "Please give an email address or a phone number.",
         "phone_required": "Please give a phone number so we can call you back.",
         "email_required": "Please give an email address so we can reply.",
+        "not_allowed": "Leave this out here.",
+        "unknown_parameter": "This query parameter is not known here.",
         "invalid": "This value is not valid.",
     },
     "fr": {
@@ -70,6 +72,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "vous rappeler.",
         "email_required": "Veuillez indiquer une adresse courriel pour que nous puissions "
         "vous répondre.",
+        "not_allowed": "Omettez ce champ ici.",
+        "unknown_parameter": "Ce paramètre de requête n'est pas reconnu ici.",
         "invalid": "Cette valeur n'est pas valide.",
     },
 }

@@ -31,9 +31,28 @@ def as_utc_or_none(value: datetime | None) -> datetime | None:
 
 
 class InquiryStatus(StrEnum):
-    NEW = "new"
-    QUARANTINED = "quarantined"  # spam (honeypot or triage): kept for review, never answered
-    CLOSED = "closed"
+    """Where an inquiry is on its way to an end (inquiry.lifecycle says how it moves)."""
+
+    NEW = "new"  # nobody has acted on it yet
+    IN_PROGRESS = "in_progress"  # someone is working it
+    WAITING = "waiting"  # on the visitor, until a date (waiting_until)
+    CLOSED = "closed"  # for a CloseReason
+
+
+class CloseReason(StrEnum):
+    RESOLVED = "resolved"
+    UNREACHABLE = "unreachable"
+    DUPLICATE = "duplicate"
+    SPAM = "spam"  # quarantined (honeypot or triage) or closed as spam by staff: never answered
+    WITHDRAWN = "withdrawn"
+    NO_ACTION_NEEDED = "no_action_needed"
+
+
+# Literal SQL on purpose, as the partial indexes below are written: SQLite uses a partial
+# index only for a query that repeats its WHERE clause word for word.
+QUARANTINED_SQL = "close_reason = 'spam'"
+WORKED_SQL = "status IN ('in_progress', 'waiting')"
+WAITING_SQL = "status = 'waiting'"
 
 
 class OutboxKind(StrEnum):
@@ -57,14 +76,16 @@ class Inquiry(SQLModel, table=True):
     """Everything a visitor submitted, with its triage."""
 
     __tablename__ = "inquiry"
-    # Partial: staff look for quarantined and crisis inquiries; an ordinary one is in neither,
-    # so writing it touches neither index (see migration 0003).
+    # Partial: staff look for quarantined, crisis, worked (in progress or waiting), waiting
+    # and assigned inquiries. An ordinary inquiry, as intake stores it, is in none of them:
+    # writing it touches none (see migration 0003). The lists' indexes end in the list's
+    # order (created_at, id): a page is read in order, however many rows match.
     __table_args__ = (
         sa.Index(
             "ix_inquiry_quarantined",
             "created_at",
-            sqlite_where=sa.text("status = 'quarantined'"),
-            postgresql_where=sa.text("status = 'quarantined'"),
+            sqlite_where=sa.text(QUARANTINED_SQL),
+            postgresql_where=sa.text(QUARANTINED_SQL),
         ),
         sa.Index(
             "ix_inquiry_crisis_at",
@@ -72,12 +93,37 @@ class Inquiry(SQLModel, table=True):
             sqlite_where=sa.text("crisis"),
             postgresql_where=sa.text("crisis"),
         ),
+        sa.Index(
+            "ix_inquiry_worked",
+            "status",
+            "created_at",
+            "id",
+            sqlite_where=sa.text(WORKED_SQL),
+            postgresql_where=sa.text(WORKED_SQL),
+        ),
+        sa.Index(
+            "ix_inquiry_waiting_until",
+            "waiting_until",
+            sqlite_where=sa.text(WAITING_SQL),
+            postgresql_where=sa.text(WAITING_SQL),
+        ),
+        sa.Index(
+            "ix_inquiry_assignee",
+            "assignee_id",
+            "created_at",
+            "id",
+            sqlite_where=sa.text("assignee_id IS NOT NULL"),
+            postgresql_where=sa.text("assignee_id IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=16, sa_column_kwargs={"unique": True, "nullable": False})
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True), index=True)
     status: str = Field(max_length=16)
+    close_reason: str | None = Field(default=None, max_length=16)
+    waiting_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    assignee_id: int | None = Field(default=None, foreign_key="staff.id")
     quarantine_reason: str | None = Field(default=None, max_length=32)
 
     name: str = Field(max_length=120)
@@ -99,6 +145,17 @@ class Inquiry(SQLModel, table=True):
     priority: str = Field(max_length=8)
     crisis: bool
     triage_reasons: str = Field(sa_type=sa.Text)  # JSON list of the signals that decided it
+
+
+class InquiryContactKey(SQLModel, table=True):
+    """A key an inquiry is found by (inquiry.contacts): its email, phone, each name word."""
+
+    __tablename__ = "inquiry_contact_key"
+    # One B-tree on SQLite, keyed as searched: no rowid table beside it to write.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    key: str = Field(primary_key=True, max_length=260)
+    inquiry_id: int = Field(primary_key=True, foreign_key="inquiry.id")
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -145,6 +202,7 @@ class IdempotencyRecord(SQLModel, table=True):
 
 inquiry_table: sa.Table = Inquiry.__table__  # type: ignore[attr-defined]
 outbox_table: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+contact_key_table: sa.Table = InquiryContactKey.__table__  # type: ignore[attr-defined]
 
 
 # The outbox rows a claim may take, as the claim index and the claim itself both write it.

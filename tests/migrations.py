@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import inquiry.callbacks.models
+import inquiry.lifecycle.models
 import inquiry.staff.models  # noqa: F401 - registers every table with SQLModel.metadata
 from inquiry.db import MIGRATIONS_DIR
 

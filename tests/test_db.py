@@ -71,9 +71,10 @@ class TestMigrations:
 
 class TestInquiryIndexes:
     async def test_only_quarantined_and_crisis_rows_are_indexed_by_status(
-        self, engine: AsyncEngine
+        self, client: httpx.AsyncClient, engine: AsyncEngine
     ) -> None:
-        """An ordinary inquiry is in neither partial index: writing it touches neither."""
+        """An ordinary inquiry is in no partial index: writing it touches none. Quarantined
+        spam is stored closed as spam."""
         async with engine.connect() as connection:
             indexes = await connection.run_sync(
                 lambda c: {i["name"]: i for i in sa.inspect(c).get_indexes("inquiry")}
@@ -83,9 +84,18 @@ class TestInquiryIndexes:
             name: str(index.get("dialect_options", {}).get(f"{dialect}_where", ""))
             for name, index in indexes.items()
         }
-        assert "quarantined" in where["ix_inquiry_quarantined"]
+        assert "spam" in where["ix_inquiry_quarantined"]
         assert "crisis" in where["ix_inquiry_crisis_at"]
         assert not {"ix_inquiry_status", "ix_inquiry_topic", "ix_inquiry_email"} & set(indexes)
+        partial = {name: clause for name, clause in where.items() if clause}
+        assert len(partial) == 5
+        assert (await client.post("/api/v1/inquiries", json=valid_inquiry())).status_code == 201
+        async with engine.connect() as connection:
+            for name, clause in partial.items():
+                found = await connection.scalar(
+                    sa.text(f"SELECT count(*) FROM inquiry WHERE {clause}")  # noqa: S608
+                )
+                assert found == 0, name
 
 
 class TestOutboxMessageIds:

@@ -1,23 +1,27 @@
 """The parts of the package import each other one way only.
 
-A part is a subpackage (intake, web, triage, outbox, notify, callbacks, staff, migrations) or
-a module at the package root. Every `import inquiry.…` and `from inquiry.… import …` counts, at
-the top of a module or inside a function (a deferred import is still a dependency).
+A part is a subpackage (intake, web, triage, outbox, notify, lifecycle, callbacks, staff,
+migrations) or a module at the package root. Every `import inquiry.…` and `from inquiry.…
+import …` counts, at the top of a module or inside a function (a deferred import is still a
+dependency).
 
 The direction that is allowed, from the importer to what it imports:
 
 - `app`, `cli` and `__main__` wire the service together: they may import any part, and only
   they import each other.
 - The other root modules are shared by every part (configuration, tables, errors and their
-  HTTP shape, database sessions, authentication, the audit log, request dependencies): they
-  import one another and no subpackage.
+  HTTP shape, database sessions, authentication, the audit log, request dependencies, the
+  normal form of contact details, the check of query parameters): they import one another
+  and no subpackage.
 - Between subpackages: web → intake (the hosted form submits through intake); intake →
   callbacks, outbox, triage (an inquiry is stored with its triage, its callback task and the
   mail it owes); staff → callbacks (staff features move callback tasks only through the
-  callbacks' state machine), outbox (a triage override moves unsent mail), triage;
-  callbacks → outbox (an unreachable visitor's email), triage; notify → outbox (the worker's
-  claims, the NOTIFY channel) and intake's writer (the purge of expired idempotency keys);
-  outbox → triage (the topic decides the alerts).
+  callbacks' state machine), lifecycle (and inquiries only through the lifecycle), outbox
+  (a triage override moves unsent mail, a release from quarantine owes an acknowledgement),
+  triage; callbacks → lifecycle (a task's outcome moves its inquiry), outbox (an unreachable
+  visitor's email), triage; notify → outbox (the worker's claims, the NOTIFY channel) and
+  intake's writer (the purge of expired idempotency keys); outbox → triage (the topic
+  decides the alerts). The lifecycle imports only the shared root modules.
 """
 
 from __future__ import annotations
@@ -173,3 +177,14 @@ def test_no_test_module_imports_another() -> None:
                 if node.module.rsplit(".", 1)[-1].startswith("test_"):
                     offenders.append(f"{path.relative_to(tests)} imports {node.module}")
     assert offenders == []
+
+
+def test_the_lifecycle_imports_only_the_shared_root_modules() -> None:
+    """Callbacks and staff both move inquiries through it: it can import neither."""
+    wrong = [
+        why
+        for (source, target), why in part_imports().items()
+        if source == "inquiry.lifecycle" and (is_subpackage(target) or target in ENTRY_POINTS)
+    ]
+    assert not wrong, "\n".join(line for lines in wrong for line in lines)
+    assert ("inquiry.callbacks", "inquiry.lifecycle") in part_imports()

@@ -20,11 +20,16 @@ from inquiry.callbacks.schemas import (
 from inquiry.callbacks.service import CallbackService
 from inquiry.deps import Offset, RowId, SessionDep, SettingsDep
 from inquiry.http_errors import errors
+from inquiry.query_params import refuse_unknown_query
 
 router = APIRouter(
     prefix="/api/v1/staff/callbacks",
     tags=["callbacks"],
-    dependencies=[Depends(authenticate), Depends(require_second_factor)],
+    dependencies=[
+        Depends(authenticate),
+        Depends(require_second_factor),
+        Depends(refuse_unknown_query),
+    ],
 )
 
 
@@ -92,7 +97,7 @@ async def record_attempt(
     task_id: RowId, body: AttemptIn, callbacks: CallbacksDep, caller: CallerDep
 ) -> CallbackTaskOut:
     """Record a call on a task you hold: closes it, schedules the next try, or gives up."""
-    task = await callbacks.attempt(task_id, body.outcome, body.note)
+    task = await callbacks.attempt(task_id, body.outcome, body.note, keep_open=body.keep_open)
     return CallbackTaskOut.of(await callbacks.view(task, with_attempts=True), caller.now)
 
 

@@ -106,6 +106,9 @@ class AttemptIn(BaseModel):
 
     outcome: AttemptOutcome
     note: Note = ""
+    # A call that would close the inquiry (reached, declined, unreachable) leaves it in
+    # progress instead: there is more to do.
+    keep_open: bool = False
 
 
 class RescheduleIn(BaseModel):

@@ -1,12 +1,15 @@
 """Working the queue: claim, release, attempt, reschedule, cancel, reassign.
 
-Takes the request's session and flushes; the request commits. Every change is audited.
+Takes the request's session and flushes; the request commits. Every change is audited. The
+inquiry follows its task through inquiry.lifecycle: the first claim puts it in progress, a
+call that reached the visitor closes it, and so on (the task's row is locked first).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,8 +27,9 @@ from inquiry.callbacks.models import (
 from inquiry.callbacks.schedule import calendar_for
 from inquiry.config import Settings
 from inquiry.errors import ClaimConflict, InvalidSchedule, NotFound, TransitionNotAllowed
+from inquiry.lifecycle import Lifecycle
 from inquiry.metrics import Metrics
-from inquiry.models import Inquiry, Staff, as_utc
+from inquiry.models import CloseReason, Inquiry, Staff, as_utc
 from inquiry.outbox import owe_unreachable
 from inquiry.triage.taxonomy import Priority
 
@@ -69,6 +73,7 @@ class CallbackService:
         self._now = caller.now
         self._lease = timedelta(minutes=settings.callback_lease_minutes)
         self._metrics = metrics
+        self._lifecycle = Lifecycle(session, caller)
 
     async def view(self, task: CallbackTask, *, with_attempts: bool = False) -> TaskView:
         attempts: list[CallbackAttempt] = []
@@ -130,7 +135,7 @@ class CallbackService:
             return None
         task = await self._session.get(CallbackTask, task_id, populate_existing=True)
         assert task is not None
-        return self._take(task, "callback.claim_next")
+        return self._take(task, "callback.claim_next", **await self._work_started(task))
 
     async def claim(self, task_id: int) -> CallbackTask:
         """Claim this task, or renew the lease on it when the caller already holds it."""
@@ -138,7 +143,9 @@ class CallbackService:
         held_by = holder(task, self._now)
         if held_by is not None and held_by != self._me:
             raise ClaimConflict()
-        return self._take(task, "callback.renew" if held_by == self._me else "callback.claim")
+        if held_by == self._me:
+            return self._take(task, "callback.renew")
+        return self._take(task, "callback.claim", **await self._work_started(task))
 
     async def release(self, task_id: int) -> CallbackTask:
         task = await self._held(task_id)
@@ -146,12 +153,20 @@ class CallbackService:
         record(self._session, self._caller, "callback.release", ("callback_task", task.id))
         return task
 
-    async def attempt(self, task_id: int, outcome: AttemptOutcome, note: str) -> CallbackTask:
-        """Record a call: close, retry later inside the visitor's window, or give up."""
+    async def attempt(
+        self, task_id: int, outcome: AttemptOutcome, note: str, *, keep_open: bool = False
+    ) -> CallbackTask:
+        """Record a call: close, retry later inside the visitor's window, or give up.
+
+        The inquiry closes with the task (resolved, or unreachable when no email address is
+        left to try), unless the caller keeps it open.
+        """
         task = await self._held(task_id)
         if outcome is AttemptOutcome.VOICEMAIL and not task.voicemail_ok:
             raise TransitionNotAllowed("The visitor did not agree to a voicemail.")
         assert task.id is not None
+        inquiry = await self._lifecycle.locked(task.inquiry_id)
+        cause = f"callback attempt: {outcome.value}"
         self._session.add(
             CallbackAttempt(
                 task_id=task.id, staff_id=self._me, at=self._now, outcome=outcome, note=note
@@ -160,10 +175,16 @@ class CallbackService:
         task.attempts += 1
         if outcome in CLOSING:
             self._close(task, CLOSING[outcome], outcome.value)
+            moved = self._settle(inquiry, CloseReason.RESOLVED, cause, keep_open=keep_open)
         elif outcome in RETRYING and task.attempts < self._settings.callback_max_attempts:
             transitions.schedule(task, self._retry_at(task))
+            moved = self._lifecycle.work_started(inquiry, cause)
         else:
-            await self._unreachable(task, outcome.value)
+            await self._unreachable(task, outcome.value, inquiry)
+            # A wrong number leaves the visitor's email address to try.
+            email_left = outcome is AttemptOutcome.WRONG_NUMBER and bool(inquiry.email)
+            keep = keep_open or email_left
+            moved = self._settle(inquiry, CloseReason.UNREACHABLE, cause, keep_open=keep)
         await self._session.flush()
         record(
             self._session,
@@ -173,6 +194,7 @@ class CallbackService:
             outcome=outcome.value,
             status=task.status,
             attempts=task.attempts,
+            **moved,
         )
         if self._metrics is not None:
             waited = self._now - as_utc(task.created_at) if task.attempts == 1 else None
@@ -196,13 +218,16 @@ class CallbackService:
             "callback.reschedule",
             ("callback_task", task.id),
             at=at.isoformat(),
+            **await self._work_started(task, "callback rescheduled"),
         )
         return task
 
     async def cancel(self, task_id: int, reason: str) -> CallbackTask:
         task = await self._unheld_or_mine(task_id)
         self._close(task, TaskStatus.CANCELLED, reason)
-        record(self._session, self._caller, "callback.cancel", ("callback_task", task.id))
+        inquiry = await self._lifecycle.locked(task.inquiry_id)
+        moved = self._lifecycle.taken_up(inquiry, "callback cancelled", note=reason)
+        record(self._session, self._caller, "callback.cancel", ("callback_task", task.id), **moved)
         return task
 
     async def reassign(self, task_id: int, staff_id: int) -> CallbackTask:
@@ -212,6 +237,7 @@ class CallbackService:
         if staff is None or not staff.active:
             raise NotFound("There is no active staff account with this id.")
         previous = holder(task, self._now)
+        moved = await self._work_started(task, "callback reassigned")
         self._hold_for(task, staff_id)
         record(
             self._session,
@@ -220,14 +246,15 @@ class CallbackService:
             ("callback_task", task.id),
             to=staff_id,
             previous=previous,
+            **moved,
         )
         return task
 
     # -- state changes --------------------------------------------------------------------
 
-    def _take(self, task: CallbackTask, action: str) -> CallbackTask:
+    def _take(self, task: CallbackTask, action: str, **detail: Any) -> CallbackTask:
         self._hold_for(task, self._me)
-        record(self._session, self._caller, action, ("callback_task", task.id))
+        record(self._session, self._caller, action, ("callback_task", task.id), **detail)
         return task
 
     def _hold_for(self, task: CallbackTask, staff_id: int | None) -> None:
@@ -243,13 +270,26 @@ class CallbackService:
         calendar = calendar_for(self._settings)
         return calendar.next_attempt_at(self._now, task.callback_window, hours)
 
-    async def _unreachable(self, task: CallbackTask, reason: str) -> None:
+    async def _unreachable(self, task: CallbackTask, reason: str, inquiry: Inquiry) -> None:
         """Give up calling; the visitor gets an email when they gave an address."""
         self._close(task, TaskStatus.UNREACHABLE, reason)
-        inquiry = await self._session.get(Inquiry, task.inquiry_id)
-        if inquiry is not None:
-            domain = self._settings.message_domain
-            await owe_unreachable(self._session, inquiry, now=self._now, domain=domain)
+        domain = self._settings.message_domain
+        await owe_unreachable(self._session, inquiry, now=self._now, domain=domain)
+
+    # -- the inquiry following its task -----------------------------------------------------
+
+    async def _work_started(
+        self, task: CallbackTask, cause: str = "callback claimed"
+    ) -> dict[str, Any]:
+        inquiry = await self._lifecycle.locked(task.inquiry_id)
+        return self._lifecycle.work_started(inquiry, cause)
+
+    def _settle(
+        self, inquiry: Inquiry, reason: CloseReason, cause: str, *, keep_open: bool
+    ) -> dict[str, Any]:
+        if keep_open:
+            return self._lifecycle.work_started(inquiry, cause)
+        return self._lifecycle.settled(inquiry, reason, cause)
 
     # -- preconditions --------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 """The callback task's state machine: the only code that changes a task's state.
 
-A task is open (waiting in the queue), claimed (held on a lease) or closed for good: done,
-unreachable or cancelled. CallbackService decides who may move a task and audits it; staff
-features that move tasks as a consequence (a corrected triage, a disabled account) call here.
+A task is open (waiting in the queue), claimed (held on a lease) or closed: done, unreachable
+or cancelled. CallbackService decides who may move a task and audits it; staff features that
+move tasks as a consequence (a corrected triage, a disabled account, the inquiry's status
+chosen by staff, an inquiry released from quarantine) call here. A task closed for good stays
+closed, except one cancelled only because its inquiry was closed: it opens again with it.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inquiry.callbacks import queue
 from inquiry.callbacks.models import ACTIVE_STATUSES, CallbackTask, TaskStatus, task_table
 from inquiry.callbacks.schedule import calendar_for
-from inquiry.callbacks.tasks import ranking, task_owed
+from inquiry.callbacks.tasks import owes_call, ranking, task_owed
 from inquiry.config import Settings
 from inquiry.models import Inquiry, InquiryStatus, as_utc
 from inquiry.triage.taxonomy import Priority, Topic
+
+SPAM_OVERRIDE = "triage override: spam"
+_CLOSED_WITH_INQUIRY = "inquiry closed: "
 
 # In the queue, held by nobody: set on one task, or on many at once in SQL.
 _QUEUED: dict[str, Any] = {
@@ -89,12 +94,110 @@ async def follow_triage(
     task = await queue.task_of(session, inquiry.id, lock=True)
     if task is not None and task.status in ACTIVE_STATUSES:
         if topic is Topic.SPAM:
-            close(task, TaskStatus.CANCELLED, "triage override: spam", now)
+            close(task, TaskStatus.CANCELLED, SPAM_OVERRIDE, now)
         else:
             rerank(task, priority, settings)
         return
-    if task is not None:
+    if task is not None or inquiry.status == InquiryStatus.CLOSED:
         return  # closed for good: a new triage does not reopen it
+    _owe_call(session, inquiry, topic, priority, now=now, settings=settings)
+
+
+def follow_status(
+    task: CallbackTask | None,
+    inquiry: Inquiry,
+    was: InquiryStatus,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> str | None:
+    """The inquiry's task follows the status staff gave it; returns what became of the task.
+
+    Closing cancels the call; waiting puts it off to the end of the wait (and due then);
+    taking a waiting inquiry up again makes its call due now; reopening a closed one opens
+    again the call its closing cancelled.
+    """
+    if task is None:
+        return None
+    status = InquiryStatus(inquiry.status)
+    if task.status in ACTIVE_STATUSES:
+        if status is InquiryStatus.CLOSED:
+            close(task, TaskStatus.CANCELLED, _CLOSED_WITH_INQUIRY + str(inquiry.close_reason), now)
+            return "cancelled"
+        if status is InquiryStatus.WAITING:
+            assert inquiry.waiting_until is not None
+            schedule(task, as_utc(inquiry.waiting_until))
+            return "put off"
+        if was is InquiryStatus.WAITING and as_utc(task.next_attempt_at) > now:
+            schedule(task, now)
+            return "due now"
+        return None
+    if was is InquiryStatus.CLOSED and _cancelled_by_closing(task) and _owes_call(inquiry):
+        reopen(task, now, settings)
+        return "reopened"
+    return None
+
+
+async def follow_release(
+    session: AsyncSession,
+    task: CallbackTask | None,
+    inquiry: Inquiry,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> str | None:
+    """An inquiry released from quarantine gets the call it owes by its new triage: the one
+    its closing as spam cancelled opens again, or a new one; returns what became of it."""
+    topic, priority = Topic(inquiry.topic), Priority(inquiry.priority)
+    if task is None:
+        created = _owe_call(session, inquiry, topic, priority, now=now, settings=settings)
+        return "created" if created else None
+    if task.status in ACTIVE_STATUSES:
+        rerank(task, priority, settings)
+        return "re-ranked"
+    if _cancelled_by_closing(task) and _owes_call(inquiry):
+        _set(task, ranking(priority))
+        reopen(task, now, settings)
+        return "reopened"
+    return None
+
+
+def reopen(task: CallbackTask, now: datetime, settings: Settings) -> None:
+    """In the queue again, due as a new call of its priority would be."""
+    requeue(task)
+    task.closed_at = None
+    task.close_reason = None
+    task.next_attempt_at = now
+    task.due_at = calendar_for(settings).due_at(Priority(task.priority), now)
+
+
+def _owes_call(inquiry: Inquiry) -> bool:
+    return owes_call(
+        phone=inquiry.phone,
+        prefers_phone=inquiry.preferred_contact == "phone",
+        topic=Topic(inquiry.topic),
+        quarantined=False,
+    )
+
+
+def _cancelled_by_closing(task: CallbackTask) -> bool:
+    """Cancelled because its inquiry was closed (or called spam), not for its own sake."""
+    reason = task.close_reason or ""
+    return task.status == TaskStatus.CANCELLED and (
+        reason == SPAM_OVERRIDE or reason.startswith(_CLOSED_WITH_INQUIRY)
+    )
+
+
+def _owe_call(
+    session: AsyncSession,
+    inquiry: Inquiry,
+    topic: Topic,
+    priority: Priority,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> bool:
+    """A new task when the inquiry owes a call by this triage; whether one was added."""
     row = task_owed(
         phone=inquiry.phone,
         prefers_phone=inquiry.preferred_contact == "phone",
@@ -104,12 +207,14 @@ async def follow_triage(
         voicemail_ok=inquiry.voicemail_ok,
         topic=topic,
         priority=priority,
-        quarantined=inquiry.status == InquiryStatus.QUARANTINED,
+        quarantined=False,  # asked only of an inquiry that is not closed
         now=now,
         settings=settings,
     )
     if row is not None:
+        assert inquiry.id is not None
         session.add(CallbackTask(inquiry_id=inquiry.id, **row))
+    return row is not None
 
 
 def _set(task: CallbackTask, columns: dict[str, Any]) -> None:

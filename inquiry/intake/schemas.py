@@ -7,8 +7,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -21,6 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from inquiry.config import CrisisResource
+from inquiry.contacts import NotAContact, email_address, phone_e164
 from inquiry.triage.taxonomy import Topic
 
 # C0 and C1 control characters; multi-line fields may still carry tab and newlines.
@@ -86,23 +85,16 @@ def _blank_to_none(value: object) -> object:
 
 def _email(value: str) -> str:
     try:
-        # No SMTPUTF8 mailboxes (josé@…): the clinic's relay may not carry them, and an
-        # address we accept must be one we can write back to.
-        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as error:
+        return email_address(value)
+    except NotAContact as error:
         raise PydanticCustomError("invalid_email", "is not a valid email address") from error
-    # An internationalised domain is kept in its ASCII (punycode) form.
-    return checked.ascii_email or checked.normalized
 
 
 def _phone(value: str) -> str:
     try:
-        number = phonenumbers.parse(value, "CA")
-    except phonenumbers.NumberParseException as error:
+        return phone_e164(value)
+    except NotAContact as error:
         raise PydanticCustomError("invalid_phone", "is not a valid phone number") from error
-    if not phonenumbers.is_valid_number(number):
-        raise PydanticCustomError("invalid_phone", "is not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _consent_given(value: bool) -> bool:

@@ -10,13 +10,14 @@ from typing import Any, Literal
 
 from inquiry.callbacks.tasks import task_owed
 from inquiry.config import Settings
+from inquiry.contacts import contact_keys
 from inquiry.errors import RateLimited
 from inquiry.intake.guards import SubmissionLimiter
 from inquiry.intake.schemas import ContactMethod, InquiryAccepted, InquiryIn
 from inquiry.intake.writer import InquiryWriter, Outcome, Submission
 from inquiry.intake.writer import request_hash as writer_request_hash
 from inquiry.metrics import Metrics
-from inquiry.models import InquiryStatus, utcnow
+from inquiry.models import CloseReason, InquiryStatus, utcnow
 from inquiry.outbox import owed_on_intake
 from inquiry.triage import TriageResult, triage
 from inquiry.triage.taxonomy import Topic
@@ -72,7 +73,7 @@ class IntakeService:
             writer_request_hash(data.model_dump_json(), client_ip) if idempotency_key else None
         )
         received_at = utcnow()
-        status, reason = _status(data, result)
+        quarantine = _quarantine(data, result)
         crisis = result.crisis
         resources = self._settings.crisis_resources[language] if crisis else []
 
@@ -94,20 +95,21 @@ class IntakeService:
             )
             if earlier is not None:
                 return Accepted(outcome=earlier, language=language, crisis=False)
-        acknowledge = bool(data.email) and status is not InquiryStatus.QUARANTINED
+        acknowledge = bool(data.email) and quarantine is None
         if acknowledge and data.email:
             acknowledge = await self._limiter.acknowledgement_allowed(data.email)
         submission = Submission(
-            inquiry=_inquiry_row(data, result, language, source, status, reason, received_at),
+            inquiry=_inquiry_row(data, result, language, source, quarantine, received_at),
             outbox=owed_on_intake(
                 self._settings,
                 visitor_email=data.email,
                 topic=result.topic,
                 crisis=crisis,
-                quarantined=status is InquiryStatus.QUARANTINED,
+                quarantined=quarantine is not None,
                 acknowledge=acknowledge,
                 now=received_at,
             ),
+            contact_keys=contact_keys(name=data.name, email=data.email, phone=data.phone),
             render=answer,
             status_code=status_code,
             idempotency_key=idempotency_key,
@@ -122,7 +124,7 @@ class IntakeService:
                 voicemail_ok=data.voicemail_ok,
                 topic=result.topic,
                 priority=result.priority,
-                quarantined=status is InquiryStatus.QUARANTINED,
+                quarantined=quarantine is not None,
                 now=received_at,
                 settings=self._settings,
             ),
@@ -160,16 +162,18 @@ def _visitor_topic(data: InquiryIn) -> Topic | None:
     return Topic(data.topic.value) if data.topic else None
 
 
-def _status(data: InquiryIn, result: TriageResult) -> tuple[InquiryStatus, str | None]:
+def _quarantine(data: InquiryIn, result: TriageResult) -> str | None:
+    """Why the inquiry is kept as spam, never answered (it is stored closed as spam); None
+    for one to answer."""
     # Crisis outranks every spam signal: a browser's autofill can fill a honeypot too,
     # and a person in crisis must never be left unanswered in a quarantine.
     if result.crisis:
-        return InquiryStatus.NEW, None
+        return None
     if data.website:
-        return InquiryStatus.QUARANTINED, "honeypot"
+        return "honeypot"
     if result.topic is Topic.SPAM:
-        return InquiryStatus.QUARANTINED, "triage_spam"
-    return InquiryStatus.NEW, None
+        return "triage_spam"
+    return None
 
 
 def _inquiry_row(
@@ -177,14 +181,15 @@ def _inquiry_row(
     result: TriageResult,
     language: str,
     source: Source,
-    status: InquiryStatus,
-    reason: str | None,
+    quarantine: str | None,
     received_at: datetime,
 ) -> dict[str, Any]:
+    closed = quarantine is not None
     return {
         "created_at": received_at,
-        "status": status.value,
-        "quarantine_reason": reason,
+        "status": (InquiryStatus.CLOSED if closed else InquiryStatus.NEW).value,
+        "close_reason": CloseReason.SPAM.value if closed else None,
+        "quarantine_reason": quarantine,
         "name": data.name,
         "email": data.email,
         "phone": data.phone,

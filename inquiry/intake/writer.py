@@ -26,7 +26,7 @@ from inquiry.db import Transactor
 from inquiry.errors import IdempotencyKeyReused, StorageUnavailable
 from inquiry.intake.bulk_insert import insert_rows
 from inquiry.intake.reference import new_reference
-from inquiry.models import idempotency_table, inquiry_table, utcnow
+from inquiry.models import contact_key_table, idempotency_table, inquiry_table, utcnow
 from inquiry.outbox import addressed, enqueue
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class Submission:
     request_hash: str | None = None
     idempotency_ttl: timedelta = timedelta(hours=24)
     callback_task: dict[str, Any] | None = None  # task columns, without inquiry_id
+    contact_keys: list[str] = field(default_factory=list)  # inquiry.contacts.contact_keys
     reference: str = field(default_factory=new_reference)
     future: asyncio.Future[Outcome] | None = None
 
@@ -300,6 +301,11 @@ def _insert(
     ]
     if task_rows:
         insert_rows(connection, task_table, task_rows)
+    key_rows = [
+        {"key": key, "inquiry_id": ids[s.reference]} for s, _ in fresh for key in s.contact_keys
+    ]
+    if key_rows:
+        insert_rows(connection, contact_key_table, key_rows)
     key_rows = [
         {
             "key": s.idempotency_key,

@@ -67,6 +67,28 @@ def owed_on_intake(
     return owed
 
 
+def owed_on_release(
+    settings: Settings, inquiry: Inquiry, *, queued: frozenset[str], now: datetime
+) -> list[dict[str, Any]]:
+    """The messages a quarantined inquiry owes once staff release it as not spam: the
+    acknowledgement it never got (if it has an email address) and the on-call alerts its new
+    triage calls for; none of a kind already queued (`queued`) on it. The clinic's copy is
+    not sent again: staff are looking at the inquiry."""
+    crisis = inquiry.crisis
+    owed = []
+    if inquiry.email:
+        owed.append(_pending(OutboxKind.VISITOR_ACKNOWLEDGEMENT, inquiry.email, now, crisis))
+    if crisis or (inquiry.topic == Topic.CLINICAL and settings.alert_on_clinical):
+        owed += [
+            _pending(OutboxKind.URGENT_ALERT, to, now, crisis) for to in settings.oncall_emails
+        ]
+        if settings.alert_webhook_url:
+            owed.append(
+                _pending(OutboxKind.URGENT_WEBHOOK, settings.alert_webhook_url, now, crisis)
+            )
+    return [message for message in owed if message["kind"] not in queued]
+
+
 def owed_when_unreachable(inquiry: Inquiry, *, now: datetime) -> list[dict[str, Any]]:
     """The phone team gave up calling: the visitor is told by email, if they gave an address."""
     if not inquiry.email:

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from inquiry.config import Settings
 from inquiry.models import Inquiry, OutboxStatus, outbox_table
-from inquiry.outbox.owed import addressed, is_urgent_sql, owed_when_unreachable
+from inquiry.outbox.owed import addressed, is_urgent_sql, owed_on_release, owed_when_unreachable
 
 OUTBOX_CHANNEL = "inquiry_outbox"
 _NOTIFY = f"NOTIFY {OUTBOX_CHANNEL}"
@@ -56,6 +57,21 @@ async def owe_unreachable(
     rows = addressed(owed, inquiry_id=inquiry.id, reference=inquiry.reference, domain=domain)
     if rows:
         await session.run_sync(_enqueue_in, rows)
+
+
+async def owe_on_release(
+    session: AsyncSession, inquiry: Inquiry, settings: Settings, *, now: datetime, domain: str
+) -> list[str]:
+    """Queue what an inquiry released from quarantine owes (owed_on_release); returns the
+    kinds queued."""
+    assert inquiry.id is not None
+    query = sa.select(outbox_table.c.kind).where(outbox_table.c.inquiry_id == inquiry.id)
+    queued = frozenset(await session.scalars(query))
+    owed = owed_on_release(settings, inquiry, queued=queued, now=now)
+    rows = addressed(owed, inquiry_id=inquiry.id, reference=inquiry.reference, domain=domain)
+    if rows:
+        await session.run_sync(_enqueue_in, rows)
+    return [row["kind"] for row in rows]
 
 
 def _enqueue_in(session: Session, rows: list[dict[str, Any]]) -> None:

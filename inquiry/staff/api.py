@@ -35,6 +35,7 @@ from inquiry.errors import (
 )
 from inquiry.http_errors import errors
 from inquiry.models import MAX_ROW_ID
+from inquiry.query_params import refuse_unknown_query
 from inquiry.staff import two_factor
 from inquiry.staff.login import sign_in
 from inquiry.staff.passwords import PasswordChecks
@@ -48,6 +49,7 @@ from inquiry.staff.schemas import (
     TokenCreateIn,
     TokenOut,
 )
+from inquiry.staff.search import inquiry_id_of, reference_in
 from inquiry.staff.service import MintedToken, StaffService
 from inquiry.staff.throttle import LoginThrottle
 
@@ -57,7 +59,9 @@ PREFIX = "/api/v1/staff"
 public = APIRouter(prefix=PREFIX, tags=["staff"])
 # Routes a session may use before its second factor: who am I, and signing out.
 before_second_factor = APIRouter(
-    prefix=PREFIX, tags=["staff"], dependencies=[Depends(authenticate)]
+    prefix=PREFIX,
+    tags=["staff"],
+    dependencies=[Depends(authenticate), Depends(refuse_unknown_query)],
 )
 admin = APIRouter(
     prefix=PREFIX,
@@ -66,6 +70,7 @@ admin = APIRouter(
         Depends(authenticate),
         Depends(require_second_factor),
         Depends(require_admin),
+        Depends(refuse_unknown_query),
     ],
 )
 
@@ -226,7 +231,7 @@ async def revoke_token(token_id: RowId, accounts: AccountsDep) -> TokenOut:
     return TokenOut.of(await accounts.revoke(await accounts.get_token(token_id)))
 
 
-@admin.get("/audit", response_model=list[AuditEntryOut], responses=errors(403, 422))
+@admin.get("/audit", response_model=list[AuditEntryOut], responses=errors(403, 404, 422))
 async def read_audit(
     session: SessionDep,
     caller: CallerDep,
@@ -239,7 +244,10 @@ async def read_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[AuditEntryOut]:
-    """The audit log, newest first. Reading it is audited too."""
+    """The audit log, newest first; an inquiry's entries by its id or its reference. Reading
+    it is audited too."""
+    if target_type == "inquiry" and target_id is not None and reference_in(target_id):
+        target_id = str(await inquiry_id_of(session, target_id))
     entries = await audit.entries(
         session,
         staff_id=staff_id,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,60 +12,85 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from inquiry.audit import Caller, record
 from inquiry.callbacks import queue
 from inquiry.callbacks.models import CallbackTask, task_table
-from inquiry.callbacks.transitions import follow_triage
+from inquiry.callbacks.transitions import SPAM_OVERRIDE, follow_triage
 from inquiry.config import Settings
-from inquiry.errors import NotFound, TransitionNotAllowed
-from inquiry.models import Inquiry, InquiryStatus, as_utc, inquiry_table
+from inquiry.errors import TransitionNotAllowed
+from inquiry.lifecycle import Lifecycle
+from inquiry.lifecycle.models import StatusChange, status_change_table
+from inquiry.models import CloseReason, Inquiry, Staff, as_utc, inquiry_table, staff_table
 from inquiry.outbox import reorder_unsent
-from inquiry.staff.models import TriageOverride, override_table
+from inquiry.staff.models import InquiryNote, TriageOverride, note_table, override_table
+from inquiry.staff.search import InquiryFilter, inquiry_id_of
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, Priority, Topic
 
 EXPORT_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
-class InquiryFilter:
-    topic: Topic | None = None
-    priority: Priority | None = None
-    status: InquiryStatus | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def apply(self, query: sa.Select[Any]) -> sa.Select[Any]:
-        t = inquiry_table
-        for column, value in ((t.c.topic, self.topic), (t.c.priority, self.priority)):
-            if value is not None:
-                query = query.where(column == value.value)
-        if self.status is not None:
-            query = query.where(t.c.status == self.status.value)
-        if self.since is not None:
-            query = query.where(t.c.created_at >= self.since)
-        if self.until is not None:
-            query = query.where(t.c.created_at < self.until)
-        return query
-
-    def described(self) -> dict[str, str]:
-        values = {k: getattr(self, k) for k in ("topic", "priority", "status", "since", "until")}
-        return {k: str(v) for k, v in values.items() if v is not None}
-
-
-@dataclass(frozen=True, slots=True)
 class InquiryView:
+    """An inquiry with what staff did on it: overrides, notes and status history (each with
+    its author), its assignee and its callback task."""
+
     inquiry: Inquiry
     overrides: list[TriageOverride]
     task: CallbackTask | None
+    notes: list[tuple[InquiryNote, Staff]]
+    history: list[tuple[StatusChange, Staff | None]]
+    assignee: Staff | None
+
+
+async def view_of(session: AsyncSession, inquiry: Inquiry) -> InquiryView:
+    assert inquiry.id is not None
+    overrides = await session.scalars(
+        sa.select(TriageOverride)
+        .where(override_table.c.inquiry_id == inquiry.id)
+        .order_by(override_table.c.id)
+    )
+    notes = await session.execute(
+        sa.select(InquiryNote, Staff)
+        .join(Staff, staff_table.c.id == note_table.c.staff_id)
+        .where(note_table.c.inquiry_id == inquiry.id)
+        .order_by(note_table.c.id)
+    )
+    history = await session.execute(
+        sa.select(StatusChange, Staff)
+        .outerjoin(Staff, staff_table.c.id == status_change_table.c.staff_id)
+        .where(status_change_table.c.inquiry_id == inquiry.id)
+        .order_by(status_change_table.c.id)
+    )
+    assignee = await session.get(Staff, inquiry.assignee_id) if inquiry.assignee_id else None
+    return InquiryView(
+        inquiry,
+        list(overrides),
+        await queue.task_of(session, inquiry.id),
+        [(note, author) for note, author in notes],
+        [(change, author) for change, author in history],
+        assignee,
+    )
+
+
+async def locked(
+    session: AsyncSession, lifecycle: Lifecycle, key: str
+) -> tuple[Inquiry, CallbackTask | None]:
+    """The inquiry with this id or reference and its callback task, both rows held until
+    commit (PostgreSQL): the task's first, as the callback queue locks them."""
+    inquiry_id = await inquiry_id_of(session, key)
+    task = await queue.task_of(session, inquiry_id, lock=True)
+    return await lifecycle.locked(inquiry_id), task
 
 
 class StaffInquiries:
-    """What staff do with inquiries outside the queue."""
+    """What staff read of inquiries, and their corrections of the triage."""
 
     def __init__(self, session: AsyncSession, settings: Settings, caller: Caller) -> None:
         self._session = session
         self._settings = settings
         self._caller = caller
+        self._lifecycle = Lifecycle(session, caller)
 
     async def page(self, filters: InquiryFilter, *, limit: int, offset: int) -> list[Inquiry]:
         """Inquiries, newest first."""
+        await self._lifecycle.end_due_waits()
         t = inquiry_table
         query = sa.select(Inquiry).order_by(t.c.created_at.desc(), t.c.id.desc())
         query = filters.apply(query).limit(limit).offset(offset)
@@ -80,17 +104,20 @@ class StaffInquiries:
         )
         return inquiries
 
-    async def read(self, inquiry_id: int) -> InquiryView:
-        """One inquiry with its overrides and callback task (audited)."""
-        inquiry = await self._get(inquiry_id)
+    async def read(self, key: str) -> InquiryView:
+        """One inquiry, by id or reference, with what staff did on it (audited)."""
+        await self._lifecycle.end_due_waits()
+        inquiry = await self._session.get_one(Inquiry, await inquiry_id_of(self._session, key))
         record(self._session, self._caller, "inquiry.read", ("inquiry", inquiry.id))
-        return await self._view(inquiry)
+        return await view_of(self._session, inquiry)
 
     async def override_triage(
-        self, inquiry_id: int, *, topic: Topic | None, priority: Priority | None, reason: str
+        self, key: str, *, topic: Topic | None, priority: Priority | None, reason: str
     ) -> InquiryView:
-        """Correct the triage; the callback task follows (re-ranked, created or cancelled)."""
-        inquiry = await self._get(inquiry_id, lock=True)
+        """Correct the triage; the callback task follows (re-ranked, created or cancelled),
+        and an inquiry called spam is closed as spam."""
+        inquiry, _ = await locked(self._session, self._lifecycle, key)
+        assert inquiry.id is not None
         old_topic, old_priority = Topic(inquiry.topic), Priority(inquiry.priority)
         new_topic = topic or old_topic
         new_priority = priority or (PRIORITY_OF_TOPIC[topic] if topic else old_priority)
@@ -100,12 +127,12 @@ class StaffInquiries:
             raise TransitionNotAllowed("The triage is already this.")
         inquiry.topic, inquiry.priority = new_topic.value, new_priority.value
         inquiry.crisis = new_topic is Topic.CRISIS
-        await self._reorder_outbox(inquiry_id, crisis=inquiry.crisis)
+        await self._reorder_outbox(inquiry.id, crisis=inquiry.crisis)
         assert self._caller.staff is not None
         assert self._caller.staff.id is not None
         self._session.add(
             TriageOverride(
-                inquiry_id=inquiry_id,
+                inquiry_id=inquiry.id,
                 staff_id=self._caller.staff.id,
                 at=self._caller.now,
                 old_topic=old_topic.value,
@@ -116,18 +143,23 @@ class StaffInquiries:
             )
         )
         await self._follow(inquiry, new_topic, new_priority)
+        moved: dict[str, Any] = {}
+        if new_topic is Topic.SPAM:
+            moved = self._lifecycle.settled(inquiry, CloseReason.SPAM, SPAM_OVERRIDE)
         await self._session.flush()
         record(
             self._session,
             self._caller,
             "inquiry.triage_override",
-            ("inquiry", inquiry_id),
+            ("inquiry", inquiry.id),
             old={"topic": old_topic.value, "priority": old_priority.value},
             new={"topic": new_topic.value, "priority": new_priority.value},
+            **moved,
         )
-        return await self._view(inquiry)
+        return await view_of(self._session, inquiry)
 
-    def export_started(self, filters: InquiryFilter) -> None:
+    async def export_started(self, filters: InquiryFilter) -> None:
+        await self._lifecycle.end_due_waits()
         record(self._session, self._caller, "inquiry.export", filters=filters.described())
 
     async def _reorder_outbox(self, inquiry_id: int, *, crisis: bool) -> None:
@@ -139,29 +171,11 @@ class StaffInquiries:
         now, settings = self._caller.now, self._settings
         await follow_triage(self._session, inquiry, topic, priority, now=now, settings=settings)
 
-    async def _get(self, inquiry_id: int, *, lock: bool = False) -> Inquiry:
-        inquiry = await self._session.get(
-            Inquiry, inquiry_id, with_for_update=lock or None, populate_existing=lock
-        )
-        if inquiry is None:
-            raise NotFound("There is no inquiry with this id.")
-        return inquiry
-
-    async def _view(self, inquiry: Inquiry) -> InquiryView:
-        query = (
-            sa.select(TriageOverride)
-            .where(override_table.c.inquiry_id == inquiry.id)
-            .order_by(override_table.c.id)
-        )
-        overrides = list(await self._session.scalars(query))
-        assert inquiry.id is not None
-        return InquiryView(inquiry, overrides, await queue.task_of(self._session, inquiry.id))
-
 
 EXPORT_COLUMNS = (
-    "reference", "created_at", "status", "topic", "priority", "crisis", "name", "email", "phone",
-    "preferred_contact", "callback_window", "language", "visitor_topic", "subject", "source",
-    "callback_status",
+    "reference", "created_at", "status", "close_reason", "topic", "priority", "crisis", "name",
+    "email", "phone", "preferred_contact", "callback_window", "language", "visitor_topic",
+    "subject", "source", "callback_status",
 )  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""Staff tables: corrections of the machine's triage, two-factor recovery codes."""
+"""Staff tables: corrections of the machine's triage, notes on inquiries, two-factor recovery
+codes."""
 
 from __future__ import annotations
 
@@ -26,6 +27,18 @@ class TriageOverride(SQLModel, table=True):
     reason: str = Field(max_length=500)
 
 
+class InquiryNote(SQLModel, table=True):
+    """A staff member's note on an inquiry: internal, never sent to the visitor."""
+
+    __tablename__ = "inquiry_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    inquiry_id: int = Field(foreign_key="inquiry.id", index=True)
+    staff_id: int = Field(foreign_key="staff.id")
+    at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    text: str = Field(sa_type=sa.Text)
+
+
 override_table: sa.Table = TriageOverride.__table__  # type: ignore[attr-defined]
 
 
@@ -42,3 +55,6 @@ class RecoveryCode(SQLModel, table=True):
 
 
 recovery_code_table: sa.Table = RecoveryCode.__table__  # type: ignore[attr-defined]
+
+
+note_table: sa.Table = InquiryNote.__table__  # type: ignore[attr-defined]

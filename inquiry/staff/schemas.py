@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -12,13 +12,26 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from inquiry.models import ApiToken, AuditEntry, Inquiry, Staff, StaffRole, as_utc, as_utc_or_none
+from inquiry.lifecycle.models import StatusChange
+from inquiry.models import (
+    ApiToken,
+    AuditEntry,
+    CloseReason,
+    Inquiry,
+    InquiryStatus,
+    Staff,
+    StaffRole,
+    as_utc,
+    as_utc_or_none,
+)
 from inquiry.staff.inquiries import InquiryView
-from inquiry.staff.models import TriageOverride
+from inquiry.staff.models import InquiryNote, TriageOverride
 from inquiry.staff.service import normalize_email
 from inquiry.triage.taxonomy import Priority, Topic
 
@@ -195,12 +208,15 @@ class AuditEntryOut(BaseModel):
 
 
 class InquirySummary(BaseModel):
-    """An inquiry in a list: who, what about, how urgent; no message body."""
+    """An inquiry in a list: who, what about, how urgent, where it stands; no message body."""
 
     id: int
     reference: str
     created_at: datetime
-    status: str
+    status: InquiryStatus
+    close_reason: CloseReason | None
+    waiting_until: datetime | None
+    assignee_id: int | None
     topic: Topic
     priority: Priority
     crisis: bool
@@ -218,7 +234,10 @@ class InquirySummary(BaseModel):
             id=inquiry.id,
             reference=inquiry.reference,
             created_at=as_utc(inquiry.created_at),
-            status=inquiry.status,
+            status=InquiryStatus(inquiry.status),
+            close_reason=CloseReason(inquiry.close_reason) if inquiry.close_reason else None,
+            waiting_until=as_utc_or_none(inquiry.waiting_until),
+            assignee_id=inquiry.assignee_id,
             topic=Topic(inquiry.topic),
             priority=Priority(inquiry.priority),
             crisis=inquiry.crisis,
@@ -253,8 +272,63 @@ class OverrideOut(BaseModel):
         )
 
 
+def author(staff: Staff | None) -> str | None:
+    """How a staff member is shown beside what they did: their name, else their email."""
+    return None if staff is None else staff.name or staff.email
+
+
+class NoteOut(BaseModel):
+    """An internal note: never sent to the visitor."""
+
+    id: int
+    at: datetime
+    staff_id: int
+    author: str
+    text: str
+
+    @classmethod
+    def of(cls, note: InquiryNote, staff: Staff) -> NoteOut:
+        assert note.id is not None
+        return cls(
+            id=note.id,
+            at=as_utc(note.at),
+            staff_id=note.staff_id,
+            author=author(staff) or "",
+            text=note.text,
+        )
+
+
+class StatusChangeOut(BaseModel):
+    """One move of the status; `staff_id` and `author` are null when it moved by itself."""
+
+    at: datetime
+    staff_id: int | None
+    author: str | None
+    from_status: InquiryStatus
+    to_status: InquiryStatus
+    close_reason: CloseReason | None
+    cause: str | None
+    until: datetime | None
+    note: str | None
+
+    @classmethod
+    def of(cls, change: StatusChange, staff: Staff | None) -> StatusChangeOut:
+        return cls(
+            at=as_utc(change.at),
+            staff_id=change.staff_id,
+            author=author(staff),
+            from_status=InquiryStatus(change.from_status),
+            to_status=InquiryStatus(change.to_status),
+            close_reason=CloseReason(change.close_reason) if change.close_reason else None,
+            cause=change.cause,
+            until=as_utc_or_none(change.until),
+            note=change.note,
+        )
+
+
 class InquiryDetail(InquirySummary):
-    """Everything the visitor sent, the triage with its reasons, overrides and the callback."""
+    """Everything the visitor sent, the triage with its reasons, overrides, the callback, and
+    what staff did: notes (oldest first), the status history and the assignee."""
 
     message: str
     callback_window: str
@@ -267,6 +341,9 @@ class InquiryDetail(InquirySummary):
     overrides: list[OverrideOut]
     callback_task_id: int | None
     callback_status: str | None
+    assignee: str | None
+    notes: list[NoteOut]
+    history: list[StatusChangeOut]
 
     @classmethod
     def of_view(cls, view: InquiryView) -> InquiryDetail:
@@ -284,6 +361,9 @@ class InquiryDetail(InquirySummary):
             overrides=[OverrideOut.of(row) for row in view.overrides],
             callback_task_id=view.task.id if view.task else None,
             callback_status=view.task.status if view.task else None,
+            assignee=author(view.assignee),
+            notes=[NoteOut.of(note, staff) for note, staff in view.notes],
+            history=[StatusChangeOut.of(change, staff) for change, staff in view.history],
         )
 
 
@@ -306,4 +386,67 @@ class TriageOverrideIn(BaseModel):
     def _something_changes(self) -> TriageOverrideIn:
         if self.topic is None and self.priority is None:
             raise PydanticCustomError("override_empty", "give a topic, a priority, or both")
+        return self
+
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+
+class StatusIn(BaseModel):
+    """A status staff choose: closing needs a reason, waiting a date (after today, in the
+    clinic's time zone; the wait ends when the clinic opens that day). `new` is never
+    chosen: an inquiry leaves quarantine through not-spam."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["in_progress", "waiting", "closed"]
+    reason: Annotated[CloseReason | None, Field(validate_default=True)] = None
+    until: Annotated[date | None, Field(validate_default=True)] = None
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] = ""
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_when_closing(cls, value: CloseReason | None, info: ValidationInfo) -> object:
+        return _given_when(value, info.data.get("status") == "closed", "closing")
+
+    @field_validator("until")
+    @classmethod
+    def _date_when_waiting(cls, value: date | None, info: ValidationInfo) -> object:
+        return _given_when(value, info.data.get("status") == "waiting", "waiting")
+
+
+def _given_when(value: object, needed: bool, status: str) -> object:
+    if needed and value is None:
+        raise PydanticCustomError("missing", "{status} needs it", {"status": status})
+    if not needed and value is not None:
+        raise PydanticCustomError("not_allowed", "only {status} has it", {"status": status})
+    return value
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Note
+
+
+class AssignIn(BaseModel):
+    """The staff member to assign, or null for nobody."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    staff_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None
+
+
+class NotSpamIn(BaseModel):
+    """Optionally, the topic staff give the released inquiry (the machine triages it again
+    otherwise)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topic: Topic | None = None
+
+    @model_validator(mode="after")
+    def _not_spam(self) -> NotSpamIn:
+        if self.topic is Topic.SPAM:
+            raise PydanticCustomError("invalid_choice", "a released inquiry is not spam")
         return self

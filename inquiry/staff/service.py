@@ -14,7 +14,15 @@ from inquiry.audit import Caller, record
 from inquiry.callbacks.transitions import release_claims
 from inquiry.config import Settings
 from inquiry.errors import NotFound, StaffExists, TransitionNotAllowed
-from inquiry.models import ApiToken, Staff, StaffRole, TokenKind, staff_table, token_table
+from inquiry.models import (
+    ApiToken,
+    Staff,
+    StaffRole,
+    TokenKind,
+    inquiry_table,
+    staff_table,
+    token_table,
+)
 from inquiry.staff import passwords
 from inquiry.staff.two_factor import SecondFactor, TwoFactor
 
@@ -89,12 +97,14 @@ class StaffService:
         name: str | None = None,
         password: str | None = None,
     ) -> Staff:
-        """Change an account; disabling one returns its claimed calls to the queue.
+        """Change an account; disabling one returns its claimed calls to the queue and its
+        inquiries to nobody.
 
         A new password or a disabled account ends every session and token of the account:
         whoever held one may be why it changed. Enabling it again revives none of them.
         """
         changed: list[str] = []
+        given_back: list[int] = []
         demoted = role is not None and role is not StaffRole.ADMIN
         if staff.role == StaffRole.ADMIN and (demoted or active is False):
             await self._keep_an_admin(staff)
@@ -113,6 +123,7 @@ class StaffService:
             if not active:
                 assert staff.id is not None
                 await release_claims(self._session, staff.id)
+                given_back = await self._give_back_inquiries(staff.id)
         if "password" in changed or (active is False and "active" in changed):
             await self.revoke_all(staff)
         await self._session.flush()
@@ -124,6 +135,7 @@ class StaffService:
             changed=changed,
             role=staff.role,
             active=staff.active,
+            **({"unassigned": given_back} if given_back else {}),
         )
         return staff
 
@@ -231,6 +243,16 @@ class StaffService:
             min_score=settings.staff_password_min_score,
             user_inputs=[email, local, domain, *name.split(), *settings.clinic_name.split()],
         )
+
+    async def _give_back_inquiries(self, staff_id: int) -> list[int]:
+        """A disabled account's inquiries are assigned to nobody: others see them again."""
+        result = await self._session.execute(
+            sa.update(inquiry_table)
+            .where(inquiry_table.c.assignee_id == staff_id)
+            .values(assignee_id=None)
+            .returning(inquiry_table.c.id)
+        )
+        return sorted(result.scalars())
 
     async def _keep_an_admin(self, staff: Staff) -> None:
         others = await self._session.scalar(

@@ -136,7 +136,11 @@ class TestCreateInquiry:
         response = await client.post(URL, json=valid_inquiry(website="http://spam.example"))
         assert response.status_code == 201
         row = await stored(engine, response.json()["reference"])
-        assert (row["status"], row["quarantine_reason"]) == ("quarantined", "honeypot")
+        assert (row["status"], row["close_reason"], row["quarantine_reason"]) == (
+            "closed",
+            "spam",
+            "honeypot",
+        )
         assert await outbox_for(engine, row["id"]) == []
 
     async def test_crisis_text_in_a_filled_honeypot_is_still_answered(

@@ -23,7 +23,7 @@ from inquiry.audit import Caller
 from inquiry.callbacks.models import CallbackTask
 from inquiry.callbacks.tasks import task_row
 from inquiry.config import Settings
-from inquiry.models import Inquiry, StaffRole, audit_table
+from inquiry.models import Inquiry, StaffRole, audit_table, inquiry_table
 from inquiry.staff.service import StaffService
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, Topic
 
@@ -155,6 +155,38 @@ async def claimed_task(app: FastAPI, client: httpx.AsyncClient, user: StaffUser)
     response = await act(client, user, task_id, "claim")
     assert response.status_code == 200, response.text
     return inquiry_id, task_id
+
+
+async def set_status(
+    app: FastAPI,
+    inquiry_id: int,
+    status: str,
+    *,
+    close_reason: str | None = None,
+    waiting_until: datetime | None = None,
+) -> None:
+    """Put a stored inquiry in this status, as if it had got there."""
+    async with sessions(app)() as session, session.begin():
+        await session.execute(
+            sa.update(inquiry_table)
+            .where(inquiry_table.c.id == inquiry_id)
+            .values(status=status, close_reason=close_reason, waiting_until=waiting_until)
+        )
+
+
+async def on_inquiry(
+    client: httpx.AsyncClient, user: StaffUser, key: object, action: str, body: Any = None
+) -> httpx.Response:
+    """Post an action on an inquiry (status, notes, assign, not-spam…) as this staff member."""
+    return await client.post(
+        f"/api/v1/staff/inquiries/{key}/{action}", headers=user.headers, json=body
+    )
+
+
+async def inquiry_detail(client: httpx.AsyncClient, user: StaffUser, key: object) -> Any:
+    response = await client.get(f"/api/v1/staff/inquiries/{key}", headers=user.headers)
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 async def audit_actions(app: FastAPI) -> list[tuple[str, int | None, str | None]]:

@@ -106,7 +106,9 @@ class TestRanges:
         for method, path, _ in staff_routes(app):
             if "{" not in path:
                 continue
-            url = path.format(staff_id=number, token_id=number, task_id=number, inquiry_id=number)
+            url = path.format(
+                staff_id=number, token_id=number, task_id=number, inquiry_id=number, inquiry=number
+            )
             body: dict[str, object] | None = {} if method in {"POST", "PATCH"} else None
             response = await client.request(method, url, json=body, headers=admin.headers)
             assert response.status_code in (404, 422), (method, url, response.text)

@@ -264,11 +264,15 @@ class TestFormBackendFields:
         await client.post(FORM, data=form(_gotcha="http://spam.example", message="Cheap SEO!"))
 
         rows = await stored(
-            engine, inquiry_table.c.email, inquiry_table.c.language, inquiry_table.c.status
+            engine,
+            inquiry_table.c.email,
+            inquiry_table.c.language,
+            inquiry_table.c.status,
+            inquiry_table.c.close_reason,
         )
         assert rows[0][:2] == ("alias@example.ca", "fr")
         assert rows[1][0] == "plain@example.ca"  # the plain field wins
-        assert rows[2][2] == "quarantined"
+        assert rows[2][2:] == ("closed", "spam")  # quarantined
 
     async def test_unknown_underscore_fields_are_ignored(
         self, client: httpx.AsyncClient, engine: AsyncEngine
