@@ -294,6 +294,7 @@ def run_scenario(
     env = {k: v for k, v in os.environ.items() if not k.startswith("INQUIRY_")}
     cwd = Path(tempfile.mkdtemp(prefix=f"{scenario.name}-", dir=work))
     database_url = ""
+    metrics_port: int | None = None  # the bare ceiling has no metrics
     if scenario.database is None:
         command = [sys.executable, str(BARE_APP), "--port", str(port)]
     else:
