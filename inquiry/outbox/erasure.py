@@ -37,7 +37,7 @@ async def cancel_unsent(session: AsyncSession, inquiry_ids: Sequence[int]) -> in
         .where(t.c.inquiry_id.in_(inquiry_ids), t.c.status.in_(_UNSENT))
         .values(status=OutboxStatus.SKIPPED.value, claimed_until=None, last_error=CANCELLED)
     )
-    return int(result.rowcount or 0)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def message_ids_of(session: AsyncSession, inquiry_ids: Sequence[int]) -> list[str]:
@@ -55,7 +55,7 @@ async def forget_recipients(session: AsyncSession, inquiry_ids: Sequence[int]) -
     result = await session.execute(
         sa.update(t).where(t.c.inquiry_id.in_(inquiry_ids)).values(**PERSONAL_COLUMNS)
     )
-    return int(result.rowcount or 0)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def delete_for(session: AsyncSession, inquiry_ids: Sequence[int]) -> int:
@@ -63,4 +63,4 @@ async def delete_for(session: AsyncSession, inquiry_ids: Sequence[int]) -> int:
     if not inquiry_ids:
         return 0
     result = await session.execute(sa.delete(t).where(t.c.inquiry_id.in_(inquiry_ids)))
-    return int(result.rowcount or 0)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -134,7 +134,9 @@ async def erase(
     """Erase the inquiries the plan showed, in one transaction; then their mail files."""
     reason, erased_by = reason.strip(), erased_by.strip()
     if not reason or len(reason) > REASON_MAX_LENGTH or "\n" in reason:
-        raise InvalidErasure(f"Give the reason on one line, at most {REASON_MAX_LENGTH} characters.")
+        raise InvalidErasure(
+            f"Give the reason on one line, at most {REASON_MAX_LENGTH} characters."
+        )
     if not erased_by or len(erased_by) > ERASED_BY_MAX_LENGTH:
         raise InvalidErasure("Say who asks for the erasure.")
     sessions = async_sessionmaker(engine, expire_on_commit=False)

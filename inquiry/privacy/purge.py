@@ -83,7 +83,9 @@ async def purge(
     return counts
 
 
-async def _closed_before(session: AsyncSession, cutoff: datetime, *, spam: bool = True) -> list[int]:
+async def _closed_before(
+    session: AsyncSession, cutoff: datetime, *, spam: bool = True
+) -> list[int]:
     """Closed spam (or, `spam=False`, other closed inquiries not yet redacted) that closed
     before `cutoff`."""
     query = sa.select(t.c.id).where(t.c.status == _CLOSED, _CLOSED_AT < cutoff).order_by(t.c.id)
@@ -109,4 +111,6 @@ def _mail_files(settings: Settings, message_ids: list[str], now: datetime) -> li
 
 
 def _told(counts: PurgeCounts) -> str:
-    return ", ".join(f"{name.replace('_', ' ')} {number}" for name, number in asdict(counts).items())
+    return ", ".join(
+        f"{name.replace('_', ' ')} {number}" for name, number in asdict(counts).items()
+    )
