@@ -134,3 +134,17 @@ def mail_folder(settings: Settings) -> dict[str, str]:
     if not folder.is_dir():
         return {}
     return {path.name: path.read_text(errors="replace") for path in sorted(folder.iterdir())}
+
+
+async def stored(settings: Settings, *bodies: dict[str, Any]) -> list[str]:
+    """Submit these inquiries through a fresh app; their references."""
+    from inquiry.app import create_app
+
+    app = create_app(settings)
+    references = []
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            for body in bodies:
+                references.append((await submit(client, **body))["reference"])
+    return references
