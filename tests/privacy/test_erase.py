@@ -22,6 +22,7 @@ from tests.privacy.fixtures import (
     mail_folder,
     submit,
 )
+from tests.staff.fixtures import StaffUser, on_inquiry
 
 CLI = Caller(staff=None, client_ip="cli", now=utcnow())
 
@@ -155,3 +156,21 @@ class TestErase:
             else:
                 raise AssertionError(f"{reason!r} was accepted")
         assert await everything(engine) == before
+
+    async def test_an_erased_inquiry_stays_closed(
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        visitor: Visitor,
+        client: httpx.AsyncClient,
+        agent: StaffUser,
+    ) -> None:
+        plan = await planned(engine, settings, SelectorKind.REFERENCE, visitor.references[0])
+        await erased(engine, settings, plan)
+
+        reopened = await on_inquiry(
+            client, agent, visitor.ids[0], "status", {"status": "in_progress"}
+        )
+
+        assert reopened.status_code == 409
+        assert reopened.json()["error"]["code"] == "transition_not_allowed"
