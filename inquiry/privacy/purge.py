@@ -32,6 +32,8 @@ from inquiry.privacy import personal
 
 log = logging.getLogger(__name__)
 
+BATCH = 500  # inquiries removed in one transaction
+
 t = inquiry_table
 _CLOSED = InquiryStatus.CLOSED.value
 # When an inquiry closed: its last move to closed, or its creation if it never moved there.
@@ -56,35 +58,52 @@ class PurgeCounts:
 async def purge(
     engine: AsyncEngine, settings: Settings, caller: Caller, *, dry_run: bool = False
 ) -> PurgeCounts:
-    """Remove what is past its retention period as of `caller.now`; a dry run only counts."""
+    """Remove what is past its retention period as of `caller.now`; a dry run only counts.
+
+    Inquiries go BATCH at a time, a transaction each: on SQLite every write waits for the one
+    in hand, and intake must not wait for a year's backlog. The last transaction also removes
+    expired tokens and writes the audit entry with the run's counts.
+    """
     now = caller.now
+    spam_cutoff = now - timedelta(days=settings.spam_retention_days)
+    closed_cutoff = now - timedelta(days=settings.retention_days)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
-    async with sessions() as session, session.begin():
-        spam = await _closed_before(session, now - timedelta(days=settings.spam_retention_days))
-        closed = await _closed_before(
-            session, now - timedelta(days=settings.retention_days), spam=False
-        )
-        mail = await outbox.message_ids_of(session, spam + closed)
-        tokens = await _expired_tokens(session, now)
-        files = await asyncio.to_thread(_mail_files, settings, mail, now)
-        counts = PurgeCounts(len(spam), len(closed), len(files), len(tokens))
-        if dry_run:
-            log.info("privacy purge (dry run) would remove: %s", _told(counts))
-            return counts
-        await personal.delete(session, spam)
-        await personal.remove(session, closed, at=now)
-        if tokens:
-            await session.execute(sa.delete(token_table).where(token_table.c.id.in_(tokens)))
-        record(session, caller, "privacy.purge", None, **asdict(counts))
-    # Files go once the rows are gone: a failed commit leaves both as they were.
+    limit = None if dry_run else BATCH
+    spam_deleted = redacted = 0
+    message_ids: list[str] = []
+    while True:
+        async with sessions() as session, session.begin():
+            spam = await _closed_before(session, spam_cutoff, limit=limit)
+            closed = await _closed_before(session, closed_cutoff, spam=False, limit=limit)
+            message_ids += await outbox.message_ids_of(session, spam + closed)
+            spam_deleted, redacted = spam_deleted + len(spam), redacted + len(closed)
+            last = limit is None or (len(spam) < limit and len(closed) < limit)
+            if last:
+                tokens = await _expired_tokens(session, now)
+                files = await asyncio.to_thread(_mail_files, settings, message_ids, now)
+                counts = PurgeCounts(spam_deleted, redacted, len(files), len(tokens))
+            if dry_run:
+                log.info("privacy purge (dry run) would remove: %s", _told(counts))
+                return counts
+            await personal.delete(session, spam)
+            await personal.remove(session, closed, at=now)
+            if last:
+                if tokens:
+                    await session.execute(
+                        sa.delete(token_table).where(token_table.c.id.in_(tokens))
+                    )
+                record(session, caller, "privacy.purge", None, **asdict(counts))
+        if last:
+            break
+    # Files go once their rows are gone: a failed commit leaves both as they were.
     removed = await asyncio.to_thread(mail_files.remove, files)
-    counts = PurgeCounts(len(spam), len(closed), removed, len(tokens))
+    counts = PurgeCounts(spam_deleted, redacted, removed, len(tokens))
     log.info("privacy purge removed: %s", _told(counts))
     return counts
 
 
 async def _closed_before(
-    session: AsyncSession, cutoff: datetime, *, spam: bool = True
+    session: AsyncSession, cutoff: datetime, *, spam: bool = True, limit: int | None
 ) -> list[int]:
     """Closed spam (or, `spam=False`, other closed inquiries not yet redacted) that closed
     before `cutoff`."""
@@ -94,7 +113,7 @@ async def _closed_before(
         query = query.where(sa.text(f"inquiry.{QUARANTINED_SQL}"))
     else:
         query = query.where(t.c.close_reason != CloseReason.SPAM.value, t.c.redacted_at.is_(None))
-    return list(await session.scalars(query))
+    return list(await session.scalars(query.limit(limit)))
 
 
 async def _expired_tokens(session: AsyncSession, now: datetime) -> list[int]:

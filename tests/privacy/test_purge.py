@@ -18,12 +18,12 @@ from inquiry.audit import Caller
 from inquiry.config import Settings
 from inquiry.models import as_utc, audit_table, inquiry_table, token_table, utcnow
 from inquiry.notify.worker import OutboxWorker
+from inquiry.privacy import purge as purging
 from inquiry.privacy.purge import PurgeCounts, purge
 from tests.privacy.fixtures import drain, everything, inquiry_id, mail_folder, submit
 from tests.staff.fixtures import START, StaffUser, on_inquiry
 
 MINUTE = timedelta(minutes=1)
-NOTHING = PurgeCounts(0, 0, 0, 0)
 
 
 def at(now: datetime) -> Caller:
@@ -239,3 +239,23 @@ class TestRuns:
         finally:
             await worker.stop()
         assert await inquiry_row(engine, reference) is None
+
+    async def test_a_backlog_goes_in_batches_under_one_audit_entry(
+        self,
+        client: httpx.AsyncClient,
+        engine: AsyncEngine,
+        settings: Settings,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr(purging, "BATCH", 2)
+        references = [await spam(client) for _ in range(5)]
+        later = await created_at(engine, references[-1]) + timedelta(days=31)
+
+        assert (await purge(engine, settings, at(later), dry_run=True)).spam_deleted == 5
+        assert (await purge(engine, settings, at(later))).spam_deleted == 5
+
+        assert [await inquiry_row(engine, r) for r in references] == [None] * 5
+        async with engine.connect() as connection:
+            audited = list(await connection.scalars(sa.select(audit_table.c.detail)))
+        assert len(audited) == 1
+        assert '"spam_deleted": 5' in audited[0]
