@@ -25,10 +25,13 @@ from inquiry.outbox.claims import (
 )
 from inquiry.outbox.erasure import (
     PERSONAL_COLUMNS,
+    TABLE,
     cancel_unsent,
     delete_for,
     forget_recipients,
     message_ids_of,
+    messages_of,
+    unsent_count,
 )
 from inquiry.outbox.owed import (
     ALERT_KINDS,
@@ -58,6 +61,7 @@ __all__ = [
     "ClaimedMessage",
     "Connection",
     "Result",
+    "TABLE",
     "addressed",
     "backlog",
     "cancel_unsent",
@@ -73,6 +77,7 @@ __all__ = [
     "list_messages",
     "message_ids",
     "message_ids_of",
+    "messages_of",
     "owe_on_release",
     "owe_unreachable",
     "owed_on_intake",
@@ -83,6 +88,7 @@ __all__ = [
     "reorder_unsent",
     "requeue",
     "transaction",
+    "unsent_count",
     "urgent_waiting",
     "wake_workers",
 ]

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inquiry.models import OutboxStatus, outbox_table
 
-# What each personal column is left holding once forgotten.
+# The table, by name, and what each of its personal columns is left holding once forgotten.
+TABLE = outbox_table.name
 PERSONAL_COLUMNS: dict[str, Any] = {"recipient": "", "last_error": None}
 CANCELLED = "cancelled: the inquiry's personal details were erased"
 _UNSENT = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
@@ -46,6 +47,22 @@ async def message_ids_of(session: AsyncSession, inquiry_ids: Sequence[int]) -> l
         return []
     query = sa.select(t.c.message_id).where(t.c.inquiry_id.in_(inquiry_ids)).order_by(t.c.id)
     return list(await session.scalars(query))
+
+
+async def unsent_count(session: AsyncSession, inquiry_ids: Sequence[int]) -> int:
+    """How many messages owed on these inquiries are not sent yet."""
+    if not inquiry_ids:
+        return 0
+    query = sa.select(sa.func.count()).where(
+        t.c.inquiry_id.in_(inquiry_ids), t.c.status.in_(_UNSENT)
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def messages_of(session: AsyncSession, inquiry_id: int) -> list[dict[str, Any]]:
+    """Every row owed on this inquiry, oldest first, as column → value (for an access request)."""
+    query = sa.select(t).where(t.c.inquiry_id == inquiry_id).order_by(t.c.id)
+    return [dict(row._mapping) for row in await session.execute(query)]
 
 
 async def forget_recipients(session: AsyncSession, inquiry_ids: Sequence[int]) -> int:

@@ -26,7 +26,7 @@ from inquiry.callbacks.transitions import close, follow_status
 from inquiry.config import Settings
 from inquiry.errors import InquiryError
 from inquiry.lifecycle import Lifecycle
-from inquiry.models import CloseReason, InquiryStatus, OutboxStatus, inquiry_table, outbox_table
+from inquiry.models import CloseReason, InquiryStatus, inquiry_table
 from inquiry.privacy import personal
 from inquiry.privacy.models import Erasure, erasure_table
 from inquiry.privacy.selector import Selector, inquiry_ids
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 CAUSE = "privacy erasure"
 REASON_MAX_LENGTH = 500
 ERASED_BY_MAX_LENGTH = 254
-_UNSENT = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
 
 
 class InvalidErasure(InquiryError):
@@ -112,12 +111,7 @@ async def plan(session: AsyncSession, settings: Settings, selector: Selector) ->
             tasks,
             task_table.c.status.in_([status.value for status in ACTIVE_STATUSES]),
         ),
-        unsent_mail=await _count(
-            session,
-            outbox_table,
-            outbox_table.c.inquiry_id.in_(ids),
-            outbox_table.c.status.in_(_UNSENT),
-        ),
+        unsent_mail=await outbox.unsent_count(session, ids),
         mail_files=len(files),
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,12 +21,12 @@ import jinja2
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inquiry import mail_files
+from inquiry import mail_files, outbox
 from inquiry.audit import Caller, record
 from inquiry.callbacks.models import attempt_table, task_table
 from inquiry.config import Settings
 from inquiry.lifecycle.models import status_change_table
-from inquiry.models import as_utc, audit_table, inquiry_table, outbox_table
+from inquiry.models import as_utc, audit_table, inquiry_table
 from inquiry.privacy.models import erasure_table
 from inquiry.privacy.selector import Selector, inquiry_ids
 from inquiry.staff.models import note_table, override_table
@@ -65,7 +66,7 @@ async def gather(
 
 async def _inquiry(session: AsyncSession, settings: Settings, inquiry_id: int) -> dict[str, Any]:
     tasks = sa.select(task_table.c.id).where(task_table.c.inquiry_id == inquiry_id)
-    mail = await _rows(session, outbox_table, outbox_table.c.inquiry_id == inquiry_id)
+    mail = [_plained(row) for row in await outbox.messages_of(session, inquiry_id)]
     copies = await asyncio.to_thread(_copies, settings.mail_dir, [m["message_id"] for m in mail])
     for message in mail:
         message["mail_file"] = copies.get(message["message_id"])
@@ -98,10 +99,11 @@ async def _rows(
     session: AsyncSession, table: sa.Table, *where: sa.ColumnElement[bool]
 ) -> list[dict[str, Any]]:
     query = sa.select(table).where(*where).order_by(*table.primary_key.columns)
-    return [
-        {name: _plain(value) for name, value in row._mapping.items()}
-        for row in await session.execute(query)
-    ]
+    return [_plained(row._mapping) for row in await session.execute(query)]
+
+
+def _plained(row: Mapping[Any, Any]) -> dict[str, Any]:
+    return {str(name): _plain(value) for name, value in row.items()}
 
 
 def _plain(value: object) -> Any:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inquiry import outbox
 from inquiry.callbacks.models import attempt_table, task_table
 from inquiry.lifecycle.models import status_change_table
-from inquiry.models import contact_key_table, idempotency_table, inquiry_table, outbox_table
+from inquiry.models import contact_key_table, idempotency_table, inquiry_table
 from inquiry.privacy.models import erasure_table
 from inquiry.staff.models import note_table, override_table
 
@@ -64,8 +64,10 @@ PERSONAL: tuple[Personal, ...] = (
     Personal(note_table, {"text": ""}),
     Personal(status_change_table, {"note": None}),
     Personal(override_table, {"reason": ""}),
-    Personal(outbox_table, outbox.PERSONAL_COLUMNS),  # blanked by its owner, inquiry.outbox
 )
+
+# Tables whose owner removes their personal columns and deletes their rows (by table name).
+BY_THEIR_OWNER: dict[str, Mapping[str, Any]] = {outbox.TABLE: outbox.PERSONAL_COLUMNS}
 
 # Deleted outright: rows that exist only to find or replay what a visitor sent.
 DELETED: tuple[Personal, ...] = (
@@ -82,7 +84,6 @@ BELONGING: tuple[Personal, ...] = (
     Personal(status_change_table, {}),
     Personal(contact_key_table, {}),
     Personal(idempotency_table, {}),
-    Personal(outbox_table, {}),  # deleted by its owner, inquiry.outbox
     Personal(erasure_table, {}),
 )
 
@@ -145,10 +146,8 @@ async def remove(session: AsyncSession, inquiry_ids: Sequence[int], *, at: datet
     """Remove the personal data of these inquiries from every table that holds it; the
     inquiries keep their reference, topic, dates and history, marked redacted `at`."""
     for ids in _chunks(inquiry_ids):
+        await outbox.forget_recipients(session, ids)
         for entry in PERSONAL:
-            if entry.table is outbox_table:
-                await outbox.forget_recipients(session, ids)
-                continue
             values = dict(entry.columns)
             if entry.table is inquiry_table:
                 values["redacted_at"] = at
@@ -160,9 +159,7 @@ async def remove(session: AsyncSession, inquiry_ids: Sequence[int], *, at: datet
 async def delete(session: AsyncSession, inquiry_ids: Sequence[int]) -> None:
     """Delete these inquiries and every row that belongs to them (the audit log stays)."""
     for ids in _chunks(inquiry_ids):
+        await outbox.delete_for(session, ids)
         for entry in BELONGING:
-            if entry.table is outbox_table:
-                await outbox.delete_for(session, ids)
-                continue
             await session.execute(sa.delete(entry.table).where(entry.of(ids)))
         await session.execute(sa.delete(inquiry_table).where(inquiry_table.c.id.in_(ids)))

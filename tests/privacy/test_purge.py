@@ -19,7 +19,7 @@ from inquiry.config import Settings
 from inquiry.models import as_utc, audit_table, inquiry_table, token_table, utcnow
 from inquiry.notify.worker import OutboxWorker
 from inquiry.privacy import purge as purging
-from inquiry.privacy.purge import PurgeCounts, purge
+from inquiry.privacy.purge import purge
 from tests.privacy.fixtures import drain, everything, inquiry_id, mail_folder, submit
 from tests.staff.fixtures import START, StaffUser, on_inquiry
 
