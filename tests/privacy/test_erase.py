@@ -157,7 +157,7 @@ class TestErase:
                 raise AssertionError(f"{reason!r} was accepted")
         assert await everything(engine) == before
 
-    async def test_an_erased_inquiry_stays_closed(
+    async def test_an_erased_inquiry_stays_closed_readable_by_reference_and_unfindable_by_name(
         self,
         engine: AsyncEngine,
         settings: Settings,
@@ -174,3 +174,11 @@ class TestErase:
 
         assert reopened.status_code == 409
         assert reopened.json()["error"]["code"] == "transition_not_allowed"
+        shown = await client.get(f"/api/v1/staff/inquiries/{visitor.ids[0]}", headers=agent.headers)
+        assert shown.status_code == 200
+        assert (shown.json()["name"], shown.json()["message"]) == ("", "")
+        assert shown.json()["reference"] == visitor.references[0]
+        found = await client.get(
+            "/api/v1/staff/inquiries", params={"q": "Tremblay"}, headers=agent.headers
+        )
+        assert [i["reference"] for i in found.json()["inquiries"]] == [visitor.references[1]]
