@@ -69,8 +69,11 @@ async def forget_recipients(session: AsyncSession, inquiry_ids: Sequence[int]) -
     """The rows of these inquiries no longer say whom they were for; returns how many."""
     if not inquiry_ids:
         return 0
+    # A cancellation's own note names no one: it stays, to tell these from other skips.
+    kept_error = sa.case((t.c.last_error == CANCELLED, t.c.last_error), else_=sa.null())
+    values = {**PERSONAL_COLUMNS, "last_error": kept_error}
     result = await session.execute(
-        sa.update(t).where(t.c.inquiry_id.in_(inquiry_ids)).values(**PERSONAL_COLUMNS)
+        sa.update(t).where(t.c.inquiry_id.in_(inquiry_ids)).values(**values)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -11,6 +11,7 @@ from inquiry.audit import Caller
 from inquiry.callbacks.models import task_table
 from inquiry.config import Settings
 from inquiry.models import OutboxStatus, inquiry_table, outbox_table, utcnow
+from inquiry.outbox.erasure import CANCELLED
 from inquiry.privacy import erase
 from inquiry.privacy.selector import Selector, SelectorKind
 from tests.privacy.fixtures import (
@@ -113,11 +114,11 @@ class TestErase:
         assert await drain(engine, settings) == 0
         async with engine.connect() as connection:
             unsent = await connection.execute(
-                sa.select(outbox_table.c.status, outbox_table.c.recipient).where(
-                    outbox_table.c.inquiry_id == visitor.ids[1]
-                )
+                sa.select(
+                    outbox_table.c.status, outbox_table.c.recipient, outbox_table.c.last_error
+                ).where(outbox_table.c.inquiry_id == visitor.ids[1])
             )
-            assert {tuple(row) for row in unsent} == {(OutboxStatus.SKIPPED.value, "")}
+            assert {tuple(row) for row in unsent} == {(OutboxStatus.SKIPPED.value, "", CANCELLED)}
             task_status = await connection.scalar(
                 sa.select(task_table.c.status).where(task_table.c.inquiry_id == visitor.ids[1])
             )
