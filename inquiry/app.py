@@ -25,7 +25,7 @@ from inquiry.intake.service import IntakeService
 from inquiry.intake.writer import InquiryWriter
 from inquiry.logs import ACCESS_LOG
 from inquiry.metrics import Metrics
-from inquiry.middleware import FORM_TYPES, JSON_TYPES, RequestGuard
+from inquiry.middleware import FORM_TYPES, JSON_TYPES, RequestGuard, document_body_limit
 from inquiry.models import utcnow
 from inquiry.notify.worker import OutboxWorker
 from inquiry.observability.server import MetricsServer
@@ -156,7 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.receipts = Receipts(secret)
 
     def openapi() -> dict[str, Any]:
-        return intake_api.document_request_body(FastAPI.openapi(app))
+        document = intake_api.document_request_body(FastAPI.openapi(app))
+        return document_body_limit(document, settings.max_body_bytes)
 
     app.openapi = openapi  # type: ignore[method-assign]
     install_error_handlers(app)

@@ -35,7 +35,8 @@ _STAFF_DESCRIPTIONS = {
     404: "No such id",
     409: "claim_conflict: someone else holds the task; transition_not_allowed: not from here; "
     "two_factor_not_enabled: there is no second factor to act on",
-    422: "invalid_json: the body is not JSON in UTF-8; invalid_input: a field rule was broken",
+    422: "invalid_json: the body is not JSON in UTF-8; invalid_input: a field rule was broken, "
+    "or a query parameter the route does not take was sent",
     429: "Too many failed sign-ins; see Retry-After",
     503: "sign_in_unavailable: the rate-limit store cannot be reached; sign_in_busy: too many "
     "sign-ins at once (see Retry-After)",

@@ -30,6 +30,7 @@ router = APIRouter(
         Depends(require_second_factor),
         Depends(refuse_unknown_query),
     ],
+    responses=errors(422),  # an unknown query parameter
 )
 
 
