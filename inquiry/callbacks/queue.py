@@ -63,6 +63,7 @@ async def queue_page(
     on_call: bool | None,
     limit: int,
     offset: int,
+    priority: str | None = None,
 ) -> list[tuple[CallbackTask, str]]:
     """Tasks with their inquiry's reference: the active queue in call order by default."""
     query = (
@@ -81,8 +82,25 @@ async def queue_page(
         query = query.where(t.c.claimed_by == claimed_by)
     if on_call is not None:
         query = query.where(t.c.on_call.is_(on_call))
+    if priority is not None:
+        query = query.where(t.c.priority == priority)
     rows = await session.execute(query)
     return [(task, reference) for task, reference in rows]
+
+
+async def version(session: AsyncSession) -> str:
+    """How many tasks are active and claimed, the newest one and the latest lease and
+    schedule: any of them moves when the queue a person sees would change."""
+    query = sa.select(
+        sa.func.count(),
+        sa.func.max(t.c.id),
+        sa.func.count(t.c.claimed_by),
+        sa.func.max(t.c.claimed_until),
+        sa.func.max(t.c.next_attempt_at),
+        sa.func.sum(t.c.attempts),
+    ).where(active())
+    row = (await session.execute(query)).one()
+    return "|".join(str(value) for value in row)
 
 
 async def reference_of(session: AsyncSession, inquiry_id: int) -> str:
