@@ -27,7 +27,7 @@ from inquiry.triage.taxonomy import Priority
 
 router = APIRouter(prefix=CONSOLE_PATH, include_in_schema=False)
 QUEUE_SIZE = 100
-_NOTICES = ("empty", "nothing", "released", "rescheduled")
+_NOTICES = ("empty", "released", "rescheduled")
 
 
 def _callbacks(console: Console) -> CallbackService:

@@ -236,6 +236,53 @@ class TestTwoFactor:
         assert "set-cookie" not in refused.headers
 
 
+class TestOverHttps:
+    @pytest.fixture
+    def settings(self, database_url: str, tmp_path: Path) -> Settings:
+        return make_settings(
+            database_url, tmp_path, public_base_url="https://inquiry.ketaminetherapyclinic.ca"
+        )
+
+    async def test_the_cookie_is_secure_when_the_service_is_served_over_https(
+        self, browser_client: Browser, agent_with_password: StaffUser
+    ) -> None:
+        response = await browser_client.password_step()
+        assert response.status_code == 303
+        assert "secure" in response.headers["set-cookie"].lower()
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("path", "content", "content_type"),
+        [
+            ("/staff/login", b'{"email": "a@b.c"}', "application/json"),
+            ("/staff/login", b"email=\xff\xfe&password=%ff", "application/x-www-form-urlencoded"),
+            ("/staff/login/code", b"ticket=1-abc&code=123456", "application/x-www-form-urlencoded"),
+            ("/staff/login/code", b"", "application/x-www-form-urlencoded"),
+            ("/staff/login", b"--x\r\n", "multipart/form-data; boundary=x"),
+        ],
+    )
+    async def test_a_malformed_sign_in_is_refused_with_a_page(
+        self, browser_client: Browser, path: str, content: bytes, content_type: str
+    ) -> None:
+        response = await browser_client.client.post(
+            path, content=content, headers={"Content-Type": content_type}
+        )
+        assert response.status_code in (400, 403)
+        assert "set-cookie" not in response.headers
+
+    async def test_malformed_console_posts_change_nothing(
+        self, app: FastAPI, browser_client: Browser, agent_with_password: StaffUser
+    ) -> None:
+        await browser_client.sign_in()
+        for path in ("/staff/next", "/staff/tasks/1/attempt", "/staff/language"):
+            response = await browser_client.client.post(
+                path, content=b"\xff\x00", headers={"Content-Type": "text/plain"}
+            )
+            assert response.status_code == 403
+        assert await live_sessions(app) == 1
+
+
 @pytest.fixture
 def strict_settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path, staff_require_2fa="all")
