@@ -40,6 +40,9 @@ SESSION_COOKIE = "inquiry_session"
 # The console's pages; the cookie is never read anywhere else, so the JSON API cannot be
 # driven by a cross-site request that carries it.
 CONSOLE_PATH = "/staff"
+# Sent by the console's script on what a page asks by itself (the queue keeping up to date):
+# that is not a person using the console, so it does not keep an idle session alive.
+PASSIVE_HEADER = "x-console-passive"
 _SHOWN_PREFIX = 12  # "inqs_" and 7 random characters: enough to tell tokens apart in a list
 # Writing last_used_at on every request would turn every read into a write.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -139,10 +142,13 @@ async def authenticate(
     expired = api_token.expires_at is not None and as_utc(api_token.expires_at) <= now
     if api_token.revoked_at is not None or expired or not staff.active:
         raise NotAuthenticated()
+    counts_as_use = True
+    if token == console_cookie(request):
+        if _idle(api_token, settings, now):
+            raise NotAuthenticated()
+        counts_as_use = request.headers.get(PASSIVE_HEADER) != "1"
     last_used = api_token.last_used_at
-    if token == console_cookie(request) and _idle(api_token, settings, now):
-        raise NotAuthenticated()
-    if last_used is None or now - as_utc(last_used) >= _LAST_USED_RESOLUTION:
+    if counts_as_use and (last_used is None or now - as_utc(last_used) >= _LAST_USED_RESOLUTION):
         api_token.last_used_at = now
     owed = (
         api_token.kind == TokenKind.SESSION

@@ -170,6 +170,20 @@ class TestSignOut:
         clock.advance(minutes=32)
         assert (await browser_client.get("/staff")).status_code == 303
 
+    async def test_the_queue_keeping_itself_up_to_date_does_not_keep_a_session_alive(
+        self, browser_client: Browser, agent_with_password: StaffUser, clock: FakeClock
+    ) -> None:
+        await browser_client.sign_in()
+        passive = {"X-Console-Passive": "1"}
+        for _ in range(2):
+            clock.advance(minutes=14)
+            polled = await browser_client.get("/staff/queue/version", headers=passive)
+            assert polled.status_code == 200
+        clock.advance(minutes=6)  # 34 minutes since the person last did anything
+        assert (
+            await browser_client.get("/staff/queue/version", headers=passive)
+        ).status_code == 303
+
 
 class TestTwoFactor:
     async def enrol(self, browser: Browser, clock: FakeClock) -> str:

@@ -10,6 +10,8 @@
   if (!queue || !queue.dataset.poll) { return; }
   var message = script ? script.dataset.newUrgent || "" : "";
   var version = null;
+  // Asked by the page, not by the person: the session's idle time keeps running.
+  var passive = { "X-Console-Passive": "1" };
 
   function urgentIds(root) {
     var ids = {};
@@ -20,7 +22,7 @@
   }
 
   function refresh() {
-    fetch(window.location.href, { credentials: "same-origin" })
+    fetch(window.location.href, { credentials: "same-origin", headers: passive })
       .then(function (answer) { return answer.ok ? answer.text() : null; })
       .then(function (html) {
         if (html === null) { return; }
@@ -44,8 +46,13 @@
   }
 
   function poll() {
-    fetch(queue.dataset.poll, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    fetch(queue.dataset.poll, { credentials: "same-origin", headers: passive })
       .then(function (answer) {
+        if (answer.redirected) {
+          // Signed out (idle, or elsewhere): show the sign-in page rather than a stale queue.
+          window.location.reload();
+          return null;
+        }
         var json = answer.headers.get("content-type") || "";
         return answer.ok && json.indexOf("application/json") === 0 ? answer.json() : null;
       })
