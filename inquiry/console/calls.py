@@ -26,7 +26,7 @@ from inquiry.staff.inquiries import StaffInquiries
 from inquiry.triage.taxonomy import Priority
 
 router = APIRouter(prefix=CONSOLE_PATH, include_in_schema=False)
-QUEUE_SIZE = 100
+QUEUE_SIZE = 50  # the first calls in order; Next call always takes the first
 _NOTICES = ("empty", "released", "rescheduled")
 
 

@@ -4,8 +4,10 @@ tasks (not a timed test).
 Seeds the database as queue_bench.py does, signs a staff member in with a console session
 cookie, then drives the pages in process (httpx ASGITransport: cookie auth, audit entries,
 template rendering and commit included) and prints p50/p95/p99 server time of
-  - the queue page:    GET /staff            (the first 100 tasks in call order)
+  - the queue page:    GET /staff            (the first 50 tasks in call order)
   - the call screen:   GET /staff/tasks/{id} (a different task each time)
+and, interleaved with them as a reference on the same machine at the same moment, the staff
+API's JSON for the same data (GET /api/v1/staff/callbacks?limit=50, GET …/callbacks/{id}),
 and what the queue page's first load transfers (the page and its one script; nothing else is
 loaded), on SQLite (a temporary file) and PostgreSQL (a throwaway database on 127.0.0.1).
 
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from inquiry.app import create_app  # noqa: E402
 from inquiry.audit import Caller  # noqa: E402
 from inquiry.config import Settings  # noqa: E402
+from inquiry.console.calls import QUEUE_SIZE  # noqa: E402
 from inquiry.db import migrate  # noqa: E402
 from inquiry.models import StaffRole, TokenKind  # noqa: E402
 from inquiry.staff.service import StaffService  # noqa: E402
@@ -40,9 +43,11 @@ from tests.bench.queue_bench import backend, percentiles, seed  # noqa: E402
 
 TARGET_P95_MS = 50.0
 TARGET_FIRST_LOAD_BYTES = 100_000
+API = "/api/v1/staff/callbacks"
+PAGES = ("queue page", "queue API", "call screen", "call API")
 
 
-async def console_cookie(app: Any) -> str:
+async def session_token(app: Any) -> str:
     async with app.state.sessions() as session, session.begin():
         caller = Caller(staff=None, client_ip="bench", now=datetime.now(UTC))
         accounts = StaffService(session, app.state.settings, caller)
@@ -53,38 +58,41 @@ async def console_cookie(app: Any) -> str:
         return minted.secret
 
 
+async def timed(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> float:
+    started = time.perf_counter()
+    response = await client.get(url, headers=headers)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.status_code == 200, response.text[:500]
+    return elapsed
+
+
 async def measure(settings: Settings, count: int, iterations: int) -> dict[str, Any]:
     app = create_app(settings)
     rng = random.Random(7)  # noqa: S311 - which tasks to open
     async with app.router.lifespan_context(app):
-        cookie = {"Cookie": f"inquiry_session={await console_cookie(app)}"}
+        token = await session_token(app)
+        cookie = {"Cookie": f"inquiry_session={token}"}
+        bearer = {"Authorization": f"Bearer {token}"}
         transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 50000))
+        samples: dict[str, list[float]] = {name: [] for name in PAGES}
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            queue: list[float] = []
-            screens: list[float] = []
             first = await client.get("/staff", headers=cookie)
-            assert first.status_code == 200, first.text[:500]
             script = await client.get("/staff/static/console.js", headers=cookie)
             first_load = len(first.content) + len(script.content)
             for i in range(iterations + 20):
-                started = time.perf_counter()
-                response = await client.get("/staff", headers=cookie)
-                elapsed = (time.perf_counter() - started) * 1000
-                assert response.status_code == 200
-                if i >= 20:
-                    queue.append(elapsed)
-            for i in range(iterations + 20):
                 task_id = rng.randrange(1, count + 1)
-                started = time.perf_counter()
-                response = await client.get(f"/staff/tasks/{task_id}", headers=cookie)
-                elapsed = (time.perf_counter() - started) * 1000
-                assert response.status_code == 200, response.text[:500]
+                times = {
+                    "queue page": await timed(client, "/staff", cookie),
+                    "queue API": await timed(client, f"{API}?limit={QUEUE_SIZE}", bearer),
+                    "call screen": await timed(client, f"/staff/tasks/{task_id}", cookie),
+                    "call API": await timed(client, f"{API}/{task_id}", bearer)
+                    + await timed(client, f"/api/v1/staff/inquiries/{task_id}", bearer),
+                }
                 if i >= 20:
-                    screens.append(elapsed)
-    return {
-        "queue page": percentiles(queue),
-        "call screen": percentiles(screens),
-        "first load bytes": first_load,
+                    for name, elapsed in times.items():
+                        samples[name].append(elapsed)
+    return {name: percentiles(values) for name, values in samples.items()} | {
+        "first load bytes": first_load
     }
 
 
@@ -111,9 +119,9 @@ def main() -> int:
         f"{'max ms':>7}  target p95 <= {TARGET_P95_MS:.0f} ms"
     )
     for name, figures in results.items():
-        for page in ("queue page", "call screen"):
+        for page in PAGES:
             f = figures[page]
-            verdict = "ok" if f["p95"] <= TARGET_P95_MS else "MISSED"
+            verdict = "" if "API" in page else "ok" if f["p95"] <= TARGET_P95_MS else "MISSED"
             print(
                 f"{name:<10} {page:<12} {f['p50']:7.2f} {f['p95']:7.2f} {f['p99']:7.2f} "
                 f"{f['max']:7.2f}  {verdict}"
