@@ -20,6 +20,7 @@ from inquiry.console.pages import (
     ENROL,
     LOGIN,
     EnrollingDep,
+    language_of,
     own_origin,
     redirect,
     render,
@@ -155,7 +156,7 @@ async def login(
             )  # fmt: skip
         if two_factor.enabled(staff):
             await session.commit()  # a rehashed password is kept
-            return _code_page(request, language_of_staff(staff, language), staff, back_to=back_to)
+            return _code_page(request, language_of(staff), staff, back_to=back_to)
         signed_in = await open_session(
             session, settings, throttle, caller, staff, second_factor=None
         )
@@ -211,10 +212,6 @@ async def logout(console: EnrollingDep) -> Response:
     response = redirect(LOGIN, lang=console.language)
     response.delete_cookie(SESSION_COOKIE, path=CONSOLE_PATH)
     return response
-
-
-def language_of_staff(staff: Staff, fallback: Language) -> Language:
-    return "fr" if staff.language == "fr" else "en" if staff.language == "en" else fallback
 
 
 async def _ticket_holder(

@@ -8,6 +8,7 @@ template rendering and commit included) and prints p50/p95/p99 server time of
   - the call screen:   GET /staff/tasks/{id} (a different task each time)
 and, interleaved with them as a reference on the same machine at the same moment, the staff
 API's JSON for the same data (GET /api/v1/staff/callbacks?limit=50, GET …/callbacks/{id}),
+the queue page's poll (GET /staff/queue/version, asked every second by an open queue page),
 and what the queue page's first load transfers (the page and its one script; nothing else is
 loaded), on SQLite (a temporary file) and PostgreSQL (a throwaway database on 127.0.0.1).
 
@@ -44,7 +45,7 @@ from tests.bench.queue_bench import backend, percentiles, seed  # noqa: E402
 TARGET_P95_MS = 50.0
 TARGET_FIRST_LOAD_BYTES = 100_000
 API = "/api/v1/staff/callbacks"
-PAGES = ("queue page", "queue API", "call screen", "call API")
+PAGES = ("queue page", "queue API", "call screen", "call API", "queue poll")
 
 
 async def session_token(app: Any) -> str:
@@ -87,6 +88,7 @@ async def measure(settings: Settings, count: int, iterations: int) -> dict[str, 
                     "call screen": await timed(client, f"/staff/tasks/{task_id}", cookie),
                     "call API": await timed(client, f"{API}/{task_id}", bearer)
                     + await timed(client, f"/api/v1/staff/inquiries/{task_id}", bearer),
+                    "queue poll": await timed(client, "/staff/queue/version", cookie),
                 }
                 if i >= 20:
                     for name, elapsed in times.items():

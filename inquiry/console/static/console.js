@@ -1,4 +1,4 @@
-// The callback queue refreshes itself: it asks every 1.5 s whether the queue changed (a
+// The callback queue refreshes itself: it asks every second whether the queue changed (a
 // small answer with no inquiry in it) and, only then, fetches the page again and swaps the
 // list in, announcing a new urgent call. Without this script the page works the same,
 // reloaded by hand.
@@ -62,7 +62,7 @@
         version = state.version;
       })
       .catch(function () {})
-      .then(function () { window.setTimeout(poll, 1500); });
+      .then(function () { window.setTimeout(poll, 1000); });
   }
   poll();
 }());
