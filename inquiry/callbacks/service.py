@@ -135,10 +135,11 @@ class CallbackService:
         )
         return [TaskView(task, reference, []) for task, reference in rows]
 
-    async def queue_version(self) -> str:
-        """A value that changes whenever a task joins, leaves or changes hands in the queue:
-        what an open queue page polls (no inquiry is read, so nothing is audited)."""
-        return await queue.version(self._session)
+    async def queue_version(self, *, shown: int) -> str:
+        """A value that changes whenever the first `shown` tasks of the queue would look
+        different, or a task arrives: what an open queue page polls (no inquiry is read, so
+        nothing is audited)."""
+        return await queue.version(self._session, shown=shown)
 
     async def claim_next(self) -> CallbackTask | None:
         """Claim the first claimable task in queue order; None when there is none."""

@@ -67,7 +67,7 @@ async def queue_page(
 @router.get("/queue/version")
 async def queue_version(console: ConsoleDep) -> JSONResponse:
     """What an open queue page polls, to fetch itself again only when the queue changed."""
-    version = await _callbacks(console).queue_version()
+    version = await _callbacks(console).queue_version(shown=QUEUE_SIZE)
     return JSONResponse({"version": version}, headers={"Cache-Control": "no-store"})
 
 

@@ -24,11 +24,16 @@ import argparse
 import asyncio
 import random
 import sys
+import tempfile
 import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -40,7 +45,7 @@ from inquiry.console.calls import QUEUE_SIZE  # noqa: E402
 from inquiry.db import migrate  # noqa: E402
 from inquiry.models import StaffRole, TokenKind  # noqa: E402
 from inquiry.staff.service import StaffService  # noqa: E402
-from tests.bench.queue_bench import backend, percentiles, seed  # noqa: E402
+from tests.bench.queue_bench import PG_ADMIN_DSN, percentiles, seed  # noqa: E402
 
 TARGET_P95_MS = 50.0
 TARGET_FIRST_LOAD_BYTES = 100_000
@@ -96,6 +101,26 @@ async def measure(settings: Settings, count: int, iterations: int) -> dict[str, 
     return {name: percentiles(values) for name, values in samples.items()} | {
         "first load bytes": first_load
     }
+
+
+@asynccontextmanager
+async def backend(name: str) -> AsyncIterator[Settings]:
+    """A temporary SQLite file, or a PostgreSQL database of its own name (benchmarks of other
+    checkouts may run on the same server at the same time)."""
+    if name == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+            yield Settings(_env_file=None, database_url=url, worker_in_process=False)
+        return
+    database = f"inquiry_console_bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{database}"')
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+        yield Settings(_env_file=None, database_url=url, worker_in_process=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
 
 
 async def run(names: list[str], count: int, iterations: int) -> dict[str, Any]:

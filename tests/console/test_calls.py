@@ -102,13 +102,23 @@ class TestQueue:
         assert (await console.post("/staff/next", csrf=False)).status_code == 403
         assert (await task_row(app, task_id)).status == "open"
 
-    async def test_the_version_moves_when_a_task_arrives(
-        self, app: FastAPI, console: Browser
+    async def test_the_version_moves_when_what_the_page_shows_would(
+        self, app: FastAPI, console: Browser, agent2: StaffUser
     ) -> None:
-        before = (await console.get("/staff/queue/version")).json()["version"]
-        assert (await console.get("/staff/queue/version")).json()["version"] == before
+        async def version() -> str:
+            found: str = (await console.get("/staff/queue/version")).json()["version"]
+            return found
+
+        _, task_id = await seed_task(app)
+        before = await version()
+        assert await version() == before
         await seed_task(app, topic=Topic.CRISIS)
-        assert (await console.get("/staff/queue/version")).json()["version"] != before
+        arrived = await version()
+        assert arrived != before
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+            assert (await act(other, agent2, task_id, "claim")).status_code == 200
+        assert await version() != arrived
 
 
 class TestCallScreen:
