@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.middleware.cors import CORSMiddleware
 
-from inquiry import __version__, api_docs, health
+from inquiry import __version__, api_docs, console, health
 from inquiry.callbacks import api as callbacks_api
 from inquiry.config import Settings
 from inquiry.db import create_engine, create_transactor
@@ -173,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(staff_api.admin)
     app.include_router(staff_inquiries_api.router)
     app.include_router(callbacks_api.router)
+    console.install(app)
     api_docs.install(app, settings.api_docs_mode)
 
     app.add_middleware(

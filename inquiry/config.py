@@ -291,6 +291,8 @@ class Settings(BaseSettings):
     # loop would have to answer.
     staff_login_refusal_delay_seconds: float = Field(default=1.0, ge=0, le=30)
     staff_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # A console session (the browser's cookie) unused this long ends.
+    staff_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # Unset: admins in production, off in development. API tokens are exempt.
     staff_require_2fa: TwoFactorPolicy | None = None
 

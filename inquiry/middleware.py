@@ -85,7 +85,7 @@ class RequestGuard:
         token = REQUEST_ID.set(request_id)
         if path.startswith("/forms/"):
             page_headers = self.embeddable
-        elif path.startswith(STAFF_PATHS):
+        elif path.startswith(STAFF_PATHS) or path == "/staff":
             page_headers = self.staff
         else:
             page_headers = self.not_embeddable

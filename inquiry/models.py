@@ -258,6 +258,8 @@ class Staff(SQLModel, table=True):
     totp_pending_secret: str | None = Field(default=None, max_length=64)
     totp_enabled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     totp_last_counter: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # The staff console's language: en or fr.
+    language: str = Field(default="en", max_length=2, sa_column_kwargs={"server_default": "en"})
 
 
 class ApiToken(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -63,6 +64,7 @@ async def queue_page(
     on_call: bool | None,
     limit: int,
     offset: int,
+    priority: str | None = None,
 ) -> list[tuple[CallbackTask, str]]:
     """Tasks with their inquiry's reference: the active queue in call order by default."""
     query = (
@@ -81,8 +83,28 @@ async def queue_page(
         query = query.where(t.c.claimed_by == claimed_by)
     if on_call is not None:
         query = query.where(t.c.on_call.is_(on_call))
+    if priority is not None:
+        query = query.where(t.c.priority == priority)
     rows = await session.execute(query)
     return [(task, reference) for task, reference in rows]
+
+
+async def version(session: AsyncSession, *, shown: int) -> str:
+    """A digest of what a queue page shows (the first `shown` active tasks in call order, with
+    their claims, schedules and attempts) and of the newest task: it moves whenever the page
+    would. Both reads are index walks of a few rows, whatever the size of the queue."""
+    top = (
+        sa.select(
+            t.c.id, t.c.status, t.c.claimed_by, t.c.claimed_until, t.c.next_attempt_at,
+            t.c.attempts, t.c.priority,
+        )
+        .where(active())
+        .order_by(*QUEUE_ORDER)
+        .limit(shown)
+    )  # fmt: skip
+    rows = [tuple(row) for row in await session.execute(top)]
+    newest = await session.scalar(sa.select(sa.func.max(t.c.id)))
+    return hashlib.sha256(repr((newest, rows)).encode()).hexdigest()[:24]
 
 
 async def reference_of(session: AsyncSession, inquiry_id: int) -> str:

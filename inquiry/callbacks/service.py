@@ -47,6 +47,11 @@ class TaskView:
     attempts: list[CallbackAttempt]
 
 
+def outcomes(task: CallbackTask) -> list[AttemptOutcome]:
+    """The outcomes an attempt on this task may record, in the order staff are offered them."""
+    return [o for o in AttemptOutcome if o is not AttemptOutcome.VOICEMAIL or task.voicemail_ok]
+
+
 def holder(task: CallbackTask, now: datetime) -> int | None:
     """Who holds the task right now: nobody once the lease has lapsed."""
     if task.status != TaskStatus.CLAIMED or task.claimed_until is None:
@@ -109,6 +114,7 @@ class CallbackService:
         on_call: bool | None,
         limit: int,
         offset: int,
+        priority: Priority | None = None,
     ) -> list[TaskView]:
         """A page of tasks: the active queue in call order unless statuses are given."""
         rows = await queue.queue_page(
@@ -116,6 +122,7 @@ class CallbackService:
             statuses=statuses,
             claimed_by=self._me if mine else None,
             on_call=on_call,
+            priority=priority,
             limit=limit,
             offset=offset,
         )
@@ -127,6 +134,12 @@ class CallbackService:
             tasks=[task.id for task, _ in rows],
         )
         return [TaskView(task, reference, []) for task, reference in rows]
+
+    async def queue_version(self, *, shown: int) -> str:
+        """A value that changes whenever the first `shown` tasks of the queue would look
+        different, or a task arrives: what an open queue page polls (no inquiry is read, so
+        nothing is audited)."""
+        return await queue.version(self._session, shown=shown)
 
     async def claim_next(self) -> CallbackTask | None:
         """Claim the first claimable task in queue order; None when there is none."""
