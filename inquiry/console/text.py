@@ -115,6 +115,8 @@ TEXT: dict[str, dict[str, str]] = {
         "problem_invalid_schedule": "Choose a time in the future, within a year.",
         "problem_not_found": "There is nothing here.",
         "problem_form": "This form could not be accepted. Reload the page and try again.",
+        "problem_admin": "This page is for admins.",
+        "admin_link": "Admin",
         "not_found_title": "Not found",
         "two_factor_title": "Two-factor sign-in",
         "two_factor_on": "Two-factor sign-in is on. Recovery codes left: {left}.",
@@ -261,6 +263,8 @@ TEXT: dict[str, dict[str, str]] = {
         "problem_invalid_schedule": "Choisissez une heure à venir, d'ici un an.",
         "problem_not_found": "Il n'y a rien ici.",
         "problem_form": "Ce formulaire n'a pas pu être accepté. Rechargez la page et réessayez.",
+        "problem_admin": "Cette page est réservée aux administrateurs.",
+        "admin_link": "Administration",
         "not_found_title": "Introuvable",
         "two_factor_title": "Connexion à deux facteurs",
         "two_factor_on": "La connexion à deux facteurs est activée. Codes de récupération "
