@@ -8,7 +8,15 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 
 from inquiry.auth import CONSOLE_PATH
-from inquiry.console import account, admin_audit, admin_mail, admin_staff, calls, signin
+from inquiry.console import (
+    account,
+    admin_audit,
+    admin_mail,
+    admin_spam,
+    admin_staff,
+    calls,
+    signin,
+)
 from inquiry.console.admin import install_admin_handlers
 from inquiry.console.pages import install_handlers
 
@@ -30,7 +38,8 @@ def install(app: FastAPI) -> None:
     """Add the console's pages and its answers to signed-out and refused requests."""
     for router in (signin.router, calls.router, account.router, _static):
         app.include_router(router)
-    for router in (admin_staff.router, admin_mail.router, admin_audit.router):
+    admin = (admin_staff.router, admin_mail.router, admin_audit.router, admin_spam.router)
+    for router in admin:
         app.include_router(router)
     install_handlers(app)
     install_admin_handlers(app)

@@ -24,6 +24,7 @@ SECTIONS = (
     ("staff", "staff_title"),
     ("mail", "mail_title"),
     ("audit", "audit_title"),
+    ("spam", "spam_title"),
 )
 
 

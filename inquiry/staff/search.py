@@ -132,6 +132,7 @@ class InquiryFilter:
     since: datetime | None = None
     until: datetime | None = None
     q: str | None = None
+    unredacted: bool = False  # only inquiries whose personal data is still held
 
     def apply(self, query: sa.Select[Any]) -> sa.Select[Any]:
         if self.statuses:
@@ -156,6 +157,8 @@ class InquiryFilter:
             query = query.where(t.c.created_at < self.until)
         if self.q:
             query = query.where(matching(self.q))
+        if self.unredacted:
+            query = query.where(t.c.redacted_at.is_(None))
         return query
 
     def described(self) -> dict[str, Any]:
