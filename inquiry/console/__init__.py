@@ -14,6 +14,7 @@ from inquiry.console import (
     admin_mail,
     admin_spam,
     admin_staff,
+    admin_triage,
     calls,
     signin,
 )
@@ -38,8 +39,8 @@ def install(app: FastAPI) -> None:
     """Add the console's pages and its answers to signed-out and refused requests."""
     for router in (signin.router, calls.router, account.router, _static):
         app.include_router(router)
-    admin = (admin_staff.router, admin_mail.router, admin_audit.router, admin_spam.router)
-    for router in admin:
-        app.include_router(router)
+    admin = (admin_staff, admin_mail, admin_audit, admin_spam, admin_triage)
+    for page in admin:
+        app.include_router(page.router)
     install_handlers(app)
     install_admin_handlers(app)

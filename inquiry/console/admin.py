@@ -25,6 +25,7 @@ SECTIONS = (
     ("mail", "mail_title"),
     ("audit", "audit_title"),
     ("spam", "spam_title"),
+    ("triage", "triage_title"),
 )
 
 

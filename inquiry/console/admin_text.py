@@ -9,6 +9,32 @@ ADMIN_TEXT: dict[str, dict[str, str]] = {
         "mail_title": "Mail",
         "audit_title": "Audit log",
         "spam_title": "Spam",
+        "triage_title": "Triage",
+        "rules_in_use": "Rules in use",
+        "rules_path": "File",
+        "rules_version": "Format version",
+        "rules_digest": "Fingerprint (SHA-256)",
+        "rules_loaded": "Read at",
+        "rules_reload_hint": "Edit the file, then reload it with kill -HUP on the service "
+        "(or restart it). A file with a mistake is refused and the rules above stay in use.",
+        "reload_error": "The last reload failed ({when}); the rules above stay in use:",
+        "no_reload_error": "No reload failed since these rules were read.",
+        "tester_title": "Try the triage",
+        "tester_hint": "Paste a subject and message to see how triage would treat them. "
+        "Nothing you type is stored.",
+        "subject": "Subject",
+        "message": "Message",
+        "visitor_topic": "Topic the visitor chose",
+        "no_topic": "None",
+        "run_triage": "Triage this",
+        "result_title": "Result",
+        "topic": "Topic",
+        "priority": "Priority",
+        "crisis": "Crisis",
+        "yes": "Yes",
+        "no": "No",
+        "reasons": "Why",
+        "problem_too_long": "The subject may have 200 characters and the message {max}.",
         "spam_intro": "Inquiries held back as spam: nobody was told, nobody will call. Not spam "
         "puts one back as if it had just arrived (acknowledged, called); Delete erases it and "
         "keeps only a tombstone. Quarantined spam is deleted on its own after "
@@ -121,6 +147,34 @@ ADMIN_TEXT: dict[str, dict[str, str]] = {
         "mail_title": "Courriels",
         "audit_title": "Journal d'audit",
         "spam_title": "Pourriels",
+        "triage_title": "Triage",
+        "rules_in_use": "Règles utilisées",
+        "rules_path": "Fichier",
+        "rules_version": "Version du format",
+        "rules_digest": "Empreinte (SHA-256)",
+        "rules_loaded": "Lu à",
+        "rules_reload_hint": "Modifiez le fichier, puis rechargez-le avec kill -HUP sur le "
+        "service (ou redémarrez-le). Un fichier erroné est refusé et les règles ci-dessus "
+        "restent en usage.",
+        "reload_error": "Le dernier rechargement a échoué ({when}) ; les règles ci-dessus "
+        "restent en usage :",
+        "no_reload_error": "Aucun rechargement n'a échoué depuis la lecture de ces règles.",
+        "tester_title": "Essayer le triage",
+        "tester_hint": "Collez un objet et un message pour voir comment le triage les "
+        "traiterait. Rien de ce que vous saisissez n'est conservé.",
+        "subject": "Objet",
+        "message": "Message",
+        "visitor_topic": "Sujet choisi par la personne",
+        "no_topic": "Aucun",
+        "run_triage": "Trier ce message",
+        "result_title": "Résultat",
+        "topic": "Sujet",
+        "priority": "Priorité",
+        "crisis": "Crise",
+        "yes": "Oui",
+        "no": "Non",
+        "reasons": "Pourquoi",
+        "problem_too_long": "L'objet peut compter 200 caractères et le message {max}.",
         "spam_intro": "Demandes retenues comme pourriels : personne n'a été prévenu, "
         "personne n'appellera. « Pas un pourriel » la remet comme si elle venait d'arriver "
         "(accusé de réception, appel) ; « Supprimer » l'efface et ne garde qu'une trace. "
