@@ -11,6 +11,7 @@ from inquiry.auth import CONSOLE_PATH
 from inquiry.console import (
     account,
     admin_audit,
+    admin_exports,
     admin_mail,
     admin_spam,
     admin_staff,
@@ -39,7 +40,7 @@ def install(app: FastAPI) -> None:
     """Add the console's pages and its answers to signed-out and refused requests."""
     for router in (signin.router, calls.router, account.router, _static):
         app.include_router(router)
-    admin = (admin_staff, admin_mail, admin_audit, admin_spam, admin_triage)
+    admin = (admin_staff, admin_mail, admin_audit, admin_spam, admin_triage, admin_exports)
     for page in admin:
         app.include_router(page.router)
     install_handlers(app)

@@ -26,6 +26,7 @@ SECTIONS = (
     ("audit", "audit_title"),
     ("spam", "spam_title"),
     ("triage", "triage_title"),
+    ("exports", "exports_title"),
 )
 
 

@@ -23,7 +23,7 @@ from inquiry.console.admin_text import ADMIN_TEXT
 from inquiry.console.pages import Console
 from inquiry.errors import NotFound
 from inquiry.models import MAX_ROW_ID, AuditEntry, Staff, as_utc
-from inquiry.staff.inquiries_api import safe_cell
+from inquiry.staff.export_csv import safe_cell
 from inquiry.staff.search import inquiry_id_of, reference_in, references_of
 from inquiry.staff.service import StaffService
 

@@ -9,6 +9,15 @@ ADMIN_TEXT: dict[str, dict[str, str]] = {
         "mail_title": "Mail",
         "audit_title": "Audit log",
         "spam_title": "Spam",
+        "exports_title": "Exports",
+        "exports_intro": "The inquiries as a CSV file for a spreadsheet: no message bodies; "
+        "times in clinic time with their offset; North American phone numbers in national "
+        "format so that they stay text. Every download is in the audit log.",
+        "exports_columns": "Columns:",
+        "all": "All",
+        "received_since": "Received from (date)",
+        "received_until": "Received to (date, included)",
+        "bom": "For Excel (so that accents show)",
         "triage_title": "Triage",
         "rules_in_use": "Rules in use",
         "rules_path": "File",
@@ -147,6 +156,16 @@ ADMIN_TEXT: dict[str, dict[str, str]] = {
         "mail_title": "Courriels",
         "audit_title": "Journal d'audit",
         "spam_title": "Pourriels",
+        "exports_title": "Exportations",
+        "exports_intro": "Les demandes en fichier CSV pour un tableur : sans le texte des "
+        "messages ; heures de la clinique avec leur décalage ; numéros nord-américains "
+        "au format national pour qu'ils restent du texte. Chaque téléchargement figure au "
+        "journal d'audit.",
+        "exports_columns": "Colonnes :",
+        "all": "Toutes",
+        "received_since": "Reçues à partir du (date)",
+        "received_until": "Reçues jusqu'au (date, incluse)",
+        "bom": "Pour Excel (pour que les accents s'affichent)",
         "triage_title": "Triage",
         "rules_in_use": "Règles utilisées",
         "rules_path": "Fichier",
