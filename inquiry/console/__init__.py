@@ -13,6 +13,7 @@ from inquiry.console import (
     admin_audit,
     admin_exports,
     admin_mail,
+    admin_privacy,
     admin_spam,
     admin_staff,
     admin_triage,
@@ -40,7 +41,15 @@ def install(app: FastAPI) -> None:
     """Add the console's pages and its answers to signed-out and refused requests."""
     for router in (signin.router, calls.router, account.router, _static):
         app.include_router(router)
-    admin = (admin_staff, admin_mail, admin_audit, admin_spam, admin_triage, admin_exports)
+    admin = (
+        admin_staff,
+        admin_mail,
+        admin_audit,
+        admin_spam,
+        admin_triage,
+        admin_exports,
+        admin_privacy,
+    )
     for page in admin:
         app.include_router(page.router)
     install_handlers(app)

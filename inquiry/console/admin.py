@@ -27,6 +27,7 @@ SECTIONS = (
     ("spam", "spam_title"),
     ("triage", "triage_title"),
     ("exports", "exports_title"),
+    ("privacy", "privacy_title"),
 )
 
 

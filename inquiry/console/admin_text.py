@@ -9,6 +9,38 @@ ADMIN_TEXT: dict[str, dict[str, str]] = {
         "mail_title": "Mail",
         "audit_title": "Audit log",
         "spam_title": "Spam",
+        "privacy_title": "Privacy",
+        "privacy_intro": "A person's request about their information: give them everything "
+        "held about them, or erase it. Name the person by the email address or phone number "
+        "they wrote to us with, or by an inquiry reference. Both are in the audit log.",
+        "selector_kind": "Find the person by",
+        "selector_email": "Email address",
+        "selector_phone": "Phone number",
+        "selector_reference": "Inquiry reference",
+        "selector_value": "Email, phone or reference",
+        "export_html": "Export as a readable page",
+        "export_json": "Export as JSON",
+        "erase_start": "Erase…",
+        "erase_confirm_title": "Erase these inquiries?",
+        "erase_plan_intro": "Their contact details, messages, notes and copies of mail sent "
+        "are removed for good, their open call and unsent mail cancelled. The reference, the "
+        "dates and a record of who erased them and why stay.",
+        "erased_before": "erased before",
+        "plan_notes": "Staff notes",
+        "plan_attempts": "Call attempts",
+        "plan_open_tasks": "Open calls cancelled",
+        "plan_unsent_mail": "Unsent mail cancelled",
+        "plan_mail_files": "Copies of sent mail deleted",
+        "erased_by": "Who asks for the erasure",
+        "erase_reason": "Why (for example: consent withdrawn by phone)",
+        "erase_now": "Erase permanently",
+        "cancel": "Cancel",
+        "erased_done": "Erased {references}. Calls cancelled: {tasks}; mail cancelled: {mail}.",
+        "problem_invalid_selector": "Give an email address, a phone number or an inquiry "
+        "reference (INQ-…).",
+        "problem_nothing_held": "Nothing is held about this person.",
+        "problem_erase_why": "Say who asks for the erasure and why (one line, at most 500 "
+        "characters).",
         "exports_title": "Exports",
         "exports_intro": "The inquiries as a CSV file for a spreadsheet: no message bodies; "
         "times in clinic time with their offset; North American phone numbers in national "
@@ -156,6 +188,41 @@ ADMIN_TEXT: dict[str, dict[str, str]] = {
         "mail_title": "Courriels",
         "audit_title": "Journal d'audit",
         "spam_title": "Pourriels",
+        "privacy_title": "Confidentialité",
+        "privacy_intro": "La demande d'une personne au sujet de ses renseignements : lui "
+        "remettre tout ce qui est conservé à son sujet, ou l'effacer. Désignez la personne par "
+        "l'adresse courriel ou le numéro de téléphone qu'elle nous a donnés, ou par une "
+        "référence de demande. Les deux figurent au journal d'audit.",
+        "selector_kind": "Trouver la personne par",
+        "selector_email": "Adresse courriel",
+        "selector_phone": "Numéro de téléphone",
+        "selector_reference": "Référence de demande",
+        "selector_value": "Courriel, téléphone ou référence",
+        "export_html": "Exporter en page lisible",
+        "export_json": "Exporter en JSON",
+        "erase_start": "Effacer…",
+        "erase_confirm_title": "Effacer ces demandes ?",
+        "erase_plan_intro": "Leurs coordonnées, messages, notes et copies des courriels "
+        "envoyés sont supprimés définitivement, leur appel ouvert et leurs courriels non "
+        "envoyés annulés. La référence, les dates et la trace de qui les a effacées et "
+        "pourquoi restent.",
+        "erased_before": "déjà effacée",
+        "plan_notes": "Notes du personnel",
+        "plan_attempts": "Tentatives d'appel",
+        "plan_open_tasks": "Appels ouverts annulés",
+        "plan_unsent_mail": "Courriels non envoyés annulés",
+        "plan_mail_files": "Copies de courriels envoyés supprimées",
+        "erased_by": "Qui demande l'effacement",
+        "erase_reason": "Pourquoi (par exemple : consentement retiré par téléphone)",
+        "erase_now": "Effacer définitivement",
+        "cancel": "Annuler",
+        "erased_done": "Effacé : {references}. Appels annulés : {tasks} ; courriels "
+        "annulés : {mail}.",
+        "problem_invalid_selector": "Donnez une adresse courriel, un numéro de téléphone ou "
+        "une référence de demande (INQ-…).",
+        "problem_nothing_held": "Rien n'est conservé au sujet de cette personne.",
+        "problem_erase_why": "Indiquez qui demande l'effacement et pourquoi (une ligne, 500 "
+        "caractères au plus).",
         "exports_title": "Exportations",
         "exports_intro": "Les demandes en fichier CSV pour un tableur : sans le texte des "
         "messages ; heures de la clinique avec leur décalage ; numéros nord-américains "
