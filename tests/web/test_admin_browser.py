@@ -1,6 +1,6 @@
 """The admin console in headless Chromium: a colleague added who then signs in, spam
-released, the triage tester, and axe-core on every admin page in both languages, on a desktop
-and on a 390 px phone."""
+released then erased on request, the triage tester, and axe-core on every admin page in
+both languages, on a desktop and on a 390 px phone."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 EMAIL = "amira@ketaminetherapyclinic.ca"
 PASSWORD = "correct horse battery staple 42"
-ADMIN_PAGES = ("staff", "mail", "audit", "spam", "triage")
+ADMIN_PAGES = ("staff", "mail", "audit", "spam", "triage", "exports", "privacy")
 
 
 @pytest.fixture
@@ -84,6 +84,17 @@ def test_admin_pages_work_and_pass_axe_in_both_languages(
     expect(page.get_by_role("main")).to_contain_text("Robot Spam")
     page.get_by_role("button", name=f"Not spam: {spam}").click()
     expect(page.get_by_role("status")).to_contain_text("Released")
+
+    page.goto("/staff/admin/privacy")
+    page.get_by_label("Find the person by").select_option("reference")
+    page.get_by_label("Email, phone or reference").fill(spam)
+    page.get_by_role("button", name="Erase…").click()
+    expect(page.get_by_role("heading", level=2)).to_have_text("Erase these inquiries?")
+    assert accessibility_violations(page) == []
+    page.get_by_label("Who asks for the erasure").fill("The visitor, by phone")
+    page.get_by_label("Why").fill("consent withdrawn")
+    page.get_by_role("button", name="Erase permanently").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Erased {spam}.")
 
     for switch in ("Français", "English"):
         for section in ADMIN_PAGES:
