@@ -18,6 +18,7 @@ from inquiry.console import (
     admin_staff,
     admin_triage,
     calls,
+    dashboard,
     signin,
 )
 from inquiry.console.admin import install_admin_handlers
@@ -39,7 +40,7 @@ async def console_script() -> FileResponse:
 
 def install(app: FastAPI) -> None:
     """Add the console's pages and its answers to signed-out and refused requests."""
-    for router in (signin.router, calls.router, account.router, _static):
+    for router in (signin.router, calls.router, account.router, dashboard.router, _static):
         app.include_router(router)
     admin = (
         admin_staff,

@@ -9,6 +9,16 @@ ADMIN_TEXT: dict[str, dict[str, str]] = {
         "mail_title": "Mail",
         "audit_title": "Audit log",
         "spam_title": "Spam",
+        "dashboard_title": "Dashboard",
+        "calls_now": "Calls now",
+        "open_calls": "Open calls: {priority}",
+        "overdue_now": "Overdue now",
+        "crisis_30": "Crisis inquiries, last 30 days",
+        "per_day_title": "Inquiries a day by topic, last 30 days",
+        "legend": "Topics",
+        "table_view": "Table view",
+        "day": "Day",
+        "total": "Total",
         "privacy_title": "Privacy",
         "privacy_intro": "A person's request about their information: give them everything "
         "held about them, or erase it. Name the person by the email address or phone number "
@@ -188,6 +198,16 @@ ADMIN_TEXT: dict[str, dict[str, str]] = {
         "mail_title": "Courriels",
         "audit_title": "Journal d'audit",
         "spam_title": "Pourriels",
+        "dashboard_title": "Tableau de bord",
+        "calls_now": "Appels en ce moment",
+        "open_calls": "Appels ouverts : {priority}",
+        "overdue_now": "En retard maintenant",
+        "crisis_30": "Demandes de crise, 30 derniers jours",
+        "per_day_title": "Demandes par jour et par sujet, 30 derniers jours",
+        "legend": "Sujets",
+        "table_view": "Vue en tableau",
+        "day": "Jour",
+        "total": "Total",
         "privacy_title": "Confidentialité",
         "privacy_intro": "La demande d'une personne au sujet de ses renseignements : lui "
         "remettre tout ce qui est conservé à son sujet, ou l'effacer. Désignez la personne par "

@@ -117,6 +117,7 @@ TEXT: dict[str, dict[str, str]] = {
         "problem_form": "This form could not be accepted. Reload the page and try again.",
         "problem_admin": "This page is for admins.",
         "admin_link": "Admin",
+        "dashboard_link": "Dashboard",
         "not_found_title": "Not found",
         "two_factor_title": "Two-factor sign-in",
         "two_factor_on": "Two-factor sign-in is on. Recovery codes left: {left}.",
@@ -265,6 +266,7 @@ TEXT: dict[str, dict[str, str]] = {
         "problem_form": "Ce formulaire n'a pas pu être accepté. Rechargez la page et réessayez.",
         "problem_admin": "Cette page est réservée aux administrateurs.",
         "admin_link": "Administration",
+        "dashboard_link": "Tableau de bord",
         "not_found_title": "Introuvable",
         "two_factor_title": "Connexion à deux facteurs",
         "two_factor_on": "La connexion à deux facteurs est activée. Codes de récupération "

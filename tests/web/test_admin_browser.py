@@ -97,11 +97,11 @@ def test_admin_pages_work_and_pass_axe_in_both_languages(
     expect(page.get_by_role("status")).to_contain_text(f"Erased {spam}.")
 
     for switch in ("Français", "English"):
-        for section in ADMIN_PAGES:
-            page.goto(f"/staff/admin/{section}")
-            assert accessibility_violations(page) == [], section
+        for path in [*(f"/staff/admin/{section}" for section in ADMIN_PAGES), "/staff/dashboard"]:
+            page.goto(path)
+            assert accessibility_violations(page) == [], path
             wide = page.evaluate("document.documentElement.scrollWidth")
-            assert wide <= viewport["width"], f"{section} is {wide} px wide"
+            assert wide <= viewport["width"], f"{path} is {wide} px wide"
         with page.expect_navigation():
             page.get_by_role("button", name=switch).click()
     context.close()
@@ -112,4 +112,9 @@ def test_admin_pages_work_and_pass_axe_in_both_languages(
     sign_in(page, "samir@ketaminetherapyclinic.ca", password)
     expect(page.get_by_role("heading", level=1)).to_have_text("Callback queue")
     expect(page.get_by_role("link", name="Admin")).to_have_count(0)
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("img", name="Inquiries a day by topic, last 30 days")).to_be_visible()
+    page.get_by_text("Table view").click()
+    expect(page.get_by_role("table")).to_be_visible()
+    assert accessibility_violations(page) == []
     colleague.close()
