@@ -183,11 +183,18 @@ async def export_rows(engine: AsyncEngine, filters: InquiryFilter) -> AsyncItera
     """Rows of the export in short transactions of EXPORT_BATCH (never one long lock)."""
     t = inquiry_table
     columns = [t.c[name] for name in EXPORT_COLUMNS[:-1]]
+    # An inquiry's latest task (a bounced email is followed by a call): one row each.
+    latest = (
+        sa.select(sa.func.max(task_table.c.id))
+        .where(task_table.c.inquiry_id == t.c.id)
+        .correlate(t)
+        .scalar_subquery()
+    )
     after = 0
     while True:
         query = (
             sa.select(t.c.id, *columns, task_table.c.status.label("callback_status"))
-            .outerjoin(task_table, task_table.c.inquiry_id == t.c.id)
+            .outerjoin(task_table, task_table.c.id == latest)
             .where(t.c.id > after)
             .order_by(t.c.id)
             .limit(EXPORT_BATCH)
