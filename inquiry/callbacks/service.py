@@ -1,8 +1,10 @@
-"""Working the queue: claim, release, attempt, reschedule, cancel, reassign.
+"""Working the queue: claim, release, attempt, reschedule, cancel, reassign, decide.
 
 Takes the request's session and flushes; the request commits. Every change is audited. The
 inquiry follows its task through inquiry.lifecycle: the first claim puts it in progress, a
-call that reached the visitor closes it, and so on (the task's row is locked first).
+call that reached the visitor (or an email reply) closes it, and so on (the task's row is
+locked first). Pacing (inquiry.callbacks.pacing) decides which calls count toward giving up;
+an urgent task is never given up on its own but waits for an admin's decision.
 """
 
 from __future__ import annotations
