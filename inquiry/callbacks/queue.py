@@ -17,6 +17,7 @@ from inquiry.callbacks.models import (
     task_table,
 )
 from inquiry.models import inquiry_table
+from inquiry.triage.taxonomy import Priority
 
 t = task_table
 
@@ -122,3 +123,12 @@ async def linked_references(session: AsyncSession, inquiry_ids: list[int]) -> di
     for original, reference in await session.execute(query):
         linked.setdefault(original, []).append(reference)
     return linked
+
+
+async def linked_priorities(session: AsyncSession, inquiry_id: int) -> list[Priority]:
+    """The priorities of the inquiries linked to this one as duplicates."""
+    i = inquiry_table
+    query = sa.select(i.c.priority).where(
+        sa.text("inquiry.duplicate_of IS NOT NULL"), i.c.duplicate_of == inquiry_id
+    )
+    return [Priority(value) for value in await session.scalars(query)]

@@ -27,7 +27,7 @@ from inquiry.callbacks.schedule import calendar_for
 from inquiry.callbacks.tasks import channel_owed, ranking, task_owed, task_row
 from inquiry.config import Settings
 from inquiry.models import Inquiry, InquiryStatus, as_utc
-from inquiry.triage.taxonomy import Priority, Topic
+from inquiry.triage.taxonomy import PRIORITY_RANK, Priority, Topic
 
 SPAM_OVERRIDE = "triage override: spam"
 _CLOSED_WITH_INQUIRY = "inquiry closed: "
@@ -216,16 +216,44 @@ def follow_up_by(
     session.add(CallbackTask(inquiry_id=inquiry.id, **row))
 
 
+async def follow_unlink(
+    session: AsyncSession,
+    inquiry: Inquiry,
+    first: Inquiry,
+    task: CallbackTask | None,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> str | None:
+    """An inquiry unlinked from the one it duplicated (`first`, whose latest task is `task`)
+    gets the task it owes of its own (when it is not closed), and that task, if open, takes
+    the priority of what it still answers; returns what became of the unlinked one's task."""
+    assert first.id is not None
+    if task is not None and task.status in ACTIVE_STATUSES:
+        ranks = await queue.linked_priorities(session, first.id)
+        best = min([Priority(first.priority), *ranks], key=lambda p: PRIORITY_RANK[p])
+        if best.value != task.priority:
+            rerank(task, best, settings)
+        if not ranks:  # answering only its own inquiry again: in that one's channel
+            task.channel = (_channel_of(first) or Channel(task.channel)).value
+    if inquiry.status == InquiryStatus.CLOSED:
+        return None
+    topic, priority = Topic(inquiry.topic), Priority(inquiry.priority)
+    created = _owe_call(session, inquiry, topic, priority, now=now, settings=settings)
+    return "created" if created else None
+
+
 def _owes_call(inquiry: Inquiry) -> bool:
-    return (
-        channel_owed(
-            phone=inquiry.phone,
-            email=inquiry.email,
-            prefers_phone=inquiry.preferred_contact == "phone",
-            topic=Topic(inquiry.topic),
-            quarantined=False,
-        )
-        is not None
+    return _channel_of(inquiry) is not None
+
+
+def _channel_of(inquiry: Inquiry) -> Channel | None:
+    return channel_owed(
+        phone=inquiry.phone,
+        email=inquiry.email,
+        prefers_phone=inquiry.preferred_contact == "phone",
+        topic=Topic(inquiry.topic),
+        quarantined=False,
     )
 
 

@@ -37,6 +37,8 @@ class InquiryView:
     notes: list[tuple[InquiryNote, Staff]]
     history: list[tuple[StatusChange, Staff | None]]
     assignee: Staff | None
+    duplicate_of: str | None  # the reference of the inquiry this one is linked to
+    duplicates: list[str]  # the references of those linked to this one
 
 
 async def view_of(session: AsyncSession, inquiry: Inquiry) -> InquiryView:
@@ -59,13 +61,22 @@ async def view_of(session: AsyncSession, inquiry: Inquiry) -> InquiryView:
         .order_by(status_change_table.c.id)
     )
     assignee = await session.get(Staff, inquiry.assignee_id) if inquiry.assignee_id else None
+    task = await queue.task_of(session, inquiry.id)
+    first = None
+    if inquiry.duplicate_of is not None:
+        first = await queue.reference_of(session, inquiry.duplicate_of)
+        # A linked inquiry is answered by the task of the one it is linked to.
+        task = task or await queue.task_of(session, inquiry.duplicate_of)
+    linked = await queue.linked_references(session, [inquiry.id])
     return InquiryView(
         inquiry,
         list(overrides),
-        await queue.task_of(session, inquiry.id),
+        task,
         [(note, author) for note, author in notes],
         [(change, author) for change, author in history],
         assignee,
+        first,
+        linked.get(inquiry.id, []),
     )
 
 

@@ -215,6 +215,18 @@ async def not_spam(
     return InquiryDetail.of_view(await view_of(session, released))
 
 
+@router.post(
+    "/inquiries/{inquiry}/unlink",
+    response_model=InquiryDetail,
+    responses=errors(404, 409),
+)
+async def unlink(inquiry: InquiryKey, casework: CaseworkDep, session: SessionDep) -> InquiryDetail:
+    """Undo a duplicate link: the inquiry stands on its own again, with the task it owes;
+    409 transition_not_allowed when it is not linked."""
+    unlinked = await casework.unlink(inquiry)
+    return InquiryDetail.of_view(await view_of(session, unlinked))
+
+
 @router.get(
     "/exports/inquiries.csv",
     response_class=StreamingResponse,
