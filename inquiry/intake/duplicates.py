@@ -53,7 +53,7 @@ def link(
     """Link each new inquiry of the batch that duplicates an open one; returns {new id:
     the id it is linked to}. Earlier inquiries of the same batch count as open ones."""
     keys = sorted({key for c in batch if c.open for key in contact_keys_of(c.keys)})
-    if not keys:
+    if not keys or window <= timedelta(0):
         return {}
     if connection.dialect.name == "postgresql":
         connection.execute(_LOCKS, {"keys": keys})

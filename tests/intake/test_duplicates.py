@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ from inquiry.app import create_app
 from inquiry.callbacks.models import task_table
 from inquiry.config import Settings
 from inquiry.models import OutboxKind, inquiry_table, outbox_table
-from tests.conftest import valid_inquiry
+from tests.conftest import make_settings, valid_inquiry
 from tests.staff.fixtures import StaffUser, agent, clock, inquiry_detail, on_inquiry
 
 __all__ = ["agent", "clock"]  # fixtures
@@ -192,3 +193,16 @@ class TestUnlink:
         )
         missing = await on_inquiry(client, agent, "INQ-NOPE0000", "unlink")
         assert missing.status_code in (404, 422)
+
+
+class TestWithoutAWindow:
+    @pytest.fixture
+    def settings(self, database_url: str, tmp_path: Path) -> Settings:
+        return make_settings(database_url, tmp_path, duplicate_window_days=0)
+
+    async def test_a_window_of_zero_days_links_nothing(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        await submit(client, message=CRISIS)
+        await asyncio.gather(*(submit(client, message=CRISIS) for _ in range(2)))
+        assert len(await tasks(engine)) == 3
