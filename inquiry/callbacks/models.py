@@ -81,6 +81,18 @@ class CallbackTask(SQLModel, table=True):
             sqlite_where=sa.text(ACTIVE_SQL),
             postgresql_where=sa.text(ACTIVE_SQL),
         ),
+        # One channel's queue (?channel=): without it, PostgreSQL with no statistics yet sorts
+        # every active task of both channels (180 ms at 100,000 tasks) instead of walking one.
+        sa.Index(
+            "ix_callback_task_channel_queue",
+            "channel",
+            "queue_band",
+            "due_at",
+            "created_at",
+            "id",
+            sqlite_where=sa.text(ACTIVE_SQL),
+            postgresql_where=sa.text(ACTIVE_SQL),
+        ),
         # Finished work, newest first. Deliberately no index led by status: without planner
         # statistics SQLite would pick it for the queue and sort the whole backlog.
         sa.Index("ix_callback_task_closed_at", "closed_at"),

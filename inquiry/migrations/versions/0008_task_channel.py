@@ -101,6 +101,17 @@ def _task_indexes(*, channels: bool) -> None:
     op.create_index("ix_callback_task_claimed_by", "callback_task", ["claimed_by"])
     if channels:
         op.create_index("ix_callback_task_inquiry_id", "callback_task", ["inquiry_id"])
+        _channel_queue_index()
+
+
+def _channel_queue_index() -> None:
+    op.create_index(
+        "ix_callback_task_channel_queue",
+        "callback_task",
+        ["channel", *_QUEUE_COLUMNS],
+        sqlite_where=sa.text(_ACTIVE),
+        postgresql_where=sa.text(_ACTIVE),
+    )
 
 
 def _rebuild_tasks(*, channels: bool) -> None:
@@ -172,6 +183,7 @@ def upgrade() -> None:
             postgresql_where=sa.text(_ACTIVE),
         )
         op.create_index("ix_callback_task_inquiry_id", "callback_task", ["inquiry_id"])
+        _channel_queue_index()
         op.add_column(
             "inquiry", sa.Column("duplicate_of", sa.Integer(), sa.ForeignKey("inquiry.id"))
         )
@@ -217,6 +229,7 @@ def downgrade() -> None:
     op.drop_column("callback_attempt", "counted")
     op.drop_column("inquiry", "duplicate_of")
     op.drop_index("ix_callback_task_inquiry_id", table_name="callback_task")
+    op.drop_index("ix_callback_task_channel_queue", table_name="callback_task")
     op.drop_index("ix_callback_task_queue", table_name="callback_task")
     for column in _NEW_COLUMNS:
         op.drop_column("callback_task", column)
