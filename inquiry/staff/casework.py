@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inquiry.audit import Caller, record
 from inquiry.callbacks import queue
+from inquiry.callbacks.models import TaskStatus
 from inquiry.callbacks.transitions import follow_release, follow_status, follow_unlink
 from inquiry.config import Settings
 from inquiry.errors import (
@@ -33,6 +34,8 @@ from inquiry.triage import triage
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, Priority, Topic
 
 NOT_SPAM = "not spam"
+# Moves that would end or put off the inquiry's call.
+_ENDS_A_CALL = frozenset({InquiryStatus.CLOSED, InquiryStatus.WAITING})
 
 
 class Casework:
@@ -61,6 +64,12 @@ class Casework:
         """Move the inquiry as staff chose; its callback task follows (cancelled when it
         closes, put off to the end of a wait, opened again when it reopens)."""
         inquiry, task = await locked(self._session, self._lifecycle, key)
+        awaiting = task is not None and task.status == TaskStatus.AWAITING_DECISION
+        if awaiting and to in _ENDS_A_CALL and self._me.role != StaffRole.ADMIN:
+            raise Forbidden(
+                "An urgent call that ran out of attempts awaits an admin's decision: only an "
+                "admin closes its inquiry or puts it off."
+            )
         was = InquiryStatus(inquiry.status)
         ends = self._end_of_wait(until) if until is not None else None
         self._lifecycle.move(inquiry, to, reason=reason, until=ends, note=note)

@@ -16,7 +16,15 @@ from inquiry.config import Settings
 from inquiry.models import outbox_table
 from inquiry.triage.taxonomy import Topic
 from tests.conftest import make_settings
-from tests.staff.fixtures import FakeClock, StaffUser, act, inquiry_detail, seed_task, toronto
+from tests.staff.fixtures import (
+    FakeClock,
+    StaffUser,
+    act,
+    inquiry_detail,
+    on_inquiry,
+    seed_task,
+    toronto,
+)
 
 Q = "/api/v1/staff/callbacks"
 ONCALL = "oncall@ketaminetherapyclinic.ca"
@@ -312,3 +320,30 @@ class TestReschedule:
         )  # still due, and overdue, from when it came
         by_admin = await act(client, admin, task_id, "reschedule", at=monday_late, reason="x")
         assert by_admin.status_code == 200
+
+
+class TestTheInquiryOfACallAwaitingADecision:
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"status": "closed", "reason": "no_action_needed"},
+            {"status": "waiting", "until": "2026-06-10"},
+        ],
+    )
+    async def test_only_an_admin_closes_it_or_puts_it_off(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        agent: StaffUser,
+        admin: StaffUser,
+        clock: FakeClock,
+        body: dict[str, Any],
+    ) -> None:
+        inquiry_id, task_id = await seed_task(app, topic=Topic.CRISIS)
+        await out_of_attempts(client, agent, clock, task_id)
+        by_agent = await on_inquiry(client, agent, inquiry_id, "status", body)
+        assert (by_agent.status_code, by_agent.json()["error"]["code"]) == (403, "forbidden")
+        read = await client.get(f"{Q}/{task_id}", headers=agent.headers)
+        assert read.json()["status"] == "awaiting_decision"
+        by_admin = await on_inquiry(client, admin, inquiry_id, "status", body)
+        assert by_admin.status_code == 200, by_admin.text
