@@ -226,6 +226,7 @@ class CallbackService:
             moved = self._email_outcome(task, outcome, inquiry, cause, keep_open=keep_open)
         else:
             moved = await self._call_outcome(task, outcome, inquiry, cause, keep_open=keep_open)
+        moved |= await self._linked_follow(inquiry)
         await self._session.flush()
         record(
             self._session,
@@ -301,6 +302,7 @@ class CallbackService:
             task.extra_attempts += attempts
             transitions.put_off(task, self._now)
             moved = {}
+        moved |= await self._linked_follow(inquiry)
         record(
             self._session,
             self._caller,
@@ -422,7 +424,18 @@ class CallbackService:
         self, task: CallbackTask, cause: str = "callback claimed"
     ) -> dict[str, Any]:
         inquiry = await self._lifecycle.locked(task.inquiry_id)
-        return self._lifecycle.work_started(inquiry, cause)
+        moved = self._lifecycle.work_started(inquiry, cause)
+        return moved | await self._linked_follow(inquiry)
+
+    async def _linked_follow(self, inquiry: Inquiry) -> dict[str, Any]:
+        """The inquiries linked to this one follow it (its task answers them too)."""
+        assert inquiry.id is not None
+        followed = [
+            self._lifecycle.follow(linked, inquiry)
+            for linked in await self._lifecycle.linked(inquiry.id)
+        ]
+        count = sum(1 for moved in followed if moved)
+        return {"linked_moved": count} if count else {}
 
     def _settle(
         self, inquiry: Inquiry, reason: CloseReason, cause: str, *, keep_open: bool

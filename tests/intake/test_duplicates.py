@@ -162,6 +162,24 @@ class TestConcurrentDuplicates:
         assert len(await tasks(engine)) == 1
 
 
+class TestLinkedInquiriesFollow:
+    async def test_the_shared_task_moves_both_inquiries(
+        self, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        first = await submit(client)
+        second = await submit(client, message="Me again: when can I start?")
+        [task] = (await client.get(Q, headers=agent.headers)).json()["tasks"]
+        await client.post(f"{Q}/{task['id']}/claim", headers=agent.headers)
+        assert (await inquiry_detail(client, agent, second))["status"] == "in_progress"
+        await client.post(
+            f"{Q}/{task['id']}/attempts", headers=agent.headers, json={"outcome": "replied"}
+        )
+        for reference in (first, second):
+            detail = await inquiry_detail(client, agent, reference)
+            assert (detail["status"], detail["close_reason"]) == ("closed", "resolved")
+        assert detail["history"][-1]["cause"] == "linked inquiry closed"
+
+
 class TestUnlink:
     async def test_unlinking_gives_the_inquiry_its_own_task_and_the_shared_one_its_priority(
         self,
