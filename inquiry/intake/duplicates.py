@@ -120,20 +120,29 @@ def merge_task(connection: sa.Connection, first_id: int, owed: dict[str, Any]) -
 def _open_by_key(
     connection: sa.Connection, keys: list[str], batch_ids: list[int], since: datetime
 ) -> dict[str, int]:
-    """For each key, the first open inquiry (of a chain) received since `since` with it."""
+    """For each key, the first open inquiry (of a chain) received since `since` with it.
+
+    Two lookups by primary key, the keys' rows and then their inquiries: joined in one
+    statement, PostgreSQL without statistics may scan the inquiries instead.
+    """
     k, i = contact_key_table, inquiry_table
+    owners: dict[int, list[str]] = {}
+    batch = set(batch_ids)
+    for key, inquiry_id in connection.execute(
+        sa.select(k.c.key, k.c.inquiry_id).where(k.c.key.in_(keys))
+    ):
+        if inquiry_id not in batch:
+            owners.setdefault(inquiry_id, []).append(key)
+    if not owners:
+        return {}
     rows = connection.execute(
-        sa.select(k.c.key, i.c.id, i.c.duplicate_of)
-        .join(i, i.c.id == k.c.inquiry_id)
-        .where(
-            k.c.key.in_(keys),
-            sa.text(f"inquiry.{OPEN_SQL}"),
-            i.c.created_at >= since,
-            i.c.id.not_in(batch_ids),
+        sa.select(i.c.id, i.c.duplicate_of).where(
+            i.c.id.in_(list(owners)), sa.text(f"inquiry.{OPEN_SQL}"), i.c.created_at >= since
         )
     )
     found: dict[str, int] = {}
-    for key, inquiry_id, duplicate_of in rows:
+    for inquiry_id, duplicate_of in rows:
         first = duplicate_of or inquiry_id
-        found[key] = min(found.get(key, first), first)
+        for key in owners[inquiry_id]:
+            found[key] = min(found.get(key, first), first)
     return found
