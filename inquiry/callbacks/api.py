@@ -105,7 +105,7 @@ async def record_attempt(
 
 
 @router.post(
-    "/{task_id}/reschedule", response_model=CallbackTaskOut, responses=errors(404, 409, 422)
+    "/{task_id}/reschedule", response_model=CallbackTaskOut, responses=errors(403, 404, 409, 422)
 )
 async def reschedule(
     task_id: RowId, body: RescheduleIn, callbacks: CallbacksDep, caller: CallerDep

@@ -151,7 +151,7 @@ async def override_triage(
 @router.post(
     "/inquiries/{inquiry}/status",
     response_model=InquiryDetail,
-    responses=errors(404, 409, 422),
+    responses=errors(403, 404, 409, 422),
 )
 async def change_status(
     inquiry: InquiryKey, body: StatusIn, casework: CaseworkDep, session: SessionDep
