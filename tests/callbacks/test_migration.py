@@ -1,4 +1,4 @@
-"""Migration 0008 from the schema before it: existing phone tasks keep working, and back."""
+"""Migration 0010 from the schema before it: existing phone tasks keep working, and back."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ TASKS: dict[int, tuple[str | None, str, int]] = {
 }
 
 
-async def seed_0007(connection: AsyncConnection) -> None:
+async def seed_before(connection: AsyncConnection) -> None:
     await connection.execute(
         sa.insert(STAFF).values(
             id=1, email="agent@example.ca", name="", role="agent", active=True, created_at=AT
@@ -128,12 +128,12 @@ def utc(value: datetime | str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-class TestMigration0008:
+class TestMigration0010:
     @pytest.fixture
     async def migrated(self, engine: AsyncEngine) -> AsyncEngine:
         async with engine.begin() as connection:
-            await connection.run_sync(move, "downgrade", "0007")
-            await seed_0007(connection)
+            await connection.run_sync(move, "downgrade", "0009")
+            await seed_before(connection)
         async with engine.begin() as connection:
             await connection.run_sync(move, "upgrade", "head")
         return engine
@@ -173,7 +173,7 @@ class TestMigration0008:
     ) -> None:
         async with migrated.begin() as connection:
             # An email task beside a phone task on the same inquiry, and a task awaiting a
-            # decision: what 0007 could not hold.
+            # decision: what the schema before could not hold.
             await connection.execute(
                 sa.text(
                     "INSERT INTO callback_task (id, inquiry_id, channel, phone, email, name,"
@@ -212,7 +212,7 @@ class TestMigration0008:
                 sa.text("UPDATE callback_task SET status = 'awaiting_decision' WHERE id = 1")
             )
         async with migrated.begin() as connection:
-            await connection.run_sync(move, "downgrade", "0007")
+            await connection.run_sync(move, "downgrade", "0009")
         async with migrated.connect() as connection:
             tasks = await rows(connection, "SELECT id, status FROM callback_task ORDER BY id")
             attempts = await connection.scalar(sa.text("SELECT count(*) FROM callback_attempt"))

@@ -11,8 +11,8 @@ inquiry: duplicate_of, the same person's open inquiry this one is linked to.
 SQLite cannot drop a unique column constraint or make a column nullable in place: the task
 table is made again and its rows copied, with foreign keys checked at commit.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-19
 """
 
@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
