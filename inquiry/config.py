@@ -271,6 +271,12 @@ class Settings(BaseSettings):
     callback_lease_minutes: int = Field(default=15, ge=1, le=24 * 60)
     callback_retry_hours: float = Field(default=2, gt=0)  # business hours between attempts
     callback_max_attempts: int = Field(default=3, ge=1, le=20)
+    # Urgent tasks: minutes between attempts (on call, any hour) and the attempts before an
+    # admin decides; an urgent task is never given up on its own.
+    callback_retry_urgent_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    callback_max_attempts_urgent: int = Field(default=5, ge=1, le=50)
+    # A new inquiry whose email or phone matches an open one this recent is linked to it.
+    duplicate_window_days: int = Field(default=14, ge=0, le=365)
     staff_password_min_length: int = Field(default=12, ge=8, le=128)
     # zxcvbn's score a new password needs: 3 "safely unguessable", 4 "very unguessable"; 0 off.
     staff_password_min_score: int = Field(default=3, ge=0, le=4)

@@ -175,3 +175,9 @@ class InvalidStatusChange(InquiryError):
     status_code = 422
     code = "invalid_status_change"
     message = "This status change is missing something or has something it should not."
+
+
+class ReasonRequired(InquiryError):
+    status_code = 422
+    code = "reason_required"
+    message = "Give a reason: putting off an urgent or high-priority call needs one."
