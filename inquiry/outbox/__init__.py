@@ -4,7 +4,8 @@ and sent by the worker. This package is the one owner of outbox rows; everyone e
 - `owed`: what an inquiry owes, how urgent each message is, its Message-ID.
 - `queueing`: queue rows in the caller's transaction, wake the workers on commit, move
   unsent mail when a triage changes.
-- `claims`: the worker's claim, record and hand-back, under a lease.
+- `claims`: the worker's claim, lease renewal, record and hand-back (leases by the
+  database's clock).
 - `asyncpg_path`: the fast path those statements take on PostgreSQL.
 - `admin`: what `inquiry outbox` lists, counts and requeues; the backlog the metrics report.
 """
@@ -18,8 +19,10 @@ from inquiry.outbox.claims import (
     claim_due,
     claimable,
     inquiries_for,
+    new_token,
     record,
     release,
+    renew,
     urgent_waiting,
 )
 from inquiry.outbox.owed import (
@@ -60,6 +63,7 @@ __all__ = [
     "is_urgent_sql",
     "list_messages",
     "message_ids",
+    "new_token",
     "owe_on_release",
     "owe_unreachable",
     "owed_on_intake",
@@ -67,6 +71,7 @@ __all__ = [
     "owed_when_unreachable",
     "record",
     "release",
+    "renew",
     "reorder_unsent",
     "requeue",
     "transaction",
