@@ -43,13 +43,17 @@ async def test_the_statements_do_the_same_on_either_connection(
     settings = make_settings(database_url, tmp_path)
     await submit(settings, valid_inquiry(), valid_inquiry())
     now = utcnow()
-    lease = {"lease_seconds": 60}
+
     retry_at = now + timedelta(minutes=5)
     async with engine.begin() as connection:
-        by_sqlalchemy = await outbox.claim_due(connection, now=now, token="a", **lease, limit=2)
+        by_sqlalchemy = await outbox.claim_due(
+            connection, now=now, token="a", lease_seconds=60, limit=2
+        )
         inquiries_by_sqlalchemy = await outbox.inquiries_for(connection, by_sqlalchemy)
     async with outbox.transaction(engine) as connection:
-        by_transaction = await outbox.claim_due(connection, now=now, token="b", **lease, limit=2)
+        by_transaction = await outbox.claim_due(
+            connection, now=now, token="b", lease_seconds=60, limit=2
+        )
         inquiries_by_transaction = await outbox.inquiries_for(connection, by_transaction)
 
     assert len(by_sqlalchemy) == len(by_transaction) == 2
@@ -73,7 +77,9 @@ async def test_the_statements_do_the_same_on_either_connection(
         connection: outbox.Connection, messages: list[outbox.ClaimedMessage], token: str
     ) -> None:
         sent, failed = messages
-        assert await outbox.renew(connection, [sent.id, failed.id], token=token, **lease) == 2
+        assert (
+            await outbox.renew(connection, [sent.id, failed.id], token=token, lease_seconds=60) == 2
+        )
         results = [
             Result(sent, OutboxStatus.SENT),
             Result(failed, OutboxStatus.PENDING, "SMTP 451: try later", retry_at),
@@ -99,7 +105,7 @@ async def test_the_statements_do_the_same_on_either_connection(
 
     # The rest handed back, due at once, by either path.
     async with engine.begin() as connection:
-        rest = await outbox.claim_due(connection, now=now, token="c", **lease, limit=10)
+        rest = await outbox.claim_due(connection, now=now, token="c", lease_seconds=60, limit=10)
     async with outbox.transaction(engine) as connection:
         await outbox.release(connection, rest, token="c")
     assert {row[0] for row in (await outbox_rows(engine)).values()} == {"sent", "pending"}
