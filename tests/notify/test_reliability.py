@@ -835,6 +835,38 @@ class TestSeveralWorkers:
 
 
 class TestListen:
+    async def test_a_dead_message_queued_again_wakes_the_workers(
+        self, pg_database: str, tmp_path: Path
+    ) -> None:
+        from inquiry.notify import listen
+        from tests.conftest import _truncate
+
+        await _truncate(pg_database)
+        settings = make_settings(pg_database, tmp_path)
+        await submit(settings, valid_inquiry())
+        engine = create_engine(settings)
+        try:
+            async with engine.begin() as connection:
+                dead_id = await connection.scalar(
+                    sa.update(outbox_table)
+                    .where(
+                        outbox_table.c.id
+                        == sa.select(sa.func.min(outbox_table.c.id)).scalar_subquery()
+                    )
+                    .values(status="dead")
+                    .returning(outbox_table.c.id)
+                )
+        finally:
+            await engine.dispose()
+        woken = asyncio.Event()
+        async with listen.outbox_notifications(pg_database, woken.set):
+            await asyncio.wait_for(woken.wait(), 10)  # woken once on connecting
+            woken.clear()
+            args = argparse.Namespace(outbox_command="retry", id=dead_id)
+            assert await outbox_command(settings, args, io.StringIO()) == 0
+            # As a commit of new rows does: the worker looks now, not at its next poll.
+            await asyncio.wait_for(woken.wait(), 10)
+
     async def test_listener_reconnects_after_its_connection_is_killed(
         self, pg_database: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
