@@ -247,6 +247,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     max_body_bytes: int = Field(default=32 * 1024, ge=1024)
+    # Open connections plus requests in progress an `inquiry serve` process takes before it
+    # answers 503 at once (uvicorn's limit_concurrency).
+    max_connections: int = Field(default=1000, ge=1)
     rate_limit_enabled: bool = True
     rate_limit_per_ip: str = "10/minute;60/hour"
     rate_limit_per_email: str = "5/hour;20/day"
