@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -179,6 +180,48 @@ async def test_two_servers_on_one_database(postgres: str, sink: SmtpSink, tmp_pa
     taken = [c.json()["task"]["id"] for c in claims if c.json()["task"] is not None]
     assert len(taken) == len(set(taken)) == 5
     assert codes == (0, 0)
+
+
+async def test_connections_cut_under_staff_work_answer_503_never_500(
+    postgres: str, sink: SmtpSink, tmp_path: Path
+) -> None:
+    env = service_env(postgres, sink, INQUIRY_WORKER_IN_PROCESS="false")
+    serve = await asyncio.to_thread(start_serve, env, tmp_path)
+    token = await asyncio.to_thread(staff_token, env)
+    await Load(lambda: serve.base).run(count=40, concurrency=4)
+    staff = {"Authorization": f"Bearer {token}"}
+    answers: list[int] = []
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+
+            async def agent() -> None:
+                for _ in range(25):
+                    claim = await client.post(
+                        f"{serve.base}/api/v1/staff/callbacks/claim-next", headers=staff
+                    )
+                    answers.append(claim.status_code)
+                    task = claim.json().get("task") if claim.status_code == 200 else None
+                    if task is not None:
+                        attempt = await client.post(
+                            f"{serve.base}/api/v1/staff/callbacks/{task['id']}/attempts",
+                            json={"outcome": "no_answer"},
+                            headers=staff,
+                        )
+                        answers.append(attempt.status_code)
+                    listing = await client.get(
+                        f"{serve.base}/api/v1/staff/callbacks?limit=5", headers=staff
+                    )
+                    answers.append(listing.status_code)
+
+            async with cutting_connections(postgres, every=0.05) as cuts:
+                await asyncio.gather(*(agent() for _ in range(4)))
+    finally:
+        exit_code = await asyncio.to_thread(serve.process.terminate)
+    found = Counter(answers)
+    assert sum(cuts) > 0
+    assert set(found) <= {200, 503}, (found, serve.process.output()[-3000:])
+    assert found[503] > 0, found  # the cuts reached requests
+    assert exit_code == 0
 
 
 def partial_request(port: int, number: int) -> tuple[socket.socket, bytes]:
