@@ -1,4 +1,4 @@
-"""The `inquiry` command: serve, migrate, triage."""
+"""The `inquiry` command: serve, migrate, worker, outbox, backup, triage, staff, privacy."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -119,6 +120,17 @@ def _outbox(args: argparse.Namespace) -> int:
     return asyncio.run(outbox_command(_settings(), args, sys.stdout))
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from inquiry.privacy.backup import BackupRefused, backup
+
+    try:
+        size = asyncio.run(backup(_settings(), args.path))
+    except BackupRefused as error:
+        raise SystemExit(f"inquiry backup: {error}") from None
+    log.info("database copied to %s (%d bytes)", args.path, size)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="inquiry", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -145,12 +157,19 @@ def _parser() -> argparse.ArgumentParser:
     box_commands.add_parser("stats", help="count messages by status")
     box.set_defaults(handler=_outbox)
 
+    copy = commands.add_parser("backup", help="copy the SQLite database while the service runs")
+    copy.add_argument("path", type=Path, help="the new file (must not exist)")
+    copy.set_defaults(handler=_backup)
+
     commands.add_parser(
         "triage",
         help="triage JSON Lines from stdin, or measure it on a labelled file "
         "(see `inquiry triage -h`)",
     )
     commands.add_parser("staff", help="staff accounts and API tokens (see `inquiry staff -h`)")
+    commands.add_parser(
+        "privacy", help="retention purge, access requests, erasure (see `inquiry privacy -h`)"
+    )
     return parser
 
 
@@ -174,6 +193,10 @@ def _dispatch(argv: list[str]) -> int:
         from inquiry.staff.cli import run as run_staff
 
         return run_staff(argv[1:], sys.stdin, sys.stdout, _settings())
+    if argv[:1] == ["privacy"]:
+        from inquiry.privacy.cli import run as run_privacy
+
+        return run_privacy(argv[1:], sys.stdin, sys.stdout, _settings())
     args = _parser().parse_args(argv)
     handler = args.handler
     result: int = handler(args)

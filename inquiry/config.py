@@ -300,6 +300,13 @@ class Settings(BaseSettings):
     # Unset: admins in production, off in development. API tokens are exempt.
     staff_require_2fa: TwoFactorPolicy | None = None
 
+    # Retention (inquiry.privacy, run by the worker's housekeeping and `inquiry privacy
+    # purge`): quarantined spam is deleted, a closed inquiry's contact details and message
+    # are removed, and the file transport's mail files are deleted, this many days on.
+    spam_retention_days: int = Field(default=30, ge=1, le=3650)
+    retention_days: int = Field(default=365, ge=1, le=36500)
+    mail_file_retention_days: int = Field(default=30, ge=1, le=3650)
+
     # Observability: Prometheus metrics on a port of their own (unset: none), log lines as
     # text or JSON, and the API documentation (unset: public in development, off in production).
     metrics_port: int | None = Field(default=None, ge=1, le=65535)

@@ -125,6 +125,8 @@ class Inquiry(SQLModel, table=True):
     waiting_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     assignee_id: int | None = Field(default=None, foreign_key="staff.id")
     quarantine_reason: str | None = Field(default=None, max_length=32)
+    # When retention or an erasure removed its contact details and message (inquiry.privacy).
+    redacted_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
     name: str = Field(max_length=120)
     email: str | None = Field(default=None, max_length=254)

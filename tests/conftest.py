@@ -34,6 +34,7 @@ PG_ADMIN_DSN = os.environ.get(
 )
 REDIS_URL = os.environ.get("INQUIRY_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 _TABLES = (
+    "inquiry_erasure",
     "inquiry_contact_key",
     "inquiry_note",
     "inquiry_status_change",

@@ -74,6 +74,12 @@ class Lifecycle:
         """Move the inquiry as the caller chose (audited as inquiry.status); refused unless the
         table allows it."""
         current = InquiryStatus(inquiry.status)
+        if inquiry.redacted_at is not None:
+            # Nothing is left to work with, and what was added now would outlive retention.
+            raise TransitionNotAllowed(
+                "This inquiry's personal details were removed (retention or erasure): it stays "
+                "closed."
+            )
         if not allowed(current, inquiry.close_reason, to):
             if (current, to) == (CLOSED, NEW):
                 raise TransitionNotAllowed("Only an inquiry closed as spam can be released.")

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry import outbox
+from inquiry.audit import Caller
 from inquiry.config import Settings
 from inquiry.db import refresh_sqlite_statistics
 from inquiry.intake.writer import purge_expired_keys
@@ -24,6 +25,7 @@ from inquiry.notify.lease import Heartbeat, Lease
 from inquiry.notify.render import MessageRenderer, OutgoingEmail, RenderError
 from inquiry.notify.transports import DeliveryError, Mailer, WebhookSender, mailer_for
 from inquiry.outbox import ClaimedMessage, Result
+from inquiry.privacy.purge import purge
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ RECORD_RETRY_FIRST_SECONDS = 0.1
 RECORD_RETRY_MAX_SECONDS = 2.0
 RENDER_AHEAD = 4
 HOUSEKEEPING_EVERY = timedelta(minutes=10)
+# Retention periods are counted in days: once an hour is on time, and spares the database.
+PURGE_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +175,7 @@ class OutboxWorker:
         self._commits = 0  # notify() calls: rows committed since a batch was claimed ahead?
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._next_purge: datetime | None = None
 
     def notify(self) -> None:
         """New rows were committed: look now rather than at the next poll."""
@@ -209,7 +214,8 @@ class OutboxWorker:
 
     async def _housekeeping(self) -> None:
         """Chores that ride along with the worker, each on its own: expired idempotency
-        answers, and SQLite's table statistics (the claim's plan depends on them)."""
+        answers, retention (once an hour), and SQLite's table statistics (the claim's plan
+        depends on them)."""
         try:
             purged = await purge_expired_keys(self._engine, self._clock())
         except Exception:  # noqa: BLE001 - housekeeping must not stop delivery
@@ -217,6 +223,13 @@ class OutboxWorker:
         else:
             if purged:
                 log.info("purged %d expired idempotency answers", purged)
+        now = self._clock()
+        if self._next_purge is None or now >= self._next_purge:
+            self._next_purge = now + PURGE_EVERY
+            try:
+                await purge(self._engine, self._settings, Caller(None, "worker", now))
+            except Exception:  # noqa: BLE001 - housekeeping must not stop delivery
+                log.exception("the privacy purge failed; it runs again within the hour")
         try:
             await refresh_sqlite_statistics(self._engine)
         except Exception:  # noqa: BLE001 - housekeeping must not stop delivery

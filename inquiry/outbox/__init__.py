@@ -7,6 +7,7 @@ and sent by the worker. This package is the one owner of outbox rows; everyone e
 - `claims`: the worker's claim, lease renewal, record and hand-back (leases by the
   database's clock).
 - `asyncpg_path`: the fast path those statements take on PostgreSQL.
+- `erasure`: privacy duties on outbox rows: cancel unsent mail, forget recipients, delete.
 - `admin`: what `inquiry outbox` lists, counts and requeues; the backlog the metrics report.
 """
 
@@ -24,6 +25,16 @@ from inquiry.outbox.claims import (
     release,
     renew,
     urgent_waiting,
+)
+from inquiry.outbox.erasure import (
+    PERSONAL_COLUMNS,
+    TABLE,
+    cancel_unsent,
+    delete_for,
+    forget_recipients,
+    message_ids_of,
+    messages_of,
+    unsent_count,
 )
 from inquiry.outbox.owed import (
     ALERT_KINDS,
@@ -48,21 +59,28 @@ __all__ = [
     "ALERT_KINDS",
     "CLAIMED_COLUMNS",
     "OUTBOX_CHANNEL",
+    "PERSONAL_COLUMNS",
     "Backlog",
     "ClaimedMessage",
     "Connection",
     "Result",
+    "TABLE",
     "addressed",
     "backlog",
+    "cancel_unsent",
     "claim_due",
     "claimable",
     "counts",
+    "delete_for",
     "enqueue",
+    "forget_recipients",
     "inquiries_for",
     "is_urgent",
     "is_urgent_sql",
     "list_messages",
     "message_ids",
+    "message_ids_of",
+    "messages_of",
     "new_token",
     "owe_on_release",
     "owe_unreachable",
@@ -75,6 +93,7 @@ __all__ = [
     "reorder_unsent",
     "requeue",
     "transaction",
+    "unsent_count",
     "urgent_waiting",
     "wake_workers",
 ]
