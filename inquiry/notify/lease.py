@@ -101,7 +101,10 @@ class Heartbeat:
         while True:
             await asyncio.sleep(self._every)
             for lease in list(self._held):
-                await self.renew(lease)
+                try:
+                    await self.renew(lease)
+                except Exception:  # noqa: BLE001 - the heartbeat must outlive any one renewal
+                    log.exception("renewing an outbox lease failed unexpectedly")
 
     async def renew(self, lease: Lease) -> bool:
         """Extend one lease; False if the database could not be reached or it had lapsed."""
@@ -128,7 +131,8 @@ class Heartbeat:
             return False
         lease.deadline = started + self.length
         scope = lease.send_scope
-        if scope is not None:
+        # A limit already reached is ending its send (a timeout can no longer be moved then).
+        if scope is not None and not scope.expired():
             loop_now = asyncio.get_running_loop().time()
             scope.reschedule(loop_now + max(0.0, lease.send_left(now, self.margin)))
         return True
