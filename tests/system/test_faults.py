@@ -96,6 +96,12 @@ async def test_connections_cut_during_result_writes_send_no_batch_twice(
     assert len(load.accepted()) == 100
     sink.set_delay(0.005)
     worker = start_worker(env, tmp_path)
+    await asyncio.to_thread(
+        wait_until,
+        lambda: "outbox worker started" in worker.output(),
+        timeout=60,
+        what="the worker started",
+    )
     async with cutting_connections(postgres, every=0.25) as cuts:
         await asyncio.to_thread(
             wait_until, lambda: len(sink.message_ids()) >= 150, timeout=90, what="150 sent"
