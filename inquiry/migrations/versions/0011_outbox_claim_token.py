@@ -6,16 +6,16 @@ renewed while a batch is sent, so the lease's end changes under the worker: each
 its rows with a token instead, and writes only to rows that still carry it. Rows being sent
 while the schema changes carry none: they return when their lease lapses, as after a crash.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-05
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
