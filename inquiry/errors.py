@@ -52,6 +52,16 @@ class StorageUnavailable(InquiryError):
     message = "The inquiry could not be stored just now. Please try again, or call the clinic."
 
 
+class DatabaseUnavailable(InquiryError):
+    """The database could not be reached, or the connection was lost mid-request: the
+    request's transaction did not complete (unless the connection was lost while it
+    committed, which nobody can tell)."""
+
+    status_code = 503
+    code = "database_unavailable"
+    message = "The service cannot reach its database just now. Please try again."
+
+
 # Callback queue and staff
 
 

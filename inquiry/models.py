@@ -195,7 +195,10 @@ class OutboxMessage(SQLModel, table=True):
     urgent: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # The database's time at which the worker's claim lapses, and the claim's own token: only
+    # the claim that holds a row writes its result (inquiry.outbox.claims).
     claimed_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    claim_token: str | None = Field(default=None, max_length=32)
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     sent_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
