@@ -3,9 +3,9 @@
 Runs inside the intake writer's transaction, after the batch's inquiries are inserted and
 before their tasks are. A new inquiry whose email or phone key (inquiry.contacts) matches an
 inquiry still new, in progress or waiting, received within INQUIRY_DUPLICATE_WINDOW_DAYS, is
-linked to it (to the first of a chain, so links never nest). It owes no task of its own:
-the open task takes the higher priority of the two and answers both. When the inquiry it is
-linked to has no open task, the new one keeps its own.
+linked to it (to the first of a chain, so links never nest) when the names share a word too.
+It owes no task of its own: the open task takes the higher priority of the two and answers
+both. When the inquiry it is linked to has no open task, the new one keeps its own.
 
 Two submissions from one person at once must make one task, whichever process stores them.
 SQLite has one writer at a time. PostgreSQL takes a transaction-scoped advisory lock per
@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from inquiry.callbacks.models import ACTIVE_STATUSES, Channel, task_table
-from inquiry.contacts import EMAIL_KEY, PHONE_KEY
+from inquiry.contacts import EMAIL_KEY, NAME_KEY, PHONE_KEY
 from inquiry.models import as_utc, contact_key_table, inquiry_table
 
 OPEN_SQL = "status IN ('new', 'in_progress', 'waiting')"
@@ -47,6 +47,11 @@ def contact_keys_of(keys: Sequence[str]) -> list[str]:
     return [key for key in keys if key.startswith((EMAIL_KEY, PHONE_KEY))]
 
 
+def name_keys_of(keys: Sequence[str]) -> list[str]:
+    """The keys of the words of a person's name."""
+    return [key for key in keys if key.startswith(NAME_KEY)]
+
+
 def link(
     connection: sa.Connection, batch: Sequence[Candidate], *, now: datetime, window: timedelta
 ) -> dict[int, int]:
@@ -58,16 +63,22 @@ def link(
     if connection.dialect.name == "postgresql":
         connection.execute(_LOCKS, {"keys": keys})
     stored = _open_by_key(connection, keys, [c.inquiry_id for c in batch], now - window)
+    names = _name_keys(connection, set(stored.values()))
     links: dict[int, int] = {}
     for candidate in batch:
         own = contact_keys_of(candidate.keys)
         if not candidate.open or not own:
             continue
-        matches = [stored[key] for key in own if key in stored]
+        # A shared address or number alone is not the same person (a family's email, a
+        # parent writing for a child): the names must share a word too, or a crisis would be
+        # answered on someone else's call.
+        own_names = set(name_keys_of(candidate.keys))
+        matches = [stored[key] for key in own if key in stored and names[stored[key]] & own_names]
         if matches:
             links[candidate.inquiry_id] = min(matches)
         # Later inquiries of the batch link to this one's first, or to this one.
         first = links.get(candidate.inquiry_id, candidate.inquiry_id)
+        names.setdefault(first, own_names)
         for key in own:
             stored.setdefault(key, first)
     if links:
@@ -115,6 +126,22 @@ def merge_task(connection: sa.Connection, first_id: int, owed: dict[str, Any]) -
     if changes:
         connection.execute(sa.update(t).where(t.c.id == task.id).values(**changes))
     return True
+
+
+def _name_keys(connection: sa.Connection, inquiry_ids: set[int]) -> dict[int, set[str]]:
+    """The name-word keys of each of these inquiries (each has at least one)."""
+    names: dict[int, set[str]] = {inquiry_id: set() for inquiry_id in inquiry_ids}
+    if not inquiry_ids:
+        return names
+    k = contact_key_table
+    rows = connection.execute(
+        sa.select(k.c.key, k.c.inquiry_id).where(
+            k.c.inquiry_id.in_(list(inquiry_ids)), k.c.key.startswith(NAME_KEY, autoescape=True)
+        )
+    )
+    for key, inquiry_id in rows:
+        names[inquiry_id].add(key)
+    return names
 
 
 def _open_by_key(

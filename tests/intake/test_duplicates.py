@@ -97,6 +97,26 @@ class TestLinking:
         await submit(client, email="new@example.ca", phone="+1 (416) 555-0199")
         assert [row[0] for row in await tasks(engine)] == [first]
 
+    async def test_another_name_at_the_same_address_is_another_person(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        # A family's shared address: the crisis is answered on its own call, to its own number.
+        first = await submit(client, name="Marie Tremblay")
+        crisis = await submit(
+            client, name="Sam Gagnon", message=CRISIS, topic=None, phone="416-555-0123"
+        )
+        assert [row[:3] for row in await tasks(engine)] == [
+            (first, "email", "normal"),
+            (crisis, "phone", "urgent"),
+        ]
+
+    async def test_a_shared_name_word_is_enough(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        first = await submit(client, name="Marie Tremblay")
+        await submit(client, name="marie", message=CRISIS, topic=None)
+        assert [row[:3] for row in await tasks(engine)] == [(first, "phone", "urgent")]
+
     @pytest.mark.parametrize("how", ["closed", "old"])
     async def test_no_link_to_a_closed_or_an_old_inquiry(
         self, client: httpx.AsyncClient, engine: AsyncEngine, how: str

@@ -192,7 +192,8 @@ def inquiry_body(number: int, **changes: object) -> dict[str, object]:
     body: dict[str, object] = {
         "name": "Marie Tremblay",
         "email": f"visitor{number}@example.ca",
-        "phone": "(416) 555-0199",
+        # A number of each visitor's own: visitors sharing one would be linked as one person.
+        "phone": f"(416) 555-{1000 + number % 9000:04d}",
         "preferred_contact": "phone",
         "callback_window": "morning",
         "voicemail_ok": True,
