@@ -156,6 +156,7 @@ class TestTwoFactorInBrowser:
         page = desktop.new_page()
         page.goto("/staff")
         sign_in(page)
+        page.get_by_role("link", name="My account").click()
         page.get_by_role("link", name="Two-factor sign-in").click()
         no_violations(page)
         page.get_by_role("button", name="Set up an authenticator app").click()
