@@ -25,6 +25,7 @@ import orjson
 
 from inquiry.config import EmailDetail, Settings
 from inquiry.models import OutboxKind, as_utc
+from inquiry.triage import reason_categories
 
 _TOPIC_LABEL = {
     "crisis": "Crisis",
@@ -305,7 +306,11 @@ class MessageRenderer:
                 f"Message-ID: {message_id}\r\n",
                 "Auto-Submitted: auto-generated\r\n",
             ]
-            if outbox_kind is OutboxKind.ADMIN_NOTIFICATION and inquiry["email"]:
+            if (
+                outbox_kind is OutboxKind.ADMIN_NOTIFICATION
+                and inquiry["email"]
+                and self._settings.admin_email_detail is EmailDetail.FULL
+            ):
                 lines += self._reply_to_visitor(inquiry)
             parts = (_quoted_printable(text), _quoted_printable(html))
             boundary = _boundary(parts)
@@ -354,12 +359,14 @@ class MessageRenderer:
     def _context(self, inquiry: Mapping[str, Any], language: str) -> dict[str, Any]:
         settings = self._settings
         received = as_utc(inquiry["created_at"]).astimezone(self._clinic_time)
+        reasons = json.loads(inquiry["triage_reasons"] or "[]")
         return {
             **self._globals,
             "i": _Fields(inquiry),
             "heading": f"New inquiry {inquiry['reference']}",
             "received": received.strftime("%Y-%m-%d %H:%M %Z"),
-            "reasons": json.loads(inquiry["triage_reasons"] or "[]"),
+            "reasons": reasons,
+            "reason_categories": reason_categories(reasons),
             "full": settings.admin_email_detail is EmailDetail.FULL,
             "link": staff_link(settings, inquiry["reference"]),
             "resources": settings.crisis_resources[language],
