@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from inquiry.callbacks.models import attempt_table, task_table
+from inquiry.callbacks.models import Channel, attempt_table, task_table
 from inquiry.models import inquiry_table, staff_table
 from inquiry.triage.taxonomy import Topic
 from tests.console.fixtures import Browser
@@ -139,6 +139,21 @@ class TestCallScreen:
         actions = [a for a, _, _ in await audit_actions(app)]
         assert actions.count("callback.read") == 2
         assert actions.count("inquiry.read") == 2
+
+    async def test_an_email_task_offers_the_email_outcomes_and_no_phone(
+        self, app: FastAPI, console: Browser
+    ) -> None:
+        inquiry_id, task_id = await seed_task(app, phone=None, channel=Channel.EMAIL)
+        await console.post(f"/staff/tasks/{task_id}/claim")
+        page = await console.get(f"/staff/tasks/{task_id}")
+        assert 'href="tel:' not in page.text
+        assert '<a href="mailto:visitor@example.ca">' in page.text
+        assert "Email reply" in page.text
+        buttons = re.findall(r'name="outcome" value="([a-z_]+)"', page.text)
+        assert buttons == ["replied", "no_reply_needed", "bounced"]
+        await console.post(f"/staff/tasks/{task_id}/attempt", {"outcome": "replied"})
+        inquiry = await inquiry_row(app, inquiry_id)
+        assert (inquiry.status, inquiry.close_reason) == ("closed", "resolved")
 
     async def test_no_answer_with_a_note_then_reached_closes_the_inquiry(
         self, app: FastAPI, console: Browser, clock: FakeClock
