@@ -48,7 +48,7 @@ PROBLEMS = frozenset(
         "override_empty",
     }
 )
-DONE = frozenset({"status", "note", "assign", "triage", "not_spam"})
+DONE = frozenset({"status", "note", "assign", "triage", "not_spam", "unlink"})
 
 
 def page_of(reference: str, **query: str) -> Response:
@@ -124,9 +124,12 @@ async def _step(console: Console, reference: str, done: str, step: Awaitable[obj
         await step
     except InquiryError as error:
         await console.session.rollback()
-        code = error.code if error.code in PROBLEMS else "transition_not_allowed"
-        return page_of(reference, problem=code)
+        return page_of(reference, problem=_code(error))
     return page_of(reference, done=done)
+
+
+def _code(error: InquiryError) -> str:
+    return error.code if error.code in PROBLEMS else "transition_not_allowed"
 
 
 def _casework(console: Console) -> Casework:
@@ -207,3 +210,19 @@ async def not_spam(reference: Reference, console: ConsoleDep) -> Response:
     await console.form()
     step = _casework(console).release(reference)
     return await _step(console, reference, "not_spam", step)
+
+
+@router.post("/inquiries/{reference}/unlink")
+async def unlink(reference: Reference, console: ConsoleDep) -> Response:
+    """Undo a duplicate link: this inquiry stands on its own again, with the task it owes.
+
+    Posted from either page of the link; `back` names the one to return to.
+    """
+    form = await console.form()
+    back = str(form.get("back", ""))[:40] or reference
+    try:
+        await _casework(console).unlink(reference)
+    except InquiryError as error:
+        await console.session.rollback()
+        return page_of(back, problem=_code(error))
+    return page_of(back, done="unlink")

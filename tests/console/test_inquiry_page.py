@@ -173,6 +173,30 @@ class TestActions:
         assert "New patient, Normal → Billing, Normal: Asked for receipts" in page.text
 
 
+class TestLinked:
+    async def test_a_duplicate_is_shown_on_both_pages_and_unlinked_from_the_first(
+        self, app: FastAPI, client: httpx.AsyncClient, console: Browser
+    ) -> None:
+        first = await submitted(client)
+        second = await submitted(client, message="Me again: could someone call me back?")
+        assert (await stored(app, second)).duplicate_of == (await stored(app, first)).id
+        page = await console.get(f"/staff/inquiries/{second}")
+        assert f'A duplicate of <a href="/staff/inquiries/{first}">' in page.text
+        page = await console.get(f"/staff/inquiries/{first}")
+        assert f'Its duplicate <a href="/staff/inquiries/{second}">' in page.text
+        assert f'aria-label="Unlink {second}"' in page.text
+        answer = await console.post(f"/staff/inquiries/{second}/unlink", {"back": first})
+        assert answer.headers["location"] == f"/staff/inquiries/{first}?done=unlink"
+        assert (await stored(app, second)).duplicate_of is None
+        assert await count(app, task_table, (await stored(app, second)).id) == 1
+        assert "No linked inquiry." in (await console.get(f"/staff/inquiries/{first}")).text
+        again = await console.post(f"/staff/inquiries/{second}/unlink", {"back": first})
+        assert (
+            again.headers["location"] == f"/staff/inquiries/{first}?problem=transition_not_allowed"
+        )
+        assert "inquiry.unlink" in [a for a, _, _ in await audit_actions(app)]
+
+
 class TestAdmin:
     async def test_an_admin_assigns_any_colleague(
         self, app: FastAPI, client: httpx.AsyncClient, browser_client: Browser, agent2: StaffUser
