@@ -172,7 +172,7 @@ class TestMorningOfCalls:
     def test_my_account_french_and_a_password_change_signs_out_the_other_sessions(
         self, live_server: str, agent: str, browser: Browser, desktop: BrowserContext
     ) -> None:
-        elsewhere = browser.new_context(viewport=DESKTOP, base_url=live_server)  # type: ignore[arg-type]
+        elsewhere = browser.new_context(viewport=DESKTOP, base_url=live_server)
         other = elsewhere.new_page()
         other.goto("/staff")
         sign_in(other)
