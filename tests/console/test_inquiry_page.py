@@ -74,7 +74,7 @@ class TestReading:
         assert "Waiting to be sent" in page.text
         assert "No attempt yet." in page.text
         assert re.search(r'href="/staff/tasks/\d+"', page.text)
-        shown = {"Close", "Wait on the visitor", "Assign to me", "Add note", "Correct the triage"}
+        shown = {"Mark in progress", "Close", "Wait on the visitor", "Assign to me", "Add note"}
         assert shown <= set(buttons(page.text))
         assert "Not spam" not in buttons(page.text)
         assert "inquiry.read" in [a for a, _, _ in await audit_actions(app)]
