@@ -15,7 +15,7 @@ loaded), on SQLite (a temporary file) and PostgreSQL (a throwaway database on 12
 Then, on a database seeded as inquiries_bench.py seeds it (inquiries in every status with
 their tasks and contact keys, 100,000 by default), the pages that find and show inquiries:
   - the inquiry page:  GET /staff/inquiries/{reference} (a different inquiry each time)
-  - search by phone:   GET /staff/search?q=(416) 234-5678 (one match: the 303 to its page)
+  - search by phone:   GET /staff/search?q=(416) 234-5678 (the 303 to its page, or a list)
   - search by name:    GET /staff/search?q=<full name> (a list of matches, or the 303)
   - the inquiries list: GET /staff/inquiries?status=in_progress (its first page of 50)
 
@@ -105,14 +105,18 @@ async def measure_finding(settings: Settings, count: int, iterations: int) -> di
                 row = rows[rng.randrange(len(rows))]
                 phone = httpx.QueryParams({"q": inquiries_bench._spoken(row["phone"])})
                 name = httpx.QueryParams({"q": row["name"]})
-                found = await client.get(f"/staff/search?{name}", headers=cookie)
+                # One match answers 303, several 200: seeded phones and names repeat.
+                by_phone = await client.get(f"/staff/search?{phone}", headers=cookie)
+                by_name = await client.get(f"/staff/search?{name}", headers=cookie)
                 times = {
                     "inquiry page": await timed(
                         client, f"/staff/inquiries/{row['reference']}", cookie
                     ),
-                    "search phone": await timed(client, f"/staff/search?{phone}", cookie, 303),
+                    "search phone": await timed(
+                        client, f"/staff/search?{phone}", cookie, by_phone.status_code
+                    ),
                     "search name": await timed(
-                        client, f"/staff/search?{name}", cookie, found.status_code
+                        client, f"/staff/search?{name}", cookie, by_name.status_code
                     ),
                     "inquiries list": await timed(
                         client, "/staff/inquiries?status=in_progress", cookie
