@@ -77,7 +77,11 @@ class TestMorningOfCalls:
         self, live_server: str, agent: str, desktop: BrowserContext
     ) -> None:
         routine = submit(live_server, name="Marie Tremblay")
-        submit(live_server, name="Sam Crisis", message=CRISIS, topic=None, phone="416-555-0123")
+        # Another person (another address): the same one's would be linked to the first.
+        submit(
+            live_server, name="Sam Crisis", message=CRISIS, topic=None, phone="416-555-0123",
+            email="sam@example.ca",
+        )  # fmt: skip
         page = desktop.new_page()
 
         # The "Open in the inquiry service" link of an admin email, opened signed out.
