@@ -198,7 +198,8 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     # CA bundle to trust for the relay (tests use their own); the system store by default.
     smtp_ca_file: Path | None = None
-    admin_email_detail: EmailDetail = EmailDetail.FULL
+    # Mailboxes hold no health information unless asked: the inquiry page has the rest.
+    admin_email_detail: EmailDetail = EmailDetail.SUMMARY
 
     # Urgent alerts: crisis always, clinical when asked.
     oncall_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 
 from inquiry.auth import CONSOLE_PATH
-from inquiry.console import account, calls, signin
+from inquiry.console import account, calls, finding, inquiries, signin
 from inquiry.console.pages import install_handlers
 
 STATIC = Path(__file__).parent / "static"
@@ -27,6 +27,13 @@ async def console_script() -> FileResponse:
 
 def install(app: FastAPI) -> None:
     """Add the console's pages and its answers to signed-out and refused requests."""
-    for router in (signin.router, calls.router, account.router, _static):
+    for router in (
+        signin.router,
+        calls.router,
+        finding.router,
+        inquiries.router,
+        account.router,
+        _static,
+    ):
         app.include_router(router)
     install_handlers(app)

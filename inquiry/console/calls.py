@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from inquiry.auth import CONSOLE_PATH
@@ -105,7 +105,7 @@ async def call_screen(
         view=view,
         task=task,
         inquiry=inquiry.inquiry,
-        reasons=_reasons(inquiry.inquiry.triage_reasons),
+        reasons=reasons_of(inquiry.inquiry.triage_reasons),
         active=active,
         mine=held_by == console.staff.id,
         held_by_other=held_by is not None and held_by != console.staff.id,
@@ -156,25 +156,6 @@ async def reschedule(task_id: RowId, console: ConsoleDep) -> Response:
     return refused or redirect(CONSOLE_PATH, notice="rescheduled")
 
 
-@router.get("/inquiries/{reference}", response_class=HTMLResponse)
-async def inquiry_page(
-    reference: Annotated[str, Path(max_length=40)], console: ConsoleDep
-) -> HTMLResponse:
-    """The inquiry that admin emails and on-call alerts link to: what it is, and its task."""
-    try:
-        view = await StaffInquiries(console.session, console.settings, console.caller).read(
-            reference
-        )
-    except NotFound:
-        return console.page("staff/problem.html", 404, problem="problem_not_found")
-    return console.page(
-        "staff/inquiry.html",
-        inquiry=view.inquiry,
-        task=view.task,
-        reasons=_reasons(view.inquiry.triage_reasons),
-    )
-
-
 def _screen(task_id: int, **query: str) -> Response:
     return redirect(f"{CONSOLE_PATH}/tasks/{task_id}", **query)
 
@@ -197,7 +178,7 @@ _PROBLEMS = {
 }
 
 
-def _reasons(stored: str) -> list[str]:
+def reasons_of(stored: str) -> list[str]:
     try:
         reasons = json.loads(stored)
     except ValueError:

@@ -27,6 +27,7 @@ from inquiry.callbacks.models import Channel
 from inquiry.callbacks.tasks import channel_owed
 from inquiry.config import EmailDetail, Settings
 from inquiry.models import OutboxKind, as_utc
+from inquiry.triage import reason_categories
 from inquiry.triage.taxonomy import Topic
 
 _TOPIC_LABEL = {
@@ -308,7 +309,11 @@ class MessageRenderer:
                 f"Message-ID: {message_id}\r\n",
                 "Auto-Submitted: auto-generated\r\n",
             ]
-            if outbox_kind is OutboxKind.ADMIN_NOTIFICATION and inquiry["email"]:
+            if (
+                outbox_kind is OutboxKind.ADMIN_NOTIFICATION
+                and inquiry["email"]
+                and self._settings.admin_email_detail is EmailDetail.FULL
+            ):
                 lines += self._reply_to_visitor(inquiry)
             parts = (_quoted_printable(text), _quoted_printable(html))
             boundary = _boundary(parts)
@@ -359,12 +364,14 @@ class MessageRenderer:
     def _context(self, inquiry: Mapping[str, Any], language: str) -> dict[str, Any]:
         settings = self._settings
         received = as_utc(inquiry["created_at"]).astimezone(self._clinic_time)
+        reasons = json.loads(inquiry["triage_reasons"] or "[]")
         return {
             **self._globals,
             "i": _Fields(inquiry),
             "heading": f"New inquiry {inquiry['reference']}",
             "received": received.strftime("%Y-%m-%d %H:%M %Z"),
-            "reasons": json.loads(inquiry["triage_reasons"] or "[]"),
+            "reasons": reasons,
+            "reason_categories": reason_categories(reasons),
             "full": settings.admin_email_detail is EmailDetail.FULL,
             "link": staff_link(settings, inquiry["reference"]),
             "resources": settings.crisis_resources[language],

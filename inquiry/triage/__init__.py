@@ -1,6 +1,6 @@
 """Triage: topic, priority and crisis flag for every inquiry (a pure, deterministic function)."""
 
-from inquiry.triage.classify import TriageResult, triage
+from inquiry.triage.classify import TriageResult, reason_categories, triage
 from inquiry.triage.rules import (
     Rules,
     RulesError,
@@ -19,6 +19,7 @@ __all__ = [
     "TriageResult",
     "default_rules",
     "load_rules",
+    "reason_categories",
     "reload_rules",
     "triage",
     "use_rules",

@@ -58,6 +58,15 @@ def _quoted(label: str, phrases: list[str]) -> list[str]:
     return [f'{label}: "{phrase}"' for phrase in dict.fromkeys(phrases)][:_MAX_REASON_TERMS]
 
 
+def reason_categories(reasons: list[str]) -> list[str]:
+    """The reasons without the visitor's words they quote: 'crisis phrase', not the phrase
+    (for mail, which must carry no health information)."""
+    return list(dict.fromkeys(_QUOTE.sub("", str(reason)) for reason in reasons))
+
+
+_QUOTE = re.compile(r': ".*"$', re.DOTALL)
+
+
 def _hint_reason(hint: Topic | None, topic: Topic) -> list[str]:
     if hint is None:
         return []
