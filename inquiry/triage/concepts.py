@@ -64,8 +64,9 @@ class ConceptMatcher:
     spelling_regex: re.Pattern[str] | None
     concepts: re.Pattern[str]
     names: dict[str, tuple[str, str]]  # group -> (concept, level)
-    context: re.Pattern[str] | None
-    rules: dict[str, ContextRule]  # group -> rule
+    # One regex per rule: in a single alternation a shorter trigger of one rule would hide the
+    # longer trigger of another at the same place.
+    context: tuple[tuple[re.Pattern[str], ContextRule], ...]
     breaks: re.Pattern[str]
 
     def normalise(self, text: str) -> str:
@@ -80,12 +81,9 @@ class ConceptMatcher:
         found = list(self.concepts.finditer(text))
         if not found:
             return []
-        triggers: list[tuple[int, int, ContextRule]] = []
-        if self.context is not None:
-            triggers = [
-                (m.start(), m.end(), self.rules[m.lastgroup or ""])
-                for m in self.context.finditer(text)
-            ]
+        triggers = [
+            (m.start(), m.end(), rule) for regex, rule in self.context for m in regex.finditer(text)
+        ]
         cuts = [m.start() for m in self.breaks.finditer(text)]
         return [self._mention(text, match, triggers, cuts) for match in found]
 
@@ -119,7 +117,8 @@ class ConceptMatcher:
                 distance = text.count(" ", end, t_start + 1) - 1
                 applies = rule.direction != "forward"
             else:
-                # An idiom may overlap the mention: it is the phrase around it.
+                # Overlapping words belong to the mention ("not" in "not worth living"); only
+                # an idiom is the phrase around it.
                 distance = 0
                 applies = rule.effect == "idiom"
             if applies and distance <= rule.window:
@@ -158,13 +157,10 @@ def build_concept_matcher(
         spelling_regex=spelling_regex,
         concepts=re.compile(_named("c", [body for _, _, body in concepts], before, after)),
         names={f"c{index}": (name, level) for index, (name, level, _) in enumerate(concepts)},
-        context=re.compile(_named("x", [body for *_, body in context], before, after))
-        if context
-        else None,
-        rules={
-            f"x{index}": ContextRule(effect, direction, window, whole)
-            for index, (effect, direction, window, whole, _) in enumerate(context)
-        },
+        context=tuple(
+            (re.compile(before + body + after), ContextRule(effect, direction, window, whole))
+            for effect, direction, window, whole, body in context
+        ),
         # A sentence end, or a word that turns the clause ("but", "mais").
         breaks=re.compile(f"[.!?;\\n]|{before}{clause_breaks}{after}"),
     )
