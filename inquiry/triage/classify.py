@@ -142,12 +142,16 @@ def _result(topic: Topic, language: Language, reasons: list[str]) -> TriageResul
 
 
 def _topic(
-    rules: Rules, probabilities: dict[Topic, float], hint: Topic | None
+    rules: Rules, probabilities: dict[Topic, float], spam_score: float, hint: Topic | None
 ) -> tuple[Topic, float]:
     """The most probable topic but crisis; the hint is a bonus, never lowering clinical."""
     ranked = sorted(_RANKED, key=lambda topic: -probabilities[topic])
     best = ranked[0]
-    if best == Topic.SPAM and probabilities[best] < rules.spam_model_threshold:
+    # Quarantining a real visitor is worse than letting an advert through: spam needs the
+    # model to be sure, or the rules' advertising signals as well.
+    if best == Topic.SPAM and not (
+        probabilities[best] >= rules.spam_model_threshold or spam_score >= rules.spam_threshold
+    ):
         best = ranked[1]
     if hint is not None and best not in (Topic.CLINICAL, Topic.SPAM):
         bonus = math.exp(rules.hint_bonus)
@@ -188,7 +192,7 @@ def triage(
         reasons = [POSSIBLE_RISK, *risk, f"learned model: crisis {crisis_p:.2f}", *cancelled]
         return _result(Topic.CLINICAL, language, reasons + _hint_reason(hint, Topic.CLINICAL))
 
-    topic, probability = _topic(rules, probabilities, hint)
+    topic, probability = _topic(rules, probabilities, reading.spam_score, hint)
     if topic == Topic.SPAM:
         reasons = _quoted("spam signal", reading.spam_terms)
         if reading.links:

@@ -29,7 +29,7 @@ DEFAULT_CORPUS = Path("tests/triage/corpus.jsonl")
 # Regularisation (inverse strength), the fewest inquiries a feature must occur in to be
 # learned, the smallest weight kept, and the extra weight of a crisis line in the loss: a
 # missed crisis costs more than a false alarm.
-DEFAULT_C = 8.0
+DEFAULT_C = 30.0
 DEFAULT_MIN_COUNT = 2
 DEFAULT_PRUNE = 0.02
 DEFAULT_CRISIS_WEIGHT = 1.0
