@@ -106,9 +106,12 @@ def read(subject: str, message: str, rules: Rules) -> Reading:
     )
 
 
-def model_features(reading: Reading) -> set[str]:
-    """The model's input: the text's n-grams and, as named signals, what the rules found."""
+def model_features(reading: Reading, hint: Topic | None = None) -> set[str]:
+    """The model's input: the text's n-grams and, as named signals, what the rules found and
+    the topic the visitor chose."""
     features = ngrams(reading.text)
+    if hint is not None:
+        features.add(f"@hint {hint}")
     for mention in reading.mentions:
         state = "counted" if mention.counts else "cancelled"
         features.add(f"@concept {mention.concept} {state}")
@@ -149,9 +152,10 @@ def _topic(
     best = ranked[0]
     # Quarantining a real visitor is worse than letting an advert through: spam needs the
     # model to be sure, or the rules' advertising signals as well.
-    if best == Topic.SPAM and not (
-        probabilities[best] >= rules.spam_model_threshold or spam_score >= rules.spam_threshold
-    ):
+    sure = probabilities[best] >= rules.spam_model_threshold
+    signalled = spam_score >= rules.spam_threshold
+    likely = probabilities[best] >= (1 + rules.spam_model_threshold) / 3 and spam_score >= 2
+    if best == Topic.SPAM and not (sure or signalled or likely):
         best = ranked[1]
     if hint is not None and best not in (Topic.CLINICAL, Topic.SPAM):
         bonus = math.exp(rules.hint_bonus)
@@ -181,7 +185,7 @@ def triage(
         reasons = reasons[:_MAX_REASON_TERMS] + _hint_reason(hint, Topic.CRISIS) + cancelled
         return _result(Topic.CRISIS, language, reasons)
 
-    probabilities = rules.model.probabilities(model_features(reading))
+    probabilities = rules.model.probabilities(model_features(reading, hint))
     risk = [mention.reason() for mention in counted]
     crisis_p = probabilities[Topic.CRISIS]
     if crisis_p >= rules.crisis_threshold:

@@ -23,7 +23,7 @@ from inquiry.triage.detector import Classifier, Trainer
 from inquiry.triage.labelled import LabelledInquiry, read_labelled
 from inquiry.triage.model import DEFAULT_MODEL_PATH, LinearModel, model_document
 from inquiry.triage.rules import Rules, RulesError, default_rules, load_rules
-from inquiry.triage.taxonomy import Topic
+from inquiry.triage.taxonomy import VISITOR_TOPICS, Topic
 
 DEFAULT_CORPUS = Path("tests/triage/corpus.jsonl")
 # Regularisation (inverse strength), the fewest inquiries a feature must occur in to be
@@ -36,6 +36,10 @@ DEFAULT_CRISIS_WEIGHT = 1.0
 _DECIMALS = 4
 
 log = logging.getLogger(__name__)
+
+
+def _hint(topic: Topic | None) -> Topic | None:
+    return topic if topic in VISITOR_TOPICS else None
 
 
 def fit(
@@ -52,7 +56,10 @@ def fit(
     from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
-    documents = [sorted(model_features(read(c.subject, c.message, rules))) for c in cases]
+    documents = [
+        sorted(model_features(read(c.subject, c.message, rules), _hint(c.visitor_topic)))
+        for c in cases
+    ]
     counts = Counter(feature for features in documents for feature in features)
     vocabulary = sorted(feature for feature, count in counts.items() if count >= min_count)
     column = {feature: index for index, feature in enumerate(vocabulary)}
