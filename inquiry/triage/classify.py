@@ -24,6 +24,8 @@ _DOMAIN = re.compile(r"[.](?:com|net|org|biz|info|xyz|ru|io|co|ca|example)(?![a-
 # Enough evidence for staff without burying the deciding phrase.
 _MAX_REASON_TERMS = 3
 POSSIBLE_RISK = "possible risk: review today"
+# Spam the model finds likely, backed by two points of advertising signals.
+_LIKELY_SPAM = 0.6
 NO_TERMS = "no topic terms matched"
 # Topics a hint or the model may settle on once crisis is ruled out.
 _RANKED = (
@@ -145,21 +147,32 @@ def _result(topic: Topic, language: Language, reasons: list[str]) -> TriageResul
 
 
 def _topic(
-    rules: Rules, probabilities: dict[Topic, float], spam_score: float, hint: Topic | None
+    rules: Rules,
+    probabilities: dict[Topic, float],
+    reading: Reading,
+    hint: Topic | None,
 ) -> tuple[Topic, float]:
     """The most probable topic but crisis; the hint is a bonus, never lowering clinical."""
+    spam_score = reading.spam_score
+    has_terms = bool(reading.topic_terms)
     ranked = sorted(_RANKED, key=lambda topic: -probabilities[topic])
     best = ranked[0]
     # Quarantining a real visitor is worse than letting an advert through: spam needs the
     # model to be sure, or the rules' advertising signals as well.
     sure = probabilities[best] >= rules.spam_model_threshold
     signalled = spam_score >= rules.spam_threshold
-    likely = probabilities[best] >= (1 + rules.spam_model_threshold) / 3 and spam_score >= 2
+    likely = probabilities[best] >= _LIKELY_SPAM and spam_score >= 2
     if best == Topic.SPAM and not (sure or signalled or likely):
         best = ranked[1]
     if hint is not None and best not in (Topic.CLINICAL, Topic.SPAM):
         bonus = math.exp(rules.hint_bonus)
-        if probabilities[hint] * bonus > probabilities[best]:
+        # General is the fallback: the visitor's choice says more. With no topic term in the
+        # message the choice stands too, unless the model is sure.
+        if (
+            best == Topic.GENERAL
+            or probabilities[hint] * bonus > probabilities[best]
+            or (not has_terms and probabilities[best] < rules.crisis_threshold)
+        ):
             best = hint
     return best, probabilities[best]
 
@@ -188,7 +201,8 @@ def triage(
     probabilities = rules.model.probabilities(model_features(reading, hint))
     risk = [mention.reason() for mention in counted]
     crisis_p = probabilities[Topic.CRISIS]
-    if crisis_p >= rules.crisis_threshold:
+    threshold = rules.cancelled_threshold if cancelled and not counted else rules.crisis_threshold
+    if crisis_p >= threshold:
         reasons = [f"learned model: crisis wording ({crisis_p:.2f})", *risk, *cancelled]
         return _result(Topic.CRISIS, language, reasons + _hint_reason(hint, Topic.CRISIS))
     # Doubt escalates: risk or distress short of a crisis is read by a clinician today.
@@ -196,7 +210,7 @@ def triage(
         reasons = [POSSIBLE_RISK, *risk, f"learned model: crisis {crisis_p:.2f}", *cancelled]
         return _result(Topic.CLINICAL, language, reasons + _hint_reason(hint, Topic.CLINICAL))
 
-    topic, probability = _topic(rules, probabilities, reading.spam_score, hint)
+    topic, probability = _topic(rules, probabilities, reading, hint)
     if topic == Topic.SPAM:
         reasons = _quoted("spam signal", reading.spam_terms)
         if reading.links:

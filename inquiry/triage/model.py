@@ -35,7 +35,8 @@ class LinearModel:
         rows = [row for row in map(table.get, features) if row is not None]
         scale = 1 / math.sqrt(len(features)) if features else 0.0
         if rows:
-            sums = [sum(column) for column in zip(*rows, strict=True)]
+            # fsum is exact, so the result does not depend on the order of the set.
+            sums = [math.fsum(column) for column in zip(*rows, strict=True)]
             logits = [b + s * scale for b, s in zip(self.bias, sums, strict=True)]
         else:
             logits = list(self.bias)

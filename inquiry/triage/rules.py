@@ -97,6 +97,8 @@ class ModelSection(_Strict):
 
     note: str = ""
     crisis_threshold: float = Field(gt=0, le=1)
+    # A text whose every concept mention was cancelled ("I don't want to die") needs more.
+    cancelled_threshold: float = Field(gt=0, le=1)
     risk_threshold: float = Field(gt=0, le=1)
     spam_threshold: float = Field(gt=0, le=1)
     hint_bonus: float = Field(ge=0)
@@ -149,6 +151,7 @@ class Rules:
     scanner: Scanner
     model: LinearModel
     crisis_threshold: float
+    cancelled_threshold: float
     risk_threshold: float
     spam_model_threshold: float
     hint_bonus: float
@@ -210,6 +213,7 @@ def _compile(document: RulesFile, source: str, model: LinearModel) -> Rules:
         scanner=scanner,
         model=model,
         crisis_threshold=document.model.crisis_threshold,
+        cancelled_threshold=document.model.cancelled_threshold,
         risk_threshold=document.model.risk_threshold,
         spam_model_threshold=document.model.spam_threshold,
         hint_bonus=document.model.hint_bonus,

@@ -90,9 +90,7 @@ def fit(
         row_values = tuple(round(float(coef[t][index]), _DECIMALS) for t in range(len(topics)))
         if max(abs(value) for value in row_values) >= prune:
             table[feature] = row_values
-    return LinearModel(
-        topics=topics, bias=tuple(round(b, _DECIMALS) for b in bias), weights=table
-    )
+    return LinearModel(topics=topics, bias=tuple(round(b, _DECIMALS) for b in bias), weights=table)
 
 
 def learned_classifier(rules: Rules, model: LinearModel) -> Classifier:

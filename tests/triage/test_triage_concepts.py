@@ -69,7 +69,7 @@ class TestContext:
             ("I was suicidal ten years ago and have been stable since", "history"),
             ("J'ai eu des idées noires il y a cinq ans, c'est derrière moi", "history"),
             ("Do you treat patients with suicidal depression?", "hypothetical"),
-            ("Est-ce que des antécédents suicidaires m'excluent du traitement?", "history"),
+            ("Est-ce que des antécédents suicidaires m'excluent du traitement?", "hypothetical"),
             ("Ce trafic va me tuer, je serai en retard", "idiom"),
         ],
     )
