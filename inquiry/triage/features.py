@@ -5,6 +5,8 @@ normalised text: letter pieces are what let the model read a typo or a texting f
 word it stands for. Apostrophes are dropped ("don't" and "dont" are one word).
 """
 
+from functools import lru_cache
+
 # Every character that is not a letter or a digit separates words.
 _SEPARATE = bytes(
     code if chr(code).isascii() and (chr(code).isalnum() or code == 39) else 32
@@ -19,14 +21,20 @@ def words(text: str) -> list[str]:
     return raw.decode("ascii").split()
 
 
+@lru_cache(maxsize=1 << 16)
+def _pieces(token: str) -> frozenset[str]:
+    """The word itself and its letter pieces: worked out once per distinct word."""
+    padded = f"<{token}>"
+    length = len(padded)
+    found = {"w " + token}
+    for size in _LETTER_SIZES:
+        found.update(padded[i : i + size] for i in range(length - size + 1))
+    return frozenset(found)
+
+
 def ngrams(text: str) -> set[str]:
     """Return the feature names of normalised text."""
     tokens = words(text)
-    found = {"w " + token for token in tokens}
-    found.update(f"b {a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
-    for token in set(tokens):
-        padded = f"<{token}>"
-        length = len(padded)
-        for size in _LETTER_SIZES:
-            found.update(padded[i : i + size] for i in range(length - size + 1))
+    found = {f"b {a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)}
+    found.update(*map(_pieces, set(tokens)))
     return found

@@ -4,6 +4,9 @@ Training (inquiry/triage/train.py, with scikit-learn) writes the weights as JSON
 beside rules.json. Run time needs no library: the logit of each topic is its bias plus the sum
 of the weights of the features present, scaled by 1/sqrt(number of features) as in training;
 the softmax of the logits gives probabilities. Only features with a weight are stored.
+
+Weights are whole numbers of 1/SCALE (four decimals): sums of integers are exact, so the result
+does not depend on the order the features come in, and adding integers is fast.
 """
 
 import json
@@ -14,7 +17,8 @@ from pathlib import Path
 from inquiry.triage.taxonomy import Topic
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("model.json")
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2
+SCALE = 10_000
 
 
 class ModelError(ValueError):
@@ -27,16 +31,15 @@ class LinearModel:
 
     topics: tuple[Topic, ...]
     bias: tuple[float, ...]
-    weights: dict[str, tuple[float, ...]]
+    weights: dict[str, tuple[int, ...]]  # in units of 1/SCALE
 
     def probabilities(self, features: set[str]) -> dict[Topic, float]:
         """Return the probability of each topic for a set of feature names."""
         table = self.weights
         rows = [row for row in map(table.get, features) if row is not None]
-        scale = 1 / math.sqrt(len(features)) if features else 0.0
+        scale = 1 / (SCALE * math.sqrt(len(features))) if features else 0.0
         if rows:
-            # fsum is exact, so the result does not depend on the order of the set.
-            sums = [math.fsum(column) for column in zip(*rows, strict=True)]
+            sums = map(sum, zip(*rows, strict=True))
             logits = [b + s * scale for b, s in zip(self.bias, sums, strict=True)]
         else:
             logits = list(self.bias)
@@ -46,6 +49,11 @@ class LinearModel:
         return {topic: value / total for topic, value in zip(self.topics, exps, strict=True)}
 
 
+def empty_model() -> LinearModel:
+    """A model that knows nothing (every topic equally likely): what training starts from."""
+    return LinearModel(topics=tuple(Topic), bias=(0.0,) * len(Topic), weights={})
+
+
 def _parse(data: object) -> LinearModel:
     if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
         raise ValueError(f"expected an object with format {MODEL_FORMAT}")
@@ -53,9 +61,11 @@ def _parse(data: object) -> LinearModel:
     if sorted(topics) != sorted(Topic):
         raise ValueError("topics must list every triage topic once")
     bias = tuple(float(value) for value in data["bias"])
-    weights: dict[str, tuple[float, ...]] = {}
+    weights: dict[str, tuple[int, ...]] = {}
     for feature, row in data["weights"].items():
-        values = tuple(float(value) for value in row)
+        if not all(type(value) is int for value in row):
+            raise ValueError(f"feature {feature!r}: weights must be whole numbers")
+        values = tuple(row)
         if len(values) != len(topics):
             raise ValueError(f"feature {feature!r} has {len(values)} weights, not {len(topics)}")
         weights[feature] = values

@@ -21,7 +21,13 @@ from pathlib import Path
 from inquiry.triage.classify import TriageResult, model_features, read, triage
 from inquiry.triage.detector import Classifier, Trainer
 from inquiry.triage.labelled import LabelledInquiry, read_labelled
-from inquiry.triage.model import DEFAULT_MODEL_PATH, LinearModel, model_document
+from inquiry.triage.model import (
+    DEFAULT_MODEL_PATH,
+    SCALE,
+    LinearModel,
+    empty_model,
+    model_document,
+)
 from inquiry.triage.rules import Rules, RulesError, default_rules, load_rules
 from inquiry.triage.taxonomy import VISITOR_TOPICS, Topic
 
@@ -33,7 +39,7 @@ DEFAULT_C = 30.0
 DEFAULT_MIN_COUNT = 2
 DEFAULT_PRUNE = 0.02
 DEFAULT_CRISIS_WEIGHT = 1.0
-_DECIMALS = 4
+_DECIMALS = 4  # of the biases; weights are whole numbers of 1/SCALE
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +91,10 @@ def fit(
     for row, label in enumerate(model.classes_):
         coef[label] = list(model.coef_[row]) if len(model.classes_) > 2 else []
         bias[label] = float(model.intercept_[row]) if len(model.classes_) > 2 else 0.0
-    table: dict[str, tuple[float, ...]] = {}
+    table: dict[str, tuple[int, ...]] = {}
     for index, feature in enumerate(vocabulary):
-        row_values = tuple(round(float(coef[t][index]), _DECIMALS) for t in range(len(topics)))
-        if max(abs(value) for value in row_values) >= prune:
+        row_values = tuple(round(float(coef[t][index]) * SCALE) for t in range(len(topics)))
+        if max(abs(value) for value in row_values) >= prune * SCALE:
             table[feature] = row_values
     return LinearModel(topics=topics, bias=tuple(round(b, _DECIMALS) for b in bias), weights=table)
 
@@ -132,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        rules = load_rules(args.rules) if args.rules else default_rules()
+        # The rules read the corpus; the model they carry plays no part in training.
+        rules = load_rules(args.rules, model=empty_model())
         lines = args.corpus.read_text(encoding="utf-8").splitlines()
     except (RulesError, OSError) as exc:
         log.error("error: %s", exc)

@@ -111,9 +111,9 @@ class TestModelFile:
         ("content", "message"),
         [
             ("{", r"not valid JSON"),
-            ('{"format": 9}', r"not a triage model: expected an object with format 1"),
+            ('{"format": 9}', r"not a triage model: expected an object with format 2"),
             (
-                '{"format": 1, "topics": ["crisis"], "bias": [0], "weights": {}}',
+                '{"format": 2, "topics": ["crisis"], "bias": [0], "weights": {}}',
                 r"every triage topic",
             ),
         ],
