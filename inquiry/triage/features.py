@@ -1,6 +1,6 @@
 """The n-gram features the learned model reads, the same at training and at run time.
 
-Words, word pairs and the 3- to 5-letter pieces of each word (with its edges) of the
+Words, word pairs and the 4-letter pieces of each word (with its edges) of the
 normalised text: letter pieces are what let the model read a typo or a texting form like the
 word it stands for. Apostrophes are dropped ("don't" and "dont" are one word).
 """
@@ -12,7 +12,7 @@ _SEPARATE = bytes(
     code if chr(code).isascii() and (chr(code).isalnum() or code == 39) else 32
     for code in range(256)
 )
-_LETTER_SIZES = (3, 4, 5)
+_LETTER_SIZES = (4,)
 
 
 def words(text: str) -> list[str]:

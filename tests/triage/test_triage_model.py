@@ -26,7 +26,7 @@ class TestFeatures:
 
     def test_ngrams_hold_words_pairs_and_letter_pieces(self) -> None:
         found = ngrams(" want die")
-        assert {"w want", "w die", "b want die", "<wa", "<wan", "<want", "ant>"} <= found
+        assert {"w want", "w die", "b want die", "<wan", "want", "ant>", "<die", "die>"} <= found
 
     def test_rule_signals_are_features(self) -> None:
         reading = read("", "I was suicidal years ago; how much is an infusion?", default_rules())
