@@ -198,7 +198,12 @@ def triage(
         reasons = reasons[:_MAX_REASON_TERMS] + _hint_reason(hint, Topic.CRISIS) + cancelled
         return _result(Topic.CRISIS, language, reasons)
 
-    probabilities = rules.model.probabilities(model_features(reading, hint))
+    features = model_features(reading, hint)
+    if not any(feature.startswith("w ") for feature in features):
+        # No word at all (empty, emoji, punctuation): nothing for the model to read.
+        reasons = [NO_TERMS, *_hint_reason(hint, hint or Topic.GENERAL), *cancelled]
+        return _result(hint or Topic.GENERAL, language, reasons)
+    probabilities = rules.model.probabilities(features)
     risk = [mention.reason() for mention in counted]
     crisis_p = probabilities[Topic.CRISIS]
     threshold = rules.cancelled_threshold if cancelled and not counted else rules.crisis_threshold

@@ -150,8 +150,9 @@ class TestReload:
         data = packaged()
         data["crisis"]["concepts"]["ideation"]["terms"].append("purple elephant")
         custom = load_rules(write(tmp_path, data))
-        assert triage("", "purple elephant", rules=custom).crisis
-        assert not triage("", "purple elephant").crisis
+        message = "Is the purple elephant parking lot open on Sunday?"
+        assert triage("", message, rules=custom).crisis
+        assert not triage("", message).crisis
 
 
 class TestAlternation:
