@@ -2,20 +2,23 @@
 # The inquiry service: `docker build -t inquiry .` then see deploy/README.md.
 ARG PYTHON_IMAGE=python:3.11-slim
 
-# Build wheels for the project and its dependencies, and install them into a venv
-# that the runtime stage copies whole. The venv lives at the same path in both stages
-# because its scripts carry that path in their shebangs.
+# Install the locked dependencies, then the project, into a venv that the runtime stage
+# copies whole. The venv lives at the same path in both stages because its scripts carry
+# that path in their shebangs. Every package comes from requirements.lock with its hash
+# checked (.ci/lock writes it), so two builds of one commit install the same files.
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 RUN python -m venv /opt/venv
+COPY requirements.lock ./
+RUN /opt/venv/bin/pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY pyproject.toml ./
 COPY inquiry/ ./inquiry/
 # Non-editable: the package (migrations included, as package data) lands in site-packages.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels . \
-    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels inquiry
+# Its build backend is the locked setuptools already in the venv: nothing is fetched here.
+RUN /opt/venv/bin/pip install --no-cache-dir --no-index --no-deps --no-build-isolation .
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.middleware.cors import CORSMiddleware
 
-from inquiry import __version__, api_docs, health
+from inquiry import __version__, api_docs, console, health
 from inquiry.callbacks import api as callbacks_api
 from inquiry.config import Settings
 from inquiry.db import create_engine, create_transactor
@@ -25,7 +26,7 @@ from inquiry.intake.service import IntakeService
 from inquiry.intake.writer import InquiryWriter
 from inquiry.logs import ACCESS_LOG
 from inquiry.metrics import Metrics
-from inquiry.middleware import FORM_TYPES, JSON_TYPES, RequestGuard
+from inquiry.middleware import FORM_TYPES, JSON_TYPES, RequestGuard, document_body_limit
 from inquiry.models import utcnow
 from inquiry.notify.worker import OutboxWorker
 from inquiry.observability.server import MetricsServer
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             writers=1 if settings.is_sqlite else min(4, settings.database_pool_size),
             batch_max=settings.write_batch_max,
             message_domain=settings.message_domain,
+            duplicate_window=timedelta(days=settings.duplicate_window_days),
             on_commit=worker.notify if worker else lambda: None,
         )
         limiter = SubmissionLimiter(settings)
@@ -156,7 +158,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.receipts = Receipts(secret)
 
     def openapi() -> dict[str, Any]:
-        return intake_api.document_request_body(FastAPI.openapi(app))
+        document = intake_api.document_request_body(FastAPI.openapi(app))
+        return document_body_limit(document, settings.max_body_bytes)
 
     app.openapi = openapi  # type: ignore[method-assign]
     install_error_handlers(app)
@@ -172,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(staff_api.admin)
     app.include_router(staff_inquiries_api.router)
     app.include_router(callbacks_api.router)
+    console.install(app)
     api_docs.install(app, settings.api_docs_mode)
 
     app.add_middleware(

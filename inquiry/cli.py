@@ -1,4 +1,4 @@
-"""The `inquiry` command: serve, migrate, triage."""
+"""The `inquiry` command: serve, migrate, worker, outbox, backup, triage, staff, privacy."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -34,7 +35,13 @@ def serve_settings(host: str | None, port: int | None) -> Settings:
     return _settings(**{name: value for name, value in given.items() if value is not None})
 
 
+# How long an idle keep-alive connection is kept between requests.
+KEEP_ALIVE_SECONDS = 5
+
+
 def _serve(args: argparse.Namespace) -> int:
+    import signal
+
     import uvicorn
 
     from inquiry.app import create_app, load_triage_rules
@@ -60,6 +67,12 @@ def _serve(args: argparse.Namespace) -> int:
     # load fell from ~80 ms to ~25 ms, and throughput rose by a fifth.
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
+    # uvicorn finishes the requests in hand on SIGTERM or SIGINT, then raises the signal again
+    # with the handlers it found, which by default ends the process as killed by it (exit
+    # 143). The shutdown was clean: these handlers take the signal, and serve exits 0.
+    stopped_by: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda received, _: stopped_by.append(received))
     uvicorn.run(
         app,
         host=host,
@@ -68,7 +81,16 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,  # keep ours: uvicorn's loggers propagate to it
         proxy_headers=False,  # client addresses come from INQUIRY_TRUSTED_PROXIES only
         server_header=False,
+        # Beyond this many open connections and requests in progress, new requests get a
+        # 503 at once instead of exhausting file descriptors and memory. uvicorn has no
+        # timeout for a request's headers or body: the reverse proxy cuts slow clients off
+        # (deploy/nginx.conf.sample, docs/operations.md).
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        h11_max_incomplete_event_size=16 * 1024,  # headers, where the h11 parser is used
     )
+    if stopped_by:
+        log.info("stopped cleanly on signal %d", stopped_by[0])
     return 0
 
 
@@ -98,6 +120,17 @@ def _outbox(args: argparse.Namespace) -> int:
     return asyncio.run(outbox_command(_settings(), args, sys.stdout))
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from inquiry.privacy.backup import BackupRefused, backup
+
+    try:
+        size = asyncio.run(backup(_settings(), args.path))
+    except BackupRefused as error:
+        raise SystemExit(f"inquiry backup: {error}") from None
+    log.info("database copied to %s (%d bytes)", args.path, size)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="inquiry", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -124,12 +157,19 @@ def _parser() -> argparse.ArgumentParser:
     box_commands.add_parser("stats", help="count messages by status")
     box.set_defaults(handler=_outbox)
 
+    copy = commands.add_parser("backup", help="copy the SQLite database while the service runs")
+    copy.add_argument("path", type=Path, help="the new file (must not exist)")
+    copy.set_defaults(handler=_backup)
+
     commands.add_parser(
         "triage",
         help="triage JSON Lines from stdin, or measure it on a labelled file "
         "(see `inquiry triage -h`)",
     )
     commands.add_parser("staff", help="staff accounts and API tokens (see `inquiry staff -h`)")
+    commands.add_parser(
+        "privacy", help="retention purge, access requests, erasure (see `inquiry privacy -h`)"
+    )
     return parser
 
 
@@ -153,6 +193,10 @@ def _dispatch(argv: list[str]) -> int:
         from inquiry.staff.cli import run as run_staff
 
         return run_staff(argv[1:], sys.stdin, sys.stdout, _settings())
+    if argv[:1] == ["privacy"]:
+        from inquiry.privacy.cli import run as run_privacy
+
+        return run_privacy(argv[1:], sys.stdin, sys.stdout, _settings())
     args = _parser().parse_args(argv)
     handler = args.handler
     result: int = handler(args)

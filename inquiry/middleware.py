@@ -10,6 +10,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,7 +85,7 @@ class RequestGuard:
         token = REQUEST_ID.set(request_id)
         if path.startswith("/forms/"):
             page_headers = self.embeddable
-        elif path.startswith(STAFF_PATHS):
+        elif path.startswith(STAFF_PATHS) or path == "/staff":
             page_headers = self.staff
         else:
             page_headers = self.not_embeddable
@@ -181,6 +182,20 @@ def _request_id(scope: Scope) -> str:
                 return given
             break
     return secrets.token_hex(16)
+
+
+def document_body_limit(document: dict[str, Any], max_body_bytes: int) -> dict[str, Any]:
+    """Declare the guard's 413 on every operation of an OpenAPI document: it bounds the body
+    of any request, before a route is matched."""
+    answer = {
+        "description": f"payload_too_large: the body is over {max_body_bytes} bytes",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("413", answer)
+    return document
 
 
 def _has_body(scope: Scope) -> bool:

@@ -34,6 +34,7 @@ PG_ADMIN_DSN = os.environ.get(
 )
 REDIS_URL = os.environ.get("INQUIRY_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 _TABLES = (
+    "inquiry_erasure",
     "inquiry_contact_key",
     "inquiry_note",
     "inquiry_status_change",
@@ -246,8 +247,8 @@ def running_server(folder: Path, extra_env: dict[str, str]) -> Iterator[LiveServ
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
         server.output = log.read_text(errors="replace")
-    # uvicorn re-raises SIGTERM after a graceful shutdown, as a well-behaved process should.
-    assert process.returncode in (0, -signal.SIGTERM), server.output
+    # A clean shutdown on SIGTERM exits 0: process managers report nothing failed.
+    assert process.returncode == 0, server.output
     assert "Finished server process" in server.output
 
 

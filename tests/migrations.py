@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 import inquiry.callbacks.models
 import inquiry.lifecycle.models
+import inquiry.privacy.models
 import inquiry.staff.models  # noqa: F401 - registers every table with SQLModel.metadata
 from inquiry.db import MIGRATIONS_DIR
 

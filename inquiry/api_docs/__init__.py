@@ -34,8 +34,7 @@ def install(app: FastAPI, mode: ApiDocs) -> None:
     if mode is ApiDocs.OFF:
         return
     prefix = "/staff" if mode is ApiDocs.STAFF else ""
-    # The staff console's session cookie, scoped to /staff, will sign staff in here as well;
-    # until then it is an API token, as for the rest of the staff API.
+    # Under /staff the console's session cookie signs staff in here, as an API token does.
     guard = [Depends(authenticate)] if mode is ApiDocs.STAFF else []
     assets = f"{prefix}/docs/assets"
     router = APIRouter(include_in_schema=False)

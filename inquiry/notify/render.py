@@ -23,8 +23,11 @@ from zoneinfo import ZoneInfo
 import jinja2
 import orjson
 
+from inquiry.callbacks.models import Channel
+from inquiry.callbacks.tasks import channel_owed
 from inquiry.config import EmailDetail, Settings
 from inquiry.models import OutboxKind, as_utc
+from inquiry.triage.taxonomy import Topic
 
 _TOPIC_LABEL = {
     "crisis": "Crisis",
@@ -346,6 +349,8 @@ class MessageRenderer:
             return f"{subject} — {label}" if label else subject
         if kind is OutboxKind.URGENT_ALERT:
             return f"[URGENT] {topic} — {reference} — call back now"
+        if kind is OutboxKind.CALLBACK_DECISION:
+            return f"[URGENT] {topic} — {reference} — not reached: an admin must decide"
         subject = _VISITOR_SUBJECT[(kind, language)].format(reference=reference)
         if kind is OutboxKind.VISITOR_ACKNOWLEDGEMENT and inquiry["crisis"]:
             subject = f"{_CRISIS_FIRST[language]} — {subject}"
@@ -367,6 +372,7 @@ class MessageRenderer:
             "phone": settings.clinic_phone,
             "window": _WINDOW[language].get(inquiry["callback_window"], ""),
             "greeting_name": greeting_name(inquiry["name"]),
+            "follow_up": follow_up(inquiry),
         }
 
     def webhook_payload(self, inquiry: Mapping[str, Any]) -> bytes:
@@ -391,6 +397,19 @@ class MessageRenderer:
 # be the clinic sending a stranger's text; other names get a greeting without one.
 _GREETING_NAME = re.compile(r"(?:[^\W\d_]|['’-])+(?: (?:[^\W\d_]|['’-])+){0,3}")
 _GREETING_NAME_MAX = 40
+
+
+def follow_up(inquiry: Mapping[str, Any]) -> str:
+    """How the visitor will hear from the clinic, as its task's channel says: "phone" or
+    "email". An inquiry owing no task is answered by email."""
+    channel = channel_owed(
+        phone=inquiry["phone"],
+        email=inquiry["email"],
+        prefers_phone=inquiry["preferred_contact"] == "phone",
+        topic=Topic(inquiry["topic"]),
+        quarantined=False,
+    )
+    return (channel or Channel.EMAIL).value
 
 
 def greeting_name(name: str) -> str:

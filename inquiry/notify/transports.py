@@ -20,6 +20,7 @@ import aiosmtplib
 import httpx
 
 from inquiry.config import MailTransport, Settings, SmtpSecurity
+from inquiry.mail_files import PARTIAL_SUFFIX, file_name
 from inquiry.notify.render import OutgoingEmail
 
 
@@ -212,15 +213,14 @@ class FileMailer:
         """Nothing to do: each file stands alone."""
 
     async def send(self, email: OutgoingEmail) -> None:
-        name = email.message_id.strip("<>").replace("/", "_") + ".eml"
-        self._pending.append((name, email.data))
+        self._pending.append((file_name(email.message_id), email.data))
 
 
 def _write_all(folder: Path, files: list[tuple[str, bytes]]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files:
         # Named by Message-ID and renamed into place: a re-send replaces, never duplicates.
-        partial = folder / (name + ".tmp")
+        partial = folder / (name + PARTIAL_SUFFIX)
         with open(partial, "wb") as file:
             file.write(data)
             file.flush()

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inquiry.models import OutboxStatus, as_utc, inquiry_table, outbox_table
+from inquiry.outbox.queueing import wake_workers
 
 # Sent rows are every message ever sent: counting them would read the whole history.
 BACKLOG_STATUSES = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD)
@@ -70,7 +71,8 @@ async def counts(engine: AsyncEngine) -> dict[str, int]:
 
 
 async def requeue(engine: AsyncEngine, message_pk: int, *, now: datetime) -> bool:
-    """Queue a dead message again, with a fresh lifetime (its queue time restarts now)."""
+    """Queue a dead message again, with a fresh lifetime (its queue time restarts now), and
+    wake the workers when that commits (PostgreSQL; on SQLite they find it at their next poll)."""
     table = outbox_table
     async with engine.begin() as connection:
         result = await connection.execute(
@@ -83,4 +85,7 @@ async def requeue(engine: AsyncEngine, message_pk: int, *, now: datetime) -> boo
                 claimed_until=None,
             )
         )
-        return bool(result.rowcount)
+        if not result.rowcount:
+            return False
+        await connection.run_sync(wake_workers)
+        return True

@@ -15,6 +15,7 @@ from inquiry.errors import (
     WrongPassword,
 )
 from inquiry.http_errors import errors
+from inquiry.query_params import refuse_unknown_query
 from inquiry.staff.account import Guards, MyAccount
 from inquiry.staff.passwords import PasswordChecks
 from inquiry.staff.schemas import (
@@ -29,11 +30,21 @@ from inquiry.staff.two_factor import TwoFactor
 PREFIX = "/api/v1/staff/me"
 
 # Enrolling a second factor is what a session that still owes one may do.
-enrolling = APIRouter(prefix=PREFIX, tags=["staff"], dependencies=[Depends(authenticate)])
+enrolling = APIRouter(
+    prefix=PREFIX,
+    tags=["staff"],
+    dependencies=[Depends(authenticate), Depends(refuse_unknown_query)],
+    responses=errors(422),  # an unknown query parameter
+)
 router = APIRouter(
     prefix=PREFIX,
     tags=["staff"],
-    dependencies=[Depends(authenticate), Depends(require_second_factor)],
+    dependencies=[
+        Depends(authenticate),
+        Depends(require_second_factor),
+        Depends(refuse_unknown_query),
+    ],
+    responses=errors(422),  # an unknown query parameter
 )
 
 

@@ -62,6 +62,7 @@ before_second_factor = APIRouter(
     prefix=PREFIX,
     tags=["staff"],
     dependencies=[Depends(authenticate), Depends(refuse_unknown_query)],
+    responses=errors(422),  # an unknown query parameter
 )
 admin = APIRouter(
     prefix=PREFIX,
@@ -72,6 +73,7 @@ admin = APIRouter(
         Depends(require_admin),
         Depends(refuse_unknown_query),
     ],
+    responses=errors(422),  # an unknown query parameter
 )
 
 

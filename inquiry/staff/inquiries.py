@@ -37,6 +37,8 @@ class InquiryView:
     notes: list[tuple[InquiryNote, Staff]]
     history: list[tuple[StatusChange, Staff | None]]
     assignee: Staff | None
+    duplicate_of: str | None  # the reference of the inquiry this one is linked to
+    duplicates: list[str]  # the references of those linked to this one
 
 
 async def view_of(session: AsyncSession, inquiry: Inquiry) -> InquiryView:
@@ -59,13 +61,22 @@ async def view_of(session: AsyncSession, inquiry: Inquiry) -> InquiryView:
         .order_by(status_change_table.c.id)
     )
     assignee = await session.get(Staff, inquiry.assignee_id) if inquiry.assignee_id else None
+    task = await queue.task_of(session, inquiry.id)
+    first = None
+    if inquiry.duplicate_of is not None:
+        first = await queue.reference_of(session, inquiry.duplicate_of)
+        # A linked inquiry is answered by the task of the one it is linked to.
+        task = task or await queue.task_of(session, inquiry.duplicate_of)
+    linked = await queue.linked_references(session, [inquiry.id])
     return InquiryView(
         inquiry,
         list(overrides),
-        await queue.task_of(session, inquiry.id),
+        task,
         [(note, author) for note, author in notes],
         [(change, author) for change, author in history],
         assignee,
+        first,
+        linked.get(inquiry.id, []),
     )
 
 
@@ -183,11 +194,18 @@ async def export_rows(engine: AsyncEngine, filters: InquiryFilter) -> AsyncItera
     """Rows of the export in short transactions of EXPORT_BATCH (never one long lock)."""
     t = inquiry_table
     columns = [t.c[name] for name in EXPORT_COLUMNS[:-1]]
+    # An inquiry's latest task (a bounced email is followed by a call): one row each.
+    latest = (
+        sa.select(sa.func.max(task_table.c.id))
+        .where(task_table.c.inquiry_id == t.c.id)
+        .correlate(t)
+        .scalar_subquery()
+    )
     after = 0
     while True:
         query = (
             sa.select(t.c.id, *columns, task_table.c.status.label("callback_status"))
-            .outerjoin(task_table, task_table.c.inquiry_id == t.c.id)
+            .outerjoin(task_table, task_table.c.id == latest)
             .where(t.c.id > after)
             .order_by(t.c.id)
             .limit(EXPORT_BATCH)

@@ -188,6 +188,15 @@ class StaffService:
         )
         return MintedToken(secret=secret, row=row)
 
+    async def set_language(self, staff: Staff, language: str) -> None:
+        """The language the staff console speaks to this member: en or fr."""
+        if language not in ("en", "fr"):
+            raise ValueError(f"{language!r} is not en or fr")
+        if staff.language != language:
+            staff.language = language
+            await self._session.flush()
+            record(self._session, self._caller, "staff.language", ("staff", staff.id), to=language)
+
     async def tokens_of(self, staff: Staff) -> list[ApiToken]:
         query = (
             sa.select(ApiToken)

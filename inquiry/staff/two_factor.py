@@ -71,15 +71,14 @@ class TwoFactor:
         """A new secret for the app; the account's current one (if any) holds until confirmed."""
         secret = pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
         staff.totp_pending_secret = secret
-        uri = pyotp.TOTP(secret).provisioning_uri(
-            name=staff.email, issuer_name=self._settings.clinic_name
-        )
-        qr_svg = segno.make(uri, error="m").svg_inline(
-            scale=4, title="QR code to scan with your authenticator app"
-        )
         await self._session.flush()
         record(self._session, self._caller, "two_factor.enrolment_start", ("staff", staff.id))
-        return Enrolment(secret=secret, uri=uri, qr_svg=qr_svg)
+        return enrolment_of(secret, staff, self._settings)
+
+    def pending(self, staff: Staff) -> Enrolment | None:
+        """The enrolment started and not yet confirmed, shown again after a mistyped code."""
+        secret = staff.totp_pending_secret
+        return enrolment_of(secret, staff, self._settings) if secret else None
 
     async def confirm(
         self, staff: Staff, code: str, *, session_token: ApiToken
@@ -215,6 +214,14 @@ class TwoFactor:
         await self._session.execute(
             sa.update(token_table).where(live).values(revoked_at=self._caller.now)
         )
+
+
+def enrolment_of(secret: str, staff: Staff, settings: Settings) -> Enrolment:
+    uri = pyotp.TOTP(secret).provisioning_uri(name=staff.email, issuer_name=settings.clinic_name)
+    qr_svg = segno.make(uri, error="m").svg_inline(
+        scale=4, title="QR code to scan with your authenticator app"
+    )
+    return Enrolment(secret=secret, uri=uri, qr_svg=qr_svg)
 
 
 def _compact(code: str) -> str:

@@ -180,6 +180,15 @@ class TestUnknownParameters:
         assert [f["field"] for f in fields] == expected
         assert {f["code"] for f in fields} == {"unknown_parameter"}
 
+    @pytest.mark.parametrize("route", ["/me/password", "/me/two-factor"])
+    async def test_an_unknown_query_parameter_on_an_account_post_is_422(
+        self, client: httpx.AsyncClient, admin: StaffUser, route: str
+    ) -> None:
+        response = await client.post(f"{S}{route}?colour=red", headers=admin.headers, json={})
+        assert response.status_code == 422, response.text
+        fields = response.json()["error"]["fields"]
+        assert [f["field"] for f in fields] == ["query.colour"]
+
     async def test_the_parameters_a_route_takes_pass(
         self, client: httpx.AsyncClient, admin: StaffUser
     ) -> None:

@@ -1,0 +1,68 @@
+// The callback queue refreshes itself: it asks every second whether the queue changed (a
+// small answer with no inquiry in it) and, only then, fetches the page again and swaps the
+// list in, announcing a new urgent call. Without this script the page works the same,
+// reloaded by hand.
+(function () {
+  "use strict";
+  var queue = document.getElementById("queue");
+  var announcer = document.getElementById("announcer");
+  var script = document.currentScript;
+  if (!queue || !queue.dataset.poll) { return; }
+  var message = script ? script.dataset.newUrgent || "" : "";
+  var version = null;
+  // Asked by the page, not by the person: the session's idle time keeps running.
+  var passive = { "X-Console-Passive": "1" };
+
+  function urgentIds(root) {
+    var ids = {};
+    root.querySelectorAll("[data-urgent]").forEach(function (item) {
+      ids[item.dataset.task] = item.dataset.urgent;
+    });
+    return ids;
+  }
+
+  function refresh() {
+    fetch(window.location.href, { credentials: "same-origin", headers: passive })
+      .then(function (answer) { return answer.ok ? answer.text() : null; })
+      .then(function (html) {
+        if (html === null) { return; }
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var fresh = page.getElementById("queue");
+        if (!fresh) { return; }
+        var before = urgentIds(queue);
+        queue.innerHTML = fresh.innerHTML;
+        var after = urgentIds(queue);
+        Object.keys(after).forEach(function (id) {
+          if (!(id in before) && announcer) {
+            var alert = document.createElement("p");
+            alert.className = "problem";
+            alert.setAttribute("role", "alert");
+            alert.textContent = message.replace("{name}", after[id]);
+            announcer.replaceChildren(alert);
+          }
+        });
+      })
+      .catch(function () {});
+  }
+
+  function poll() {
+    fetch(queue.dataset.poll, { credentials: "same-origin", headers: passive })
+      .then(function (answer) {
+        if (answer.redirected) {
+          // Signed out (idle, or elsewhere): show the sign-in page rather than a stale queue.
+          window.location.reload();
+          return null;
+        }
+        var json = answer.headers.get("content-type") || "";
+        return answer.ok && json.indexOf("application/json") === 0 ? answer.json() : null;
+      })
+      .then(function (state) {
+        if (state === null) { return; }
+        if (version !== null && state.version !== version) { refresh(); }
+        version = state.version;
+      })
+      .catch(function () {})
+      .then(function () { window.setTimeout(poll, 1000); });
+  }
+  poll();
+}());
