@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.config import EmailDetail, Settings
 from inquiry.models import inquiry_table, outbox_table, utcnow
+from inquiry.triage import triage
 from tests.conftest import valid_inquiry
 from tests.notify.conftest import (
     SMTP_PASSWORD,
@@ -245,7 +246,9 @@ class TestInjection:
         await submit(settings, valid_inquiry(**HOSTILE))
         await drain(engine, settings)
 
-        assert len(smtp_sink.received) == 2
+        # The on-call alert is a third message when triage flags the text as a crisis.
+        urgent = triage(HOSTILE["subject"], HOSTILE["message"]).crisis
+        assert len(smtp_sink.received) == 2 + urgent
         for message in smtp_sink.received:
             assert message["Bcc"] is None
             assert message["Cc"] is None
