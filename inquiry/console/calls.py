@@ -110,7 +110,7 @@ async def call_screen(
         mine=held_by == console.staff.id,
         held_by_other=held_by is not None and held_by != console.staff.id,
         outcomes=outcomes(task),
-        problem=f"problem_{problem}" if f"problem_{problem}" in _PROBLEMS else None,
+        problem=_problem(problem),
         recorded=recorded if recorded in set(AttemptOutcome) else None,
         zone=console.settings.clinic_timezone,
     )
@@ -152,7 +152,11 @@ async def reschedule(task_id: RowId, console: ConsoleDep) -> Response:
     except ValueError:
         return _screen(task_id, problem="invalid_schedule")
     at = local.replace(tzinfo=ZoneInfo(console.settings.clinic_timezone))
-    refused = await _refused(console, task_id, _callbacks(console).reschedule(task_id, at))
+    reason = str(form.get("reason", "")).strip()
+    if len(reason) > _REASON_MAX:
+        return _screen(task_id, problem="refused")
+    step = _callbacks(console).reschedule(task_id, at, reason)
+    refused = await _refused(console, task_id, step)
     return refused or redirect(CONSOLE_PATH, notice="rescheduled")
 
 
@@ -170,12 +174,24 @@ async def _refused(console: Console, task_id: int, step: Awaitable[object]) -> R
     return None
 
 
+_REASON_MAX = 500  # callback_task.reschedule_reason
+
 _PROBLEMS = {
     "problem_claim_conflict",
     "problem_transition_not_allowed",
     "problem_invalid_schedule",
     "problem_not_found",
+    "problem_reason_required",
+    "problem_forbidden",
 }
+
+
+def _problem(code: str) -> str | None:
+    """The message key for a refusal; any other refusal still says that nothing changed."""
+    if not code:
+        return None
+    key = f"problem_{code}"
+    return key if key in _PROBLEMS else "problem_refused"
 
 
 def reasons_of(stored: str) -> list[str]:

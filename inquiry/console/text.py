@@ -117,6 +117,11 @@ TEXT: dict[str, dict[str, str]] = {
         "problem_claim_conflict": "A colleague holds this call.",
         "problem_transition_not_allowed": "This cannot be done to the call as it stands.",
         "problem_invalid_schedule": "Choose a time in the future, within a year.",
+        "problem_reason_required": (
+            "Give a reason: putting off an urgent or high-priority call needs one."
+        ),
+        "problem_refused": "This step was refused; nothing was changed.",
+        "reschedule_reason": "Reason (needed for urgent and high-priority calls)",
         "problem_not_found": "There is nothing here.",
         "problem_form": "This form could not be accepted. Reload the page and try again.",
         "not_found_title": "Not found",
@@ -375,6 +380,11 @@ TEXT: dict[str, dict[str, str]] = {
         "problem_transition_not_allowed": "Ce n'est pas possible pour l'appel dans son état "
         "actuel.",
         "problem_invalid_schedule": "Choisissez une heure à venir, d'ici un an.",
+        "problem_reason_required": (
+            "Indiquez une raison : reporter un appel urgent ou prioritaire en demande une."
+        ),
+        "problem_refused": "Cette étape a été refusée; rien n'a été modifié.",
+        "reschedule_reason": "Raison (requise pour les appels urgents et prioritaires)",
         "problem_not_found": "Il n'y a rien ici.",
         "problem_form": "Ce formulaire n'a pas pu être accepté. Rechargez la page et réessayez.",
         "not_found_title": "Introuvable",
