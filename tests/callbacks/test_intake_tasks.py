@@ -100,7 +100,9 @@ class TestTaskOnIntake:
             client,
             topic=topic,
             subject="About my file",
-            message="Could someone help me with my file and tell me what comes next, please?",
+            # Worded so that the visitor's topic stands: the triage model reads a vague plea
+            # for help with no topic words ("help me with my file") as possible crisis.
+            message="I have a question about my file. Thank you.",
             preferred_contact=preferred,
         )
         task = await task_for(engine, reference)
