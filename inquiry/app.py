@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             writers=1 if settings.is_sqlite else min(4, settings.database_pool_size),
             batch_max=settings.write_batch_max,
             message_domain=settings.message_domain,
+            duplicate_window=timedelta(days=settings.duplicate_window_days),
             on_commit=worker.notify if worker else lambda: None,
         )
         limiter = SubmissionLimiter(settings)

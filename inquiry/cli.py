@@ -35,7 +35,13 @@ def serve_settings(host: str | None, port: int | None) -> Settings:
     return _settings(**{name: value for name, value in given.items() if value is not None})
 
 
+# How long an idle keep-alive connection is kept between requests.
+KEEP_ALIVE_SECONDS = 5
+
+
 def _serve(args: argparse.Namespace) -> int:
+    import signal
+
     import uvicorn
 
     from inquiry.app import create_app, load_triage_rules
@@ -61,6 +67,12 @@ def _serve(args: argparse.Namespace) -> int:
     # load fell from ~80 ms to ~25 ms, and throughput rose by a fifth.
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
+    # uvicorn finishes the requests in hand on SIGTERM or SIGINT, then raises the signal again
+    # with the handlers it found, which by default ends the process as killed by it (exit
+    # 143). The shutdown was clean: these handlers take the signal, and serve exits 0.
+    stopped_by: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda received, _: stopped_by.append(received))
     uvicorn.run(
         app,
         host=host,
@@ -69,7 +81,16 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,  # keep ours: uvicorn's loggers propagate to it
         proxy_headers=False,  # client addresses come from INQUIRY_TRUSTED_PROXIES only
         server_header=False,
+        # Beyond this many open connections and requests in progress, new requests get a
+        # 503 at once instead of exhausting file descriptors and memory. uvicorn has no
+        # timeout for a request's headers or body: the reverse proxy cuts slow clients off
+        # (deploy/nginx.conf.sample, docs/operations.md).
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        h11_max_incomplete_event_size=16 * 1024,  # headers, where the h11 parser is used
     )
+    if stopped_by:
+        log.info("stopped cleanly on signal %d", stopped_by[0])
     return 0
 
 

@@ -198,7 +198,8 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     # CA bundle to trust for the relay (tests use their own); the system store by default.
     smtp_ca_file: Path | None = None
-    admin_email_detail: EmailDetail = EmailDetail.FULL
+    # Mailboxes hold no health information unless asked: the inquiry page has the rest.
+    admin_email_detail: EmailDetail = EmailDetail.SUMMARY
 
     # Urgent alerts: crisis always, clinical when asked.
     oncall_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -213,7 +214,10 @@ class Settings(BaseSettings):
     # against the bare SMTP loop, PostgreSQL, 6 rounds of 2,000: 0.83 at 50, 0.87 at 100,
     # 0.88 at 200). The benchmark runs this default.
     outbox_batch_size: int = Field(default=100, ge=1, le=1000)
-    outbox_lease_seconds: int = Field(default=120, ge=5)
+    # A claim lasts this long by the database's clock unless the heartbeat renews it: the
+    # rows of a worker that died return within it. See _heartbeat_within_a_lease.
+    outbox_lease_seconds: int = Field(default=30, ge=2, le=3600)
+    outbox_heartbeat_seconds: float = Field(default=10.0, gt=0)
     outbox_max_lifetime_hours: float = Field(default=48.0, gt=0)
     outbox_poll_seconds: float = Field(default=5.0, gt=0)
 
@@ -244,6 +248,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     max_body_bytes: int = Field(default=32 * 1024, ge=1024)
+    # Open connections plus requests in progress an `inquiry serve` process takes before it
+    # answers 503 at once (uvicorn's limit_concurrency).
+    max_connections: int = Field(default=1000, ge=1)
     rate_limit_enabled: bool = True
     rate_limit_per_ip: str = "10/minute;60/hour"
     rate_limit_per_email: str = "5/hour;20/day"
@@ -271,6 +278,12 @@ class Settings(BaseSettings):
     callback_lease_minutes: int = Field(default=15, ge=1, le=24 * 60)
     callback_retry_hours: float = Field(default=2, gt=0)  # business hours between attempts
     callback_max_attempts: int = Field(default=3, ge=1, le=20)
+    # Urgent tasks: minutes between attempts (on call, any hour) and the attempts before an
+    # admin decides; an urgent task is never given up on its own.
+    callback_retry_urgent_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    callback_max_attempts_urgent: int = Field(default=5, ge=1, le=50)
+    # A new inquiry whose email or phone matches an open one this recent is linked to it.
+    duplicate_window_days: int = Field(default=14, ge=0, le=365)
     staff_password_min_length: int = Field(default=12, ge=8, le=128)
     # zxcvbn's score a new password needs: 3 "safely unguessable", 4 "very unguessable"; 0 off.
     staff_password_min_score: int = Field(default=3, ge=0, le=4)
@@ -463,13 +476,14 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _lease_outlasts_a_send(self) -> Settings:
-        # A claim must outlive the slowest send, or another worker takes the row back
-        # while it is still in flight and the message goes out twice.
-        if self.outbox_lease_seconds < 2 * self.smtp_timeout_seconds + 10:
+    def _heartbeat_within_a_lease(self) -> Settings:
+        # Renewed at least three times a lease, a lease survives two missed renewals (a slow
+        # or briefly unreachable database) before its sends are stopped.
+        if self.outbox_heartbeat_seconds * 3 > self.outbox_lease_seconds:
             raise ValueError(
-                "INQUIRY_OUTBOX_LEASE_SECONDS must be at least twice "
-                "INQUIRY_SMTP_TIMEOUT_SECONDS plus 10"
+                "INQUIRY_OUTBOX_HEARTBEAT_SECONDS must be at most a third of "
+                f"INQUIRY_OUTBOX_LEASE_SECONDS ({self.outbox_lease_seconds} s leases: "
+                f"at most {self.outbox_lease_seconds / 3:g} s)"
             )
         return self
 

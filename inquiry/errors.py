@@ -52,6 +52,16 @@ class StorageUnavailable(InquiryError):
     message = "The inquiry could not be stored just now. Please try again, or call the clinic."
 
 
+class DatabaseUnavailable(InquiryError):
+    """The database could not be reached, or the connection was lost mid-request: the
+    request's transaction did not complete (unless the connection was lost while it
+    committed, which nobody can tell)."""
+
+    status_code = 503
+    code = "database_unavailable"
+    message = "The service cannot reach its database just now. Please try again."
+
+
 # Callback queue and staff
 
 
@@ -175,3 +185,9 @@ class InvalidStatusChange(InquiryError):
     status_code = 422
     code = "invalid_status_change"
     message = "This status change is missing something or has something it should not."
+
+
+class ReasonRequired(InquiryError):
+    status_code = 422
+    code = "reason_required"
+    message = "Give a reason: putting off an urgent or high-priority call needs one."

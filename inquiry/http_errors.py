@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from inquiry.errors import InquiryError
+from inquiry.errors import DatabaseUnavailable, InquiryError
 from inquiry.field_errors import field_errors
+
+log = logging.getLogger(__name__)
 
 # Where a handler leaves the code of the error it answered, for the request metrics
 # (an ASGI scope key of our own: the middleware reads it after the app has answered).
@@ -131,7 +136,41 @@ async def _on_http_error(request: Request, error: Exception) -> Response:
     return error_response(error.status_code, code, str(error.detail), headers=error.headers)
 
 
+def _lost_the_database(error: BaseException) -> bool:
+    """A connection refused, cut or timed out, as opposed to a statement the database refused
+    (a bug, which stays a 500)."""
+    if isinstance(error, sa_exc.DBAPIError):
+        return (
+            error.connection_invalidated
+            or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+            or (error.orig is not None and _lost_the_database(error.orig))
+        )
+    return isinstance(
+        error,
+        OSError
+        | sa_exc.TimeoutError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.exceptions.OperatorInterventionError
+        | asyncpg.exceptions.ConnectionDoesNotExistError,
+    ) or (error.__cause__ is not None and _lost_the_database(error.__cause__))
+
+
+async def _on_database_error(request: Request, error: Exception) -> Response:
+    if not _lost_the_database(error):
+        raise error
+    # The type only: a database error's text can quote the statement and its values.
+    log.warning(
+        "%s %s: database unavailable (%s)", request.method, request.url.path, type(error).__name__
+    )
+    return await _on_inquiry_error(request, DatabaseUnavailable(headers={"Retry-After": "1"}))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InquiryError, _on_inquiry_error)
+    app.add_exception_handler(sa_exc.DBAPIError, _on_database_error)
+    app.add_exception_handler(sa_exc.TimeoutError, _on_database_error)
+    app.add_exception_handler(asyncpg.PostgresError, _on_database_error)
+    app.add_exception_handler(asyncpg.InterfaceError, _on_database_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

@@ -61,6 +61,8 @@ class OutboxKind(StrEnum):
     URGENT_ALERT = "urgent_alert"
     URGENT_WEBHOOK = "urgent_webhook"
     VISITOR_UNREACHABLE = "visitor_unreachable"
+    # On call: an urgent call ran out of attempts and waits for an admin's decision.
+    CALLBACK_DECISION = "callback_decision"
 
 
 class OutboxStatus(StrEnum):
@@ -115,6 +117,14 @@ class Inquiry(SQLModel, table=True):
             sqlite_where=sa.text("assignee_id IS NOT NULL"),
             postgresql_where=sa.text("assignee_id IS NOT NULL"),
         ),
+        # The duplicates linked to an inquiry (few): partial, so intake writes no entry for
+        # an ordinary inquiry.
+        sa.Index(
+            "ix_inquiry_duplicate_of",
+            "duplicate_of",
+            sqlite_where=sa.text("duplicate_of IS NOT NULL"),
+            postgresql_where=sa.text("duplicate_of IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -127,6 +137,9 @@ class Inquiry(SQLModel, table=True):
     quarantine_reason: str | None = Field(default=None, max_length=32)
     # When retention or an erasure removed its contact details and message (inquiry.privacy).
     redacted_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # The same person's earlier inquiry, still open when this one came: its task is this
+    # one's too (inquiry.intake.duplicates).
+    duplicate_of: int | None = Field(default=None, foreign_key="inquiry.id")
 
     name: str = Field(max_length=120)
     email: str | None = Field(default=None, max_length=254)
@@ -182,7 +195,10 @@ class OutboxMessage(SQLModel, table=True):
     urgent: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # The database's time at which the worker's claim lapses, and the claim's own token: only
+    # the claim that holds a row writes its result (inquiry.outbox.claims).
     claimed_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    claim_token: str | None = Field(default=None, max_length=32)
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     sent_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

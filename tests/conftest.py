@@ -247,8 +247,8 @@ def running_server(folder: Path, extra_env: dict[str, str]) -> Iterator[LiveServ
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
         server.output = log.read_text(errors="replace")
-    # uvicorn re-raises SIGTERM after a graceful shutdown, as a well-behaved process should.
-    assert process.returncode in (0, -signal.SIGTERM), server.output
+    # A clean shutdown on SIGTERM exits 0: process managers report nothing failed.
+    assert process.returncode == 0, server.output
     assert "Finished server process" in server.output
 
 

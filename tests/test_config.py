@@ -45,6 +45,12 @@ class TestSettings:
             ({"port": 70000}, "less than or equal to 65535"),
             ({"environment": "production"}, "INQUIRY_SECRET_KEY"),
             ({"crisis_resources": {"en": []}}, "both 'en' and 'fr'"),
+            (
+                {"outbox_lease_seconds": 30, "outbox_heartbeat_seconds": 11},
+                "HEARTBEAT_SECONDS must be at most a third of INQUIRY_OUTBOX_LEASE_SECONDS "
+                r"\(30 s leases: at most 10 s\)",
+            ),
+            ({"outbox_lease_seconds": 1}, "greater than or equal to 2"),
         ],
     )
     def test_bad_values_are_refused_with_a_clear_message(
@@ -52,6 +58,29 @@ class TestSettings:
     ) -> None:
         with pytest.raises(ValidationError, match=words):
             settings(**values)
+
+    def test_a_heartbeat_of_a_third_of_the_lease_is_accepted(self) -> None:
+        short = settings(outbox_lease_seconds=3, outbox_heartbeat_seconds=1)
+        assert (short.outbox_lease_seconds, short.outbox_heartbeat_seconds) == (3, 1)
+        default = settings()
+        assert default.outbox_heartbeat_seconds * 3 <= default.outbox_lease_seconds
+
+    def test_worker_refuses_a_heartbeat_slower_than_a_third_of_the_lease(self) -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", "inquiry", "worker"],
+            env={
+                "INQUIRY_OUTBOX_LEASE_SECONDS": "30",
+                "INQUIRY_OUTBOX_HEARTBEAT_SECONDS": "15",
+                "PATH": "/usr/bin:/bin",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode != 0
+        [line] = result.stderr.strip().splitlines()
+        assert "INQUIRY_OUTBOX_HEARTBEAT_SECONDS must be at most a third" in line
 
     def test_production_warns_when_the_public_address_is_not_https(self) -> None:
         local = settings(environment="production", secret_key="k" * 40)

@@ -31,7 +31,7 @@ def test_sighup_reloads_the_clinics_rules_and_a_broken_file_changes_nothing(
         base = server.base
         assert crisis_for(base, f"Hello, {PHRASE} today.") is False
 
-        rules["crisis"]["phrases"].append(PHRASE)
+        rules["crisis"]["concepts"]["ideation"]["terms"].append(PHRASE)
         path.write_text(json.dumps(rules))
         server.process.send_signal(signal.SIGHUP)
         # Compiled in a thread, the service answering meanwhile: wait for it to say so.

@@ -19,12 +19,13 @@ The direction that is allowed, from the importer to what it imports:
   callbacks' state machine), lifecycle (and inquiries only through the lifecycle), outbox
   (a triage override moves unsent mail, a release from quarantine owes an acknowledgement),
   triage; callbacks → lifecycle (a task's outcome moves its inquiry), outbox (an unreachable
-  visitor's email), triage; notify → outbox (the worker's claims, the NOTIFY channel) and
-  intake's writer (the purge of expired idempotency keys); outbox → triage (the topic
-  decides the alerts); notify → privacy (the housekeeping's retention purge); privacy →
-  callbacks, lifecycle, outbox, staff (an erasure closes the inquiry and cancels its call and
-  mail through their owners, and removes staff notes). The lifecycle imports only the shared
-  root modules.
+  visitor's email), triage; notify → outbox (the worker's claims, the NOTIFY channel),
+  intake's writer (the purge of expired idempotency keys) and callbacks (the acknowledgement
+  promises the channel of the task the inquiry owes); outbox → triage (the topic decides the
+  alerts); notify → privacy (the housekeeping's retention purge); privacy → callbacks,
+  lifecycle, outbox, staff (an erasure closes the inquiry and cancels its call and mail
+  through their owners, and removes staff notes). The lifecycle imports only the shared root
+  modules.
 """
 
 from __future__ import annotations

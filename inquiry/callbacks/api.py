@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from inquiry.auth import CallerDep, authenticate, require_admin, require_second_factor
-from inquiry.callbacks.models import TaskStatus
+from inquiry.callbacks.models import Channel, TaskStatus
 from inquiry.callbacks.schemas import (
     AttemptIn,
     CallbackPage,
     CallbackTaskOut,
     CancelIn,
     ClaimNextOut,
+    DecisionIn,
     ReassignIn,
     RescheduleIn,
 )
@@ -51,12 +52,14 @@ async def list_callbacks(
     status: Annotated[list[TaskStatus] | None, Query()] = None,
     mine: bool = False,
     on_call: bool | None = None,
+    channel: Channel | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> CallbackPage:
-    """The queue in call order (urgent, overdue, due time, age), or tasks with these statuses."""
+    """The queue in call order (urgent, overdue, due time, age) across both channels, or
+    tasks with these statuses; `channel` keeps one channel (phone or email)."""
     views = await callbacks.page(
-        statuses=status, mine=mine, on_call=on_call, limit=limit, offset=offset
+        statuses=status, mine=mine, on_call=on_call, channel=channel, limit=limit, offset=offset
     )
     tasks = [CallbackTaskOut.of(view, caller.now) for view in views]
     return CallbackPage(tasks=tasks, limit=limit, offset=offset)
@@ -103,13 +106,14 @@ async def record_attempt(
 
 
 @router.post(
-    "/{task_id}/reschedule", response_model=CallbackTaskOut, responses=errors(404, 409, 422)
+    "/{task_id}/reschedule", response_model=CallbackTaskOut, responses=errors(403, 404, 409, 422)
 )
 async def reschedule(
     task_id: RowId, body: RescheduleIn, callbacks: CallbacksDep, caller: CallerDep
 ) -> CallbackTaskOut:
-    """Put the task back in the queue, due at the chosen time."""
-    task = await callbacks.reschedule(task_id, body.at)
+    """Put the task back in the queue, not before the chosen time. Urgent and high calls
+    need a reason; an urgent one beyond the next business day needs an admin."""
+    task = await callbacks.reschedule(task_id, body.at, body.reason)
     return CallbackTaskOut.of(await callbacks.view(task), caller.now)
 
 
@@ -133,4 +137,24 @@ async def reassign(
 ) -> CallbackTaskOut:
     """Hand a task to another staff member on a fresh lease (admins only)."""
     task = await callbacks.reassign(task_id, body.staff_id)
+    return CallbackTaskOut.of(await callbacks.view(task), caller.now)
+
+
+@router.post(
+    "/{task_id}/decision",
+    response_model=CallbackTaskOut,
+    responses=errors(403, 404, 409, 422),
+    dependencies=[Depends(require_admin)],
+)
+async def decide(
+    task_id: RowId,
+    body: DecisionIn,
+    callbacks: CallbacksDep,
+    caller: CallerDep,
+) -> CallbackTaskOut:
+    """Decide on an urgent call that ran out of attempts: close it with a reason, or allow
+    more attempts (admins only)."""
+    task = await callbacks.decide(
+        task_id, close=body.decision == "close", reason=body.reason, attempts=body.attempts
+    )
     return CallbackTaskOut.of(await callbacks.view(task), caller.now)

@@ -13,10 +13,12 @@ from inquiry.callbacks.models import (
     ACTIVE_SQL,
     ACTIVE_STATUSES,
     CallbackTask,
+    Channel,
     TaskStatus,
     task_table,
 )
 from inquiry.models import inquiry_table
+from inquiry.triage.taxonomy import Priority
 
 t = task_table
 
@@ -62,6 +64,7 @@ async def queue_page(
     statuses: Sequence[TaskStatus] | None,
     claimed_by: int | None,
     on_call: bool | None,
+    channel: Channel | None = None,
     limit: int,
     offset: int,
     priority: str | None = None,
@@ -85,6 +88,8 @@ async def queue_page(
         query = query.where(t.c.on_call.is_(on_call))
     if priority is not None:
         query = query.where(t.c.priority == priority)
+    if channel is not None:
+        query = query.where(t.c.channel == channel.value)
     rows = await session.execute(query)
     return [(task, reference) for task, reference in rows]
 
@@ -116,9 +121,36 @@ async def reference_of(session: AsyncSession, inquiry_id: int) -> str:
 async def task_of(
     session: AsyncSession, inquiry_id: int, *, lock: bool = False
 ) -> CallbackTask | None:
-    """The inquiry's task, if it has one; `lock` holds its row until commit (PostgreSQL)."""
-    query = sa.select(CallbackTask).where(t.c.inquiry_id == inquiry_id)
+    """The inquiry's latest task, if it has one (a bounced email is followed by a call);
+    `lock` holds its row until commit (PostgreSQL)."""
+    query = sa.select(CallbackTask).where(t.c.inquiry_id == inquiry_id).order_by(t.c.id.desc())
     if lock:
         query = query.with_for_update()
     task: CallbackTask | None = (await session.scalars(query)).first()
     return task
+
+
+async def linked_references(session: AsyncSession, inquiry_ids: list[int]) -> dict[int, list[str]]:
+    """The references of the inquiries linked to each of these as duplicates, oldest first."""
+    if not inquiry_ids:
+        return {}
+    i = inquiry_table
+    query = (
+        sa.select(i.c.duplicate_of, i.c.reference)
+        # Worded as the partial index ix_inquiry_duplicate_of is.
+        .where(sa.text("inquiry.duplicate_of IS NOT NULL"), i.c.duplicate_of.in_(inquiry_ids))
+        .order_by(i.c.id)
+    )
+    linked: dict[int, list[str]] = {}
+    for original, reference in await session.execute(query):
+        linked.setdefault(original, []).append(reference)
+    return linked
+
+
+async def linked_priorities(session: AsyncSession, inquiry_id: int) -> list[Priority]:
+    """The priorities of the inquiries linked to this one as duplicates."""
+    i = inquiry_table
+    query = sa.select(i.c.priority).where(
+        sa.text("inquiry.duplicate_of IS NOT NULL"), i.c.duplicate_of == inquiry_id
+    )
+    return [Priority(value) for value in await session.scalars(query)]

@@ -16,12 +16,18 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inquiry.callbacks import queue
-from inquiry.callbacks.models import ACTIVE_STATUSES, CallbackTask, TaskStatus, task_table
+from inquiry.callbacks.models import (
+    ACTIVE_STATUSES,
+    CallbackTask,
+    Channel,
+    TaskStatus,
+    task_table,
+)
 from inquiry.callbacks.schedule import calendar_for
-from inquiry.callbacks.tasks import owes_call, ranking, task_owed
+from inquiry.callbacks.tasks import channel_owed, ranking, task_owed, task_row
 from inquiry.config import Settings
 from inquiry.models import Inquiry, InquiryStatus, as_utc
-from inquiry.triage.taxonomy import Priority, Topic
+from inquiry.triage.taxonomy import PRIORITY_RANK, Priority, Topic
 
 SPAM_OVERRIDE = "triage override: spam"
 _CLOSED_WITH_INQUIRY = "inquiry closed: "
@@ -51,6 +57,19 @@ def schedule(task: CallbackTask, at: datetime) -> None:
     requeue(task)
     task.next_attempt_at = at
     task.due_at = at
+
+
+def put_off(task: CallbackTask, at: datetime) -> None:
+    """Back in the queue, not to be called before `at`, still due when it was: an urgent
+    task stays overdue until someone reaches the visitor."""
+    requeue(task)
+    task.next_attempt_at = at
+
+
+def await_decision(task: CallbackTask) -> None:
+    """Out of claim-next's reach, still at the top of the queue, until an admin decides."""
+    requeue(task)
+    task.status = TaskStatus.AWAITING_DECISION.value
 
 
 def close(task: CallbackTask, status: TaskStatus, reason: str, at: datetime) -> None:
@@ -171,9 +190,67 @@ def reopen(task: CallbackTask, now: datetime, settings: Settings) -> None:
     task.due_at = calendar_for(settings).due_at(Priority(task.priority), now)
 
 
-def _owes_call(inquiry: Inquiry) -> bool:
-    return owes_call(
+def follow_up_by(
+    session: AsyncSession,
+    inquiry: Inquiry,
+    channel: Channel,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """A new task on the inquiry in the other channel: a bounced email is followed by a
+    call, a wrong number by an email."""
+    assert inquiry.id is not None
+    row = task_row(
+        channel=channel,
         phone=inquiry.phone,
+        email=inquiry.email,
+        name=inquiry.name,
+        language=inquiry.language,
+        callback_window=inquiry.callback_window,
+        voicemail_ok=inquiry.voicemail_ok,
+        priority=Priority(inquiry.priority),
+        now=now,
+        settings=settings,
+    )
+    session.add(CallbackTask(inquiry_id=inquiry.id, **row))
+
+
+async def follow_unlink(
+    session: AsyncSession,
+    inquiry: Inquiry,
+    first: Inquiry,
+    task: CallbackTask | None,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> str | None:
+    """An inquiry unlinked from the one it duplicated (`first`, whose latest task is `task`)
+    gets the task it owes of its own (when it is not closed), and that task, if open, takes
+    the priority of what it still answers; returns what became of the unlinked one's task."""
+    assert first.id is not None
+    if task is not None and task.status in ACTIVE_STATUSES:
+        ranks = await queue.linked_priorities(session, first.id)
+        best = min([Priority(first.priority), *ranks], key=lambda p: PRIORITY_RANK[p])
+        if best.value != task.priority:
+            rerank(task, best, settings)
+        if not ranks:  # answering only its own inquiry again: in that one's channel
+            task.channel = (_channel_of(first) or Channel(task.channel)).value
+    if inquiry.status == InquiryStatus.CLOSED:
+        return None
+    topic, priority = Topic(inquiry.topic), Priority(inquiry.priority)
+    created = _owe_call(session, inquiry, topic, priority, now=now, settings=settings)
+    return "created" if created else None
+
+
+def _owes_call(inquiry: Inquiry) -> bool:
+    return _channel_of(inquiry) is not None
+
+
+def _channel_of(inquiry: Inquiry) -> Channel | None:
+    return channel_owed(
+        phone=inquiry.phone,
+        email=inquiry.email,
         prefers_phone=inquiry.preferred_contact == "phone",
         topic=Topic(inquiry.topic),
         quarantined=False,
@@ -197,9 +274,15 @@ def _owe_call(
     now: datetime,
     settings: Settings,
 ) -> bool:
-    """A new task when the inquiry owes a call by this triage; whether one was added."""
+    """A new task when the inquiry owes one by this triage; whether one was added.
+
+    A duplicate linked to another inquiry owes none of its own: that inquiry's task is its.
+    """
+    if inquiry.duplicate_of is not None:
+        return False
     row = task_owed(
         phone=inquiry.phone,
+        email=inquiry.email,
         prefers_phone=inquiry.preferred_contact == "phone",
         name=inquiry.name,
         language=inquiry.language,

@@ -19,6 +19,8 @@ from inquiry.console import (
     admin_triage,
     calls,
     dashboard,
+    finding,
+    inquiries,
     signin,
 )
 from inquiry.console.admin import install_admin_handlers
@@ -40,7 +42,15 @@ async def console_script() -> FileResponse:
 
 def install(app: FastAPI) -> None:
     """Add the console's pages and its answers to signed-out and refused requests."""
-    for router in (signin.router, calls.router, account.router, dashboard.router, _static):
+    for router in (
+        signin.router,
+        calls.router,
+        finding.router,
+        inquiries.router,
+        account.router,
+        dashboard.router,
+        _static,
+    ):
         app.include_router(router)
     admin = (
         admin_staff,

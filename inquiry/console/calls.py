@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from inquiry.auth import CONSOLE_PATH
@@ -105,12 +105,12 @@ async def call_screen(
         view=view,
         task=task,
         inquiry=inquiry.inquiry,
-        reasons=_reasons(inquiry.inquiry.triage_reasons),
+        reasons=reasons_of(inquiry.inquiry.triage_reasons),
         active=active,
         mine=held_by == console.staff.id,
         held_by_other=held_by is not None and held_by != console.staff.id,
         outcomes=outcomes(task),
-        problem=f"problem_{problem}" if f"problem_{problem}" in _PROBLEMS else None,
+        problem=_problem(problem),
         recorded=recorded if recorded in set(AttemptOutcome) else None,
         zone=console.settings.clinic_timezone,
     )
@@ -152,27 +152,12 @@ async def reschedule(task_id: RowId, console: ConsoleDep) -> Response:
     except ValueError:
         return _screen(task_id, problem="invalid_schedule")
     at = local.replace(tzinfo=ZoneInfo(console.settings.clinic_timezone))
-    refused = await _refused(console, task_id, _callbacks(console).reschedule(task_id, at))
+    reason = str(form.get("reason", "")).strip()
+    if len(reason) > _REASON_MAX:
+        return _screen(task_id, problem="refused")
+    step = _callbacks(console).reschedule(task_id, at, reason)
+    refused = await _refused(console, task_id, step)
     return refused or redirect(CONSOLE_PATH, notice="rescheduled")
-
-
-@router.get("/inquiries/{reference}", response_class=HTMLResponse)
-async def inquiry_page(
-    reference: Annotated[str, Path(max_length=40)], console: ConsoleDep
-) -> HTMLResponse:
-    """The inquiry that admin emails and on-call alerts link to: what it is, and its task."""
-    try:
-        view = await StaffInquiries(console.session, console.settings, console.caller).read(
-            reference
-        )
-    except NotFound:
-        return console.page("staff/problem.html", 404, problem="problem_not_found")
-    return console.page(
-        "staff/inquiry.html",
-        inquiry=view.inquiry,
-        task=view.task,
-        reasons=_reasons(view.inquiry.triage_reasons),
-    )
 
 
 def _screen(task_id: int, **query: str) -> Response:
@@ -189,15 +174,27 @@ async def _refused(console: Console, task_id: int, step: Awaitable[object]) -> R
     return None
 
 
+_REASON_MAX = 500  # callback_task.reschedule_reason
+
 _PROBLEMS = {
     "problem_claim_conflict",
     "problem_transition_not_allowed",
     "problem_invalid_schedule",
     "problem_not_found",
+    "problem_reason_required",
+    "problem_forbidden",
 }
 
 
-def _reasons(stored: str) -> list[str]:
+def _problem(code: str) -> str | None:
+    """The message key for a refusal; any other refusal still says that nothing changed."""
+    if not code:
+        return None
+    key = f"problem_{code}"
+    return key if key in _PROBLEMS else "problem_refused"
+
+
+def reasons_of(stored: str) -> list[str]:
     try:
         reasons = json.loads(stored)
     except ValueError:

@@ -117,6 +117,7 @@ class IntakeService:
             idempotency_ttl=self._key_ttl,
             callback_task=task_owed(
                 phone=data.phone,
+                email=data.email,
                 prefers_phone=data.preferred_contact is ContactMethod.PHONE,
                 name=data.name,
                 language=language,

@@ -24,9 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inquiry.callbacks.models import task_table
 from inquiry.db import Transactor
 from inquiry.errors import IdempotencyKeyReused, StorageUnavailable
+from inquiry.intake import duplicates
 from inquiry.intake.bulk_insert import insert_rows
 from inquiry.intake.reference import new_reference
-from inquiry.models import contact_key_table, idempotency_table, inquiry_table, utcnow
+from inquiry.models import (
+    InquiryStatus,
+    contact_key_table,
+    idempotency_table,
+    inquiry_table,
+    utcnow,
+)
 from inquiry.outbox import addressed, enqueue
 
 log = logging.getLogger(__name__)
@@ -85,10 +92,12 @@ class InquiryWriter:
         writers: int,
         batch_max: int,
         message_domain: str,
+        duplicate_window: timedelta = timedelta(days=14),
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._transact = transact
         self._message_domain = message_domain
+        self._duplicate_window = duplicate_window
         # Wakes the in-process outbox worker: new mail goes out at once, not on the next poll.
         self._on_commit = on_commit
         self._batch_max = batch_max
@@ -135,7 +144,12 @@ class InquiryWriter:
     async def _write_batch(self, batch: list[Submission], *, first_try: bool = True) -> None:
         try:
             outcomes = await self._transact(
-                partial(write_batch, batch=batch, message_domain=self._message_domain)
+                partial(
+                    write_batch,
+                    batch=batch,
+                    message_domain=self._message_domain,
+                    duplicate_window=self._duplicate_window,
+                )
             )
         except Exception as error:
             if len(batch) > 1 and first_try and _key_taken(error):
@@ -169,7 +183,12 @@ class InquiryWriter:
             submission.reference = new_reference()
             try:
                 [outcome] = await self._transact(
-                    partial(write_batch, batch=[submission], message_domain=self._message_domain)
+                    partial(
+                        write_batch,
+                        batch=[submission],
+                        message_domain=self._message_domain,
+                        duplicate_window=self._duplicate_window,
+                    )
                 )
             except Exception as error:
                 if _key_taken(error):
@@ -198,7 +217,10 @@ def _fail(batch: list[Submission], error: Exception) -> None:
 
 
 def write_batch(
-    connection: sa.Connection, batch: list[Submission], message_domain: str
+    connection: sa.Connection,
+    batch: list[Submission],
+    message_domain: str,
+    duplicate_window: timedelta = timedelta(days=14),
 ) -> list[Outcome | Exception]:
     """Insert the batch's new inquiries with what they owe; replay keys already answered."""
     now = utcnow()
@@ -228,7 +250,7 @@ def write_batch(
         fresh.append((submission, outcome))
 
     if fresh:
-        _insert(connection, fresh, now, message_domain)
+        _insert(connection, fresh, now, message_domain, duplicate_window)
     return outcomes
 
 
@@ -284,6 +306,7 @@ def _insert(
     fresh: list[tuple[Submission, Outcome]],
     now: datetime,
     message_domain: str,
+    duplicate_window: timedelta,
 ) -> None:
     ids = _insert_inquiries(connection, [{**s.inquiry, "reference": s.reference} for s, _ in fresh])
     owed = [
@@ -294,18 +317,12 @@ def _insert(
         )
     ]
     enqueue(connection, owed, insert=insert_rows)
-    task_rows = [
-        {**s.callback_task, "inquiry_id": ids[s.reference]}
-        for s, _ in fresh
-        if s.callback_task is not None
-    ]
-    if task_rows:
-        insert_rows(connection, task_table, task_rows)
     key_rows = [
         {"key": key, "inquiry_id": ids[s.reference]} for s, _ in fresh for key in s.contact_keys
     ]
     if key_rows:
         insert_rows(connection, contact_key_table, key_rows)
+    _insert_tasks(connection, fresh, ids, now, duplicate_window)
     key_rows = [
         {
             "key": s.idempotency_key,
@@ -321,6 +338,32 @@ def _insert(
     ]
     if key_rows:
         insert_rows(connection, idempotency_table, key_rows)
+
+
+def _insert_tasks(
+    connection: sa.Connection,
+    fresh: list[tuple[Submission, Outcome]],
+    ids: dict[str, int],
+    now: datetime,
+    duplicate_window: timedelta,
+) -> None:
+    """The tasks owed: one per person, a duplicate's merged into the open task it joins."""
+    candidates = [
+        duplicates.Candidate(
+            ids[s.reference], s.contact_keys, s.inquiry["status"] != InquiryStatus.CLOSED
+        )
+        for s, _ in fresh
+    ]
+    links = duplicates.link(connection, candidates, now=now, window=duplicate_window)
+    owed = [(ids[s.reference], s.callback_task) for s, _ in fresh if s.callback_task is not None]
+    rows = [
+        {**task, "inquiry_id": inquiry_id} for inquiry_id, task in owed if inquiry_id not in links
+    ]
+    if rows:
+        insert_rows(connection, task_table, rows)
+    for inquiry_id, task in owed:
+        if inquiry_id in links and not duplicates.merge_task(connection, links[inquiry_id], task):
+            insert_rows(connection, task_table, [{**task, "inquiry_id": inquiry_id}])
 
 
 def _insert_inquiries(connection: sa.Connection, rows: list[dict[str, Any]]) -> dict[str, int]:

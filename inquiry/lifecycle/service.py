@@ -44,6 +44,31 @@ class Lifecycle:
         self._end_wait_if_due(inquiry)
         return inquiry
 
+    async def linked(self, inquiry_id: int) -> list[Inquiry]:
+        """The open inquiries linked to this one as duplicates, their rows held until commit,
+        in id order (after the inquiry they are linked to)."""
+        query = (
+            sa.select(Inquiry)
+            .where(
+                sa.text("inquiry.duplicate_of IS NOT NULL"),
+                inquiry_table.c.duplicate_of == inquiry_id,
+                inquiry_table.c.status != CLOSED.value,
+            )
+            .order_by(inquiry_table.c.id)
+            .with_for_update()
+        )
+        return list(await self._session.scalars(query))
+
+    def follow(self, linked: Inquiry, first: Inquiry) -> dict[str, Any]:
+        """A linked inquiry follows the one it is linked to, whose task answers both: in
+        progress with it, closed with it for the same reason."""
+        cause = "linked inquiry " + ("closed" if first.status == CLOSED else "in progress")
+        if first.status == CLOSED and first.close_reason:
+            return self.settled(linked, CloseReason(first.close_reason), cause)
+        if first.status in (IN_PROGRESS, CLOSED):
+            return self.work_started(linked, cause)
+        return {}
+
     async def end_due_waits(self) -> None:
         """Every waiting inquiry whose date has come is in progress again.
 

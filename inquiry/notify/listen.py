@@ -53,7 +53,9 @@ async def _listen(dsn: str, wake: Callable[[], None]) -> None:
             wake()
             await lost.wait()
             log.warning("outbox LISTEN connection lost; reconnecting")
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except Exception as error:  # noqa: BLE001 - any failure: poll, and listen again soon
+            # Not only connection errors: a connection cut mid-operation can also leave the
+            # driver's own state errors (InternalClientError), which must not end listening.
             log.warning("outbox LISTEN unavailable (%s); polling meanwhile", type(error).__name__)
         finally:
             if connection is not None and not connection.is_closed():

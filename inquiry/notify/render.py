@@ -23,8 +23,12 @@ from zoneinfo import ZoneInfo
 import jinja2
 import orjson
 
+from inquiry.callbacks.models import Channel
+from inquiry.callbacks.tasks import channel_owed
 from inquiry.config import EmailDetail, Settings
 from inquiry.models import OutboxKind, as_utc
+from inquiry.triage import reason_categories
+from inquiry.triage.taxonomy import Topic
 
 _TOPIC_LABEL = {
     "crisis": "Crisis",
@@ -305,7 +309,11 @@ class MessageRenderer:
                 f"Message-ID: {message_id}\r\n",
                 "Auto-Submitted: auto-generated\r\n",
             ]
-            if outbox_kind is OutboxKind.ADMIN_NOTIFICATION and inquiry["email"]:
+            if (
+                outbox_kind is OutboxKind.ADMIN_NOTIFICATION
+                and inquiry["email"]
+                and self._settings.admin_email_detail is EmailDetail.FULL
+            ):
                 lines += self._reply_to_visitor(inquiry)
             parts = (_quoted_printable(text), _quoted_printable(html))
             boundary = _boundary(parts)
@@ -346,6 +354,8 @@ class MessageRenderer:
             return f"{subject} — {label}" if label else subject
         if kind is OutboxKind.URGENT_ALERT:
             return f"[URGENT] {topic} — {reference} — call back now"
+        if kind is OutboxKind.CALLBACK_DECISION:
+            return f"[URGENT] {topic} — {reference} — not reached: an admin must decide"
         subject = _VISITOR_SUBJECT[(kind, language)].format(reference=reference)
         if kind is OutboxKind.VISITOR_ACKNOWLEDGEMENT and inquiry["crisis"]:
             subject = f"{_CRISIS_FIRST[language]} — {subject}"
@@ -354,12 +364,14 @@ class MessageRenderer:
     def _context(self, inquiry: Mapping[str, Any], language: str) -> dict[str, Any]:
         settings = self._settings
         received = as_utc(inquiry["created_at"]).astimezone(self._clinic_time)
+        reasons = json.loads(inquiry["triage_reasons"] or "[]")
         return {
             **self._globals,
             "i": _Fields(inquiry),
             "heading": f"New inquiry {inquiry['reference']}",
             "received": received.strftime("%Y-%m-%d %H:%M %Z"),
-            "reasons": json.loads(inquiry["triage_reasons"] or "[]"),
+            "reasons": reasons,
+            "reason_categories": reason_categories(reasons),
             "full": settings.admin_email_detail is EmailDetail.FULL,
             "link": staff_link(settings, inquiry["reference"]),
             "resources": settings.crisis_resources[language],
@@ -367,6 +379,7 @@ class MessageRenderer:
             "phone": settings.clinic_phone,
             "window": _WINDOW[language].get(inquiry["callback_window"], ""),
             "greeting_name": greeting_name(inquiry["name"]),
+            "follow_up": follow_up(inquiry),
         }
 
     def webhook_payload(self, inquiry: Mapping[str, Any]) -> bytes:
@@ -391,6 +404,19 @@ class MessageRenderer:
 # be the clinic sending a stranger's text; other names get a greeting without one.
 _GREETING_NAME = re.compile(r"(?:[^\W\d_]|['’-])+(?: (?:[^\W\d_]|['’-])+){0,3}")
 _GREETING_NAME_MAX = 40
+
+
+def follow_up(inquiry: Mapping[str, Any]) -> str:
+    """How the visitor will hear from the clinic, as its task's channel says: "phone" or
+    "email". An inquiry owing no task is answered by email."""
+    channel = channel_owed(
+        phone=inquiry["phone"],
+        email=inquiry["email"],
+        prefers_phone=inquiry["preferred_contact"] == "phone",
+        topic=Topic(inquiry["topic"]),
+        quarantined=False,
+    )
+    return (channel or Channel.EMAIL).value
 
 
 def greeting_name(name: str) -> str:

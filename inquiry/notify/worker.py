@@ -21,6 +21,7 @@ from inquiry.db import refresh_sqlite_statistics
 from inquiry.intake.writer import purge_expired_keys
 from inquiry.metrics import Metrics
 from inquiry.models import OutboxKind, OutboxStatus, as_utc, utcnow
+from inquiry.notify.lease import Heartbeat, Lease
 from inquiry.notify.render import MessageRenderer, OutgoingEmail, RenderError
 from inquiry.notify.transports import DeliveryError, Mailer, WebhookSender, mailer_for
 from inquiry.outbox import ClaimedMessage, Result
@@ -32,8 +33,10 @@ FIRST_RETRY_SECONDS = 30.0
 MAX_RETRY_SECONDS = 3600.0
 GATHER_SECONDS = 0.05
 DRAIN_SECONDS = 60.0
-# No send may still be running this close to its lease's end, nor its batch be unrecorded.
-LEASE_MARGIN_SECONDS = 5.0
+# A failed write of results is tried again on a fresh connection, after 0.1 s, 0.2 s, … 2 s,
+# for as long as the batch's lease holds (and never longer than one lease).
+RECORD_RETRY_FIRST_SECONDS = 0.1
+RECORD_RETRY_MAX_SECONDS = 2.0
 RENDER_AHEAD = 4
 HOUSEKEEPING_EVERY = timedelta(minutes=10)
 # Retention periods are counted in days: once an hour is on time, and spares the database.
@@ -55,7 +58,7 @@ class Batch:
 
     messages: list[ClaimedMessage]
     inquiries: dict[int, dict[str, Any]]
-    lease_until: datetime
+    lease: Lease
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,25 +69,6 @@ class Sent:
     results: list[Result]
     unattempted: list[ClaimedMessage]
     cut_short: bool
-
-
-async def _hand_back(claiming: asyncio.Task[Batch] | None, engine: AsyncEngine) -> None:
-    """A batch claimed ahead is not needed after all: return its rows, due at once.
-
-    If that fails too, the rows come back when their lease lapses.
-    """
-    if claiming is None:
-        return
-    try:
-        await _give_back(await claiming, engine)
-    except Exception:  # noqa: BLE001 - the error that brought us here is the one to raise
-        log.exception("could not hand back a batch claimed ahead; its lease will")
-
-
-async def _give_back(batch: Batch, engine: AsyncEngine) -> None:
-    """Return a batch's rows unattempted, due at once (only those its lease still holds)."""
-    async with outbox.transaction(engine) as connection:
-        await outbox.release(connection, batch.messages, lease_until=batch.lease_until)
 
 
 RecordResults = Callable[[Batch, list[Result], list[ClaimedMessage]], Coroutine[Any, Any, None]]
@@ -180,7 +164,12 @@ class OutboxWorker:
         self._webhook = webhook
         self._renderer = MessageRenderer(settings)
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
-        self._lease = timedelta(seconds=settings.outbox_lease_seconds)
+        self._heartbeat = Heartbeat(
+            engine,
+            every_seconds=settings.outbox_heartbeat_seconds,
+            lease_seconds=settings.outbox_lease_seconds,
+            clock=clock,
+        )
         self._lifetime = timedelta(hours=settings.outbox_max_lifetime_hours)
         self._wake = asyncio.Event()
         self._commits = 0  # notify() calls: rows committed since a batch was claimed ahead?
@@ -255,17 +244,18 @@ class OutboxWorker:
         _Recorder: a worker that dies re-sends at most a batch's worth). The time limit lets
         the housekeeping run and opens a fresh connection now and then under a steady inflow.
         """
-        batch = await self._claim()
-        if not batch.messages:
-            return 0
-        async with self._mailer_factory() as mailer:
-            recorder = _Recorder(self._record, mailer, self._settings.outbox_batch_size)
-            try:
-                total = await self._send_batches(batch, mailer, recorder)
-            except BaseException:
-                await recorder.abandon()
-                raise
-            await recorder.settle()
+        async with self._heartbeat.beating():
+            batch = await self._claim()
+            if not batch.messages:
+                return 0
+            async with self._mailer_factory() as mailer:
+                recorder = _Recorder(self._record, mailer, self._settings.outbox_batch_size)
+                try:
+                    total = await self._send_batches(batch, mailer, recorder)
+                except BaseException:
+                    await recorder.abandon()
+                    raise
+                await recorder.settle()
         return total
 
     async def _send_batches(self, batch: Batch, mailer: Mailer, recorder: _Recorder) -> int:
@@ -284,11 +274,11 @@ class OutboxWorker:
                 sent = await self._send(batch, mailer, recorder)
                 await recorder.write(batch, sent.results, sent.unattempted)
             except BaseException:
-                await _hand_back(following, self._engine)
+                await self._hand_back(following)
                 raise
             if sent.cut_short:
                 # The connection stopped mid-message: leaving the block closes it.
-                await _hand_back(following, self._engine)
+                await self._hand_back(following)
                 break
             if following is None:
                 break
@@ -301,25 +291,44 @@ class OutboxWorker:
     async def _claim(self, recorder: _Recorder | None = None) -> Batch:
         """One transaction claims the batch and reads the inquiries it needs.
 
-        Within a drain it waits for the results being written: a row whose lease lapsed while
-        it was being sent is claimable, and must not be claimed before its result is in. The
-        time is read first: a row that had lapsed by then was sent, if at all, before then
-        (no send starts past its lease's margin), so its result is in the write waited for;
-        one that lapses while the claim waits is not claimable at the time it claims with.
+        Within a drain it waits for the results being written, and it leaves alone the rows of
+        batches in hand whose results are not all written: a row whose lease lapsed while it
+        was being sent must not be claimed again before its result is in.
         """
         now = self._clock()
         if recorder is not None:
             await recorder.written()
-        lease_until = now + self._lease
+        token = outbox.new_token()
         async with outbox.transaction(self._engine) as connection:
             claimed = await outbox.claim_due(
                 connection,
                 now=now,
-                lease_until=lease_until,
+                token=token,
+                lease_seconds=self._settings.outbox_lease_seconds,
                 limit=self._settings.outbox_batch_size,
+                own_tokens=self._heartbeat.tokens(),
             )
             inquiries = await outbox.inquiries_for(connection, claimed)
-        return Batch(claimed, inquiries, lease_until)
+        lease = self._heartbeat.lease(token, (message.id for message in claimed), now)
+        return Batch(claimed, inquiries, lease)
+
+    async def _hand_back(self, claiming: asyncio.Task[Batch] | None) -> None:
+        """A batch claimed ahead is not needed after all: return its rows, due at once.
+
+        If that fails too, the rows come back when their lease lapses.
+        """
+        if claiming is None:
+            return
+        try:
+            await self._give_back(await claiming)
+        except Exception:  # noqa: BLE001 - the error that brought us here is the one to raise
+            log.exception("could not hand back a batch claimed ahead; its lease will")
+
+    async def _give_back(self, batch: Batch) -> None:
+        """Return a batch's rows unattempted, due at once (only those its lease still holds)."""
+        self._heartbeat.drop(batch.lease)
+        async with outbox.transaction(self._engine) as connection:
+            await outbox.release(connection, batch.messages, token=batch.lease.token)
 
     async def _urgent_first(self, batch: Batch, recorder: _Recorder) -> Batch:
         """Rows were committed after `batch` was claimed ahead. If urgent ones (a crisis)
@@ -332,17 +341,41 @@ class OutboxWorker:
             waiting = await outbox.urgent_waiting(connection, now=self._clock())
         if not waiting:
             return batch
-        await _give_back(batch, self._engine)
+        await self._give_back(batch)
         return await self._claim(recorder)
 
     async def _record(
         self, batch: Batch, results: list[Result], unattempted: list[ClaimedMessage]
     ) -> None:
-        lease_until = batch.lease_until
-        now = self._clock()
-        async with outbox.transaction(self._engine) as connection:
-            await outbox.record(connection, results, now=now, lease_until=lease_until)
-            await outbox.release(connection, unattempted, lease_until=lease_until)
+        """Write results under the batch's lease. A write that fails (a connection cut, the
+        database restarting) is tried again on a fresh connection while the lease holds: the
+        messages were sent, and unwritten they would go out again once it lapses."""
+        lease = batch.lease
+        delay = RECORD_RETRY_FIRST_SECONDS
+        give_up_at = time.monotonic() + self._settings.outbox_lease_seconds
+        while True:
+            now = self._clock()
+            try:
+                async with outbox.transaction(self._engine) as connection:
+                    await outbox.record(connection, results, now=now, token=lease.token)
+                    await outbox.release(connection, unattempted, token=lease.token)
+                break
+            except Exception as error:
+                if now + timedelta(seconds=delay) >= lease.deadline or (
+                    time.monotonic() + delay >= give_up_at
+                ):
+                    raise
+                # Only rows still carrying the lease's token are written: trying again after
+                # a commit whose answer was lost writes nothing twice.
+                log.warning(
+                    "writing %d results failed (%s); trying again on a fresh connection",
+                    len(results) + len(unattempted),
+                    type(error).__name__,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
+        written = [result.message.id for result in results]
+        self._heartbeat.written(lease, [*written, *(message.id for message in unattempted)])
         if self._metrics is not None:
             self._count(self._metrics, results, now)
 
@@ -372,23 +405,26 @@ class OutboxWorker:
         # Render the next messages while the server is busy with the current one.
         renderer = asyncio.create_task(self._prepare_all(batch.messages, batch.inquiries, ready))
         # Never send on a lease that may have passed to another worker.
-        send_until = batch.lease_until - timedelta(seconds=LEASE_MARGIN_SECONDS)
+        lease, margin = batch.lease, self._heartbeat.margin
         try:
             for _ in batch.messages:
                 message, prepared = await ready.get()
                 if len(results) == recorder.half:
                     await recorder.write(batch, results, [])
                     results = []
-                left = (send_until - self._clock()).total_seconds()
+                left = lease.send_left(self._clock(), margin)
                 if self._stopping or cut_short or left <= 0:
                     unattempted.append(message)
                     continue
                 try:
-                    async with asyncio.timeout(left):
+                    # The heartbeat moves this limit on as it renews the lease.
+                    async with asyncio.timeout(left) as lease.send_scope:
                         results.append(await self._deliver(message, prepared, mailer))
                 except TimeoutError:  # _deliver turns every other failure into a Result
                     cut_short = True
                     results.append(self._retry(message, "stopped: its lease was ending"))
+                finally:
+                    lease.send_scope = None
         finally:
             renderer.cancel()
         return Sent(results, unattempted, cut_short)

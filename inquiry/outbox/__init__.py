@@ -4,7 +4,8 @@ and sent by the worker. This package is the one owner of outbox rows; everyone e
 - `owed`: what an inquiry owes, how urgent each message is, its Message-ID.
 - `queueing`: queue rows in the caller's transaction, wake the workers on commit, move
   unsent mail when a triage changes.
-- `claims`: the worker's claim, record and hand-back, under a lease.
+- `claims`: the worker's claim, lease renewal, record and hand-back (leases by the
+  database's clock).
 - `asyncpg_path`: the fast path those statements take on PostgreSQL.
 - `erasure`: privacy duties on outbox rows: cancel unsent mail, forget recipients, delete.
 - `admin`: what `inquiry outbox` lists, counts and requeues; the backlog the metrics report.
@@ -27,8 +28,10 @@ from inquiry.outbox.claims import (
     claim_due,
     claimable,
     inquiries_for,
+    new_token,
     record,
     release,
+    renew,
     urgent_waiting,
 )
 from inquiry.outbox.erasure import (
@@ -47,6 +50,7 @@ from inquiry.outbox.owed import (
     is_urgent,
     is_urgent_sql,
     message_ids,
+    owed_on_decision,
     owed_on_intake,
     owed_on_release,
     owed_when_unreachable,
@@ -54,6 +58,7 @@ from inquiry.outbox.owed import (
 from inquiry.outbox.queueing import (
     OUTBOX_CHANNEL,
     enqueue,
+    owe_decision_alert,
     owe_on_release,
     owe_unreachable,
     reorder_unsent,
@@ -86,13 +91,17 @@ __all__ = [
     "message_ids",
     "message_ids_of",
     "messages_of",
+    "new_token",
     "owe_on_release",
+    "owe_decision_alert",
     "owe_unreachable",
+    "owed_on_decision",
     "owed_on_intake",
     "owed_on_release",
     "owed_when_unreachable",
     "record",
     "release",
+    "renew",
     "reorder_unsent",
     "messages",
     "requeue",

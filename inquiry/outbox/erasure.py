@@ -29,14 +29,19 @@ async def cancel_unsent(session: AsyncSession, inquiry_ids: Sequence[int]) -> in
     """Mail owed on these inquiries and not yet sent is never sent (skipped); returns how many.
 
     A row a worker holds right now is cancelled too: the worker records results only on rows
-    still held under its lease, and this takes the lease away.
+    still held by its claim (status sending, its token), and this takes the claim away.
     """
     if not inquiry_ids:
         return 0
     result = await session.execute(
         sa.update(t)
         .where(t.c.inquiry_id.in_(inquiry_ids), t.c.status.in_(_UNSENT))
-        .values(status=OutboxStatus.SKIPPED.value, claimed_until=None, last_error=CANCELLED)
+        .values(
+            status=OutboxStatus.SKIPPED.value,
+            claimed_until=None,
+            claim_token=None,
+            last_error=CANCELLED,
+        )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

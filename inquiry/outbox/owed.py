@@ -17,7 +17,9 @@ from inquiry.models import Inquiry, OutboxKind, OutboxStatus, outbox_table
 from inquiry.triage.taxonomy import Topic
 
 # On-call alerts: sent ahead of any backlog, whatever the inquiry.
-ALERT_KINDS = frozenset({OutboxKind.URGENT_ALERT, OutboxKind.URGENT_WEBHOOK})
+ALERT_KINDS = frozenset(
+    {OutboxKind.URGENT_ALERT, OutboxKind.URGENT_WEBHOOK, OutboxKind.CALLBACK_DECISION}
+)
 
 
 def is_urgent(kind: OutboxKind, *, crisis: bool) -> bool:
@@ -96,19 +98,38 @@ def owed_when_unreachable(inquiry: Inquiry, *, now: datetime) -> list[dict[str, 
     return [_pending(OutboxKind.VISITOR_UNREACHABLE, inquiry.email, now, inquiry.crisis)]
 
 
-def addressed(
-    owed: list[dict[str, Any]], *, inquiry_id: int, reference: str, domain: str
+def owed_on_decision(
+    settings: Settings, inquiry: Inquiry, *, now: datetime
 ) -> list[dict[str, Any]]:
-    """The rows to store: each owed message with its inquiry and its Message-ID."""
+    """An urgent call ran out of attempts: the on-call team is told an admin must decide."""
     return [
-        {**message, "inquiry_id": inquiry_id, "message_id": message_id}
-        for message, message_id in zip(owed, message_ids(reference, owed, domain), strict=True)
+        _pending(OutboxKind.CALLBACK_DECISION, to, now, inquiry.crisis)
+        for to in settings.oncall_emails
     ]
 
 
-def message_ids(reference: str, owed: list[dict[str, Any]], domain: str) -> list[str]:
+def addressed(
+    owed: list[dict[str, Any]],
+    *,
+    inquiry_id: int,
+    reference: str,
+    domain: str,
+    earlier: Counter[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows to store: each owed message with its inquiry and its Message-ID (numbered
+    after the `earlier` messages of each kind already stored on the inquiry)."""
+    ids = message_ids(reference, owed, domain, earlier)
+    return [
+        {**message, "inquiry_id": inquiry_id, "message_id": message_id}
+        for message, message_id in zip(owed, ids, strict=True)
+    ]
+
+
+def message_ids(
+    reference: str, owed: list[dict[str, Any]], domain: str, earlier: Counter[str] | None = None
+) -> list[str]:
     """Stable Message-IDs: a re-send after a crash carries the same one."""
-    seen: Counter[str] = Counter()
+    seen: Counter[str] = Counter(earlier or {})
     ids = []
     for message in owed:
         seen[message["kind"]] += 1

@@ -3,6 +3,7 @@ the workers when it commits, and move unsent mail when an inquiry's triage chang
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -12,8 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from inquiry.config import Settings
-from inquiry.models import Inquiry, OutboxStatus, outbox_table
-from inquiry.outbox.owed import addressed, is_urgent_sql, owed_on_release, owed_when_unreachable
+from inquiry.models import Inquiry, OutboxKind, OutboxStatus, outbox_table
+from inquiry.outbox.owed import (
+    addressed,
+    is_urgent_sql,
+    owed_on_decision,
+    owed_on_release,
+    owed_when_unreachable,
+)
 
 OUTBOX_CHANNEL = "inquiry_outbox"
 _NOTIFY = f"NOTIFY {OUTBOX_CHANNEL}"
@@ -57,6 +64,30 @@ async def owe_unreachable(
     rows = addressed(owed, inquiry_id=inquiry.id, reference=inquiry.reference, domain=domain)
     if rows:
         await session.run_sync(_enqueue_in, rows)
+
+
+async def owe_decision_alert(
+    session: AsyncSession, inquiry: Inquiry, settings: Settings, *, now: datetime, domain: str
+) -> None:
+    """Queue the on-call alert that an urgent call awaits an admin's decision."""
+    assert inquiry.id is not None
+    owed = owed_on_decision(settings, inquiry, now=now)
+    if not owed:
+        return
+    kind = OutboxKind.CALLBACK_DECISION.value
+    earlier = await session.scalar(
+        sa.select(sa.func.count())
+        .select_from(outbox_table)
+        .where(outbox_table.c.inquiry_id == inquiry.id, outbox_table.c.kind == kind)
+    )
+    rows = addressed(
+        owed,
+        inquiry_id=inquiry.id,
+        reference=inquiry.reference,
+        domain=domain,
+        earlier=Counter({kind: earlier or 0}),
+    )
+    await session.run_sync(_enqueue_in, rows)
 
 
 async def owe_on_release(

@@ -59,7 +59,7 @@ PERSONAL: tuple[Personal, ...] = (
         },
         inquiry_column="id",
     ),
-    Personal(task_table, {"phone": "", "name": "", "close_reason": None}),
+    Personal(task_table, {"phone": None, "email": None, "name": "", "close_reason": None}),
     Personal(attempt_table, {"note": ""}, inquiry_column=None),
     Personal(note_table, {"text": ""}),
     Personal(status_change_table, {"note": None}),
@@ -156,10 +156,20 @@ async def remove(session: AsyncSession, inquiry_ids: Sequence[int], *, at: datet
             await session.execute(sa.delete(entry.table).where(entry.of(ids)))
 
 
+# Columns of the inquiry table that point at another inquiry: a later inquiry linked to one
+# that is deleted is unlinked first (it keeps its own details and history).
+INQUIRY_LINKS: tuple[str, ...] = ("duplicate_of",)
+
+
 async def delete(session: AsyncSession, inquiry_ids: Sequence[int]) -> None:
     """Delete these inquiries and every row that belongs to them (the audit log stays)."""
     for ids in _chunks(inquiry_ids):
         await outbox.delete_for(session, ids)
         for entry in BELONGING:
             await session.execute(sa.delete(entry.table).where(entry.of(ids)))
+        for link in INQUIRY_LINKS:
+            column = inquiry_table.c[link]
+            await session.execute(
+                sa.update(inquiry_table).where(column.in_(ids)).values({link: None})
+            )
         await session.execute(sa.delete(inquiry_table).where(inquiry_table.c.id.in_(ids)))

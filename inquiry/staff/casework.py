@@ -1,4 +1,5 @@
-"""Carrying an inquiry to its end: its status, notes, assignment, and release from quarantine.
+"""Carrying an inquiry to its end: its status, notes, assignment, release from quarantine, and
+undoing a duplicate link.
 
 Takes the request's session and flushes; the request commits. Statuses move only through
 inquiry.lifecycle; the callback task follows through the callbacks' state machine.
@@ -13,9 +14,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inquiry.audit import Caller, record
-from inquiry.callbacks.transitions import follow_release, follow_status
+from inquiry.callbacks import queue
+from inquiry.callbacks.models import TaskStatus
+from inquiry.callbacks.transitions import follow_release, follow_status, follow_unlink
 from inquiry.config import Settings
-from inquiry.errors import AssignedElsewhere, Forbidden, InvalidSchedule, NotFound
+from inquiry.errors import (
+    AssignedElsewhere,
+    Forbidden,
+    InvalidSchedule,
+    NotFound,
+    TransitionNotAllowed,
+)
 from inquiry.lifecycle import Lifecycle
 from inquiry.models import CloseReason, Inquiry, InquiryStatus, Staff, StaffRole
 from inquiry.outbox import owe_on_release, reorder_unsent
@@ -25,6 +34,8 @@ from inquiry.triage import triage
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, Priority, Topic
 
 NOT_SPAM = "not spam"
+# Moves that would end or put off the inquiry's call.
+_ENDS_A_CALL = frozenset({InquiryStatus.CLOSED, InquiryStatus.WAITING})
 
 
 class Casework:
@@ -53,6 +64,12 @@ class Casework:
         """Move the inquiry as staff chose; its callback task follows (cancelled when it
         closes, put off to the end of a wait, opened again when it reopens)."""
         inquiry, task = await locked(self._session, self._lifecycle, key)
+        awaiting = task is not None and task.status == TaskStatus.AWAITING_DECISION
+        if awaiting and to in _ENDS_A_CALL and self._me.role != StaffRole.ADMIN:
+            raise Forbidden(
+                "An urgent call that ran out of attempts awaits an admin's decision: only an "
+                "admin closes its inquiry or puts it off."
+            )
         was = InquiryStatus(inquiry.status)
         ends = self._end_of_wait(until) if until is not None else None
         self._lifecycle.move(inquiry, to, reason=reason, until=ends, note=note)
@@ -149,6 +166,31 @@ class Casework:
             new={"topic": inquiry.topic, "priority": inquiry.priority},
             queued=queued,
             callback=call,
+        )
+        return inquiry
+
+    async def unlink(self, key: str) -> Inquiry:
+        """Undo a duplicate link: the inquiry stands on its own again, with the task it owes,
+        and the task it shared takes the priority of what it still answers."""
+        inquiry, _ = await locked(self._session, self._lifecycle, key)
+        if inquiry.duplicate_of is None:
+            raise TransitionNotAllowed("The inquiry is not linked to another.")
+        # The shared task's row first, then its inquiry's, as every path locks them.
+        shared = await queue.task_of(self._session, inquiry.duplicate_of, lock=True)
+        first = await self._lifecycle.locked(inquiry.duplicate_of)
+        inquiry.duplicate_of = None
+        await self._session.flush()  # the shared task's priority is read without it
+        task = await follow_unlink(
+            self._session, inquiry, first, shared, now=self._now, settings=self._settings
+        )
+        await self._session.flush()
+        record(
+            self._session,
+            self._caller,
+            "inquiry.unlink",
+            ("inquiry", inquiry.id),
+            previous=first.id,
+            callback=task,
         )
         return inquiry
 

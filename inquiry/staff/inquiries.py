@@ -39,6 +39,8 @@ class InquiryView:
     notes: list[tuple[InquiryNote, Staff]]
     history: list[tuple[StatusChange, Staff | None]]
     assignee: Staff | None
+    duplicate_of: str | None  # the reference of the inquiry this one is linked to
+    duplicates: list[str]  # the references of those linked to this one
 
 
 async def view_of(session: AsyncSession, inquiry: Inquiry) -> InquiryView:
@@ -61,13 +63,22 @@ async def view_of(session: AsyncSession, inquiry: Inquiry) -> InquiryView:
         .order_by(status_change_table.c.id)
     )
     assignee = await session.get(Staff, inquiry.assignee_id) if inquiry.assignee_id else None
+    task = await queue.task_of(session, inquiry.id)
+    first = None
+    if inquiry.duplicate_of is not None:
+        first = await queue.reference_of(session, inquiry.duplicate_of)
+        # A linked inquiry is answered by the task of the one it is linked to.
+        task = task or await queue.task_of(session, inquiry.duplicate_of)
+    linked = await queue.linked_references(session, [inquiry.id])
     return InquiryView(
         inquiry,
         list(overrides),
-        await queue.task_of(session, inquiry.id),
+        task,
         [(note, author) for note, author in notes],
         [(change, author) for change, author in history],
         assignee,
+        first,
+        linked.get(inquiry.id, []),
     )
 
 
@@ -192,6 +203,13 @@ async def export_rows(
     zone = ZoneInfo(settings.clinic_timezone)
     columns = [t.c[name] for name in EXPORT_COLUMNS[:-_TASK_COLUMNS]]
     created, phone = EXPORT_COLUMNS.index("created_at"), EXPORT_COLUMNS.index("phone")
+    # An inquiry's latest task (a bounced email is followed by a call): one row each.
+    latest = (
+        sa.select(sa.func.max(task_table.c.id))
+        .where(task_table.c.inquiry_id == t.c.id)
+        .correlate(t)
+        .scalar_subquery()
+    )
     last_outcome = (
         sa.select(attempt_table.c.outcome)
         .where(attempt_table.c.task_id == task_table.c.id)
@@ -208,7 +226,7 @@ async def export_rows(
                 task_table.c.status.label("callback_status"),
                 last_outcome.label("last_outcome"),
             )
-            .outerjoin(task_table, task_table.c.inquiry_id == t.c.id)
+            .outerjoin(task_table, task_table.c.id == latest)
             .where(t.c.id > after)
             .order_by(t.c.id)
             .limit(EXPORT_BATCH)

@@ -148,7 +148,7 @@ async def override_triage(
 @router.post(
     "/inquiries/{inquiry}/status",
     response_model=InquiryDetail,
-    responses=errors(404, 409, 422),
+    responses=errors(403, 404, 409, 422),
 )
 async def change_status(
     inquiry: InquiryKey, body: StatusIn, casework: CaseworkDep, session: SessionDep
@@ -210,6 +210,18 @@ async def not_spam(
     the call it owes."""
     released = await casework.release(inquiry, topic=body.topic if body else None)
     return InquiryDetail.of_view(await view_of(session, released))
+
+
+@router.post(
+    "/inquiries/{inquiry}/unlink",
+    response_model=InquiryDetail,
+    responses=errors(404, 409),
+)
+async def unlink(inquiry: InquiryKey, casework: CaseworkDep, session: SessionDep) -> InquiryDetail:
+    """Undo a duplicate link: the inquiry stands on its own again, with the task it owes;
+    409 transition_not_allowed when it is not linked."""
+    unlinked = await casework.unlink(inquiry)
+    return InquiryDetail.of_view(await view_of(session, unlinked))
 
 
 @router.get(

@@ -342,6 +342,10 @@ class InquiryDetail(InquirySummary):
     callback_task_id: int | None
     callback_status: str | None
     assignee: str | None
+    # The same person's open inquiry this one is linked to (its task answers both), and the
+    # later ones linked to this one.
+    duplicate_of: str | None
+    duplicates: list[str]
     notes: list[NoteOut]
     history: list[StatusChangeOut]
 
@@ -362,6 +366,8 @@ class InquiryDetail(InquirySummary):
             callback_task_id=view.task.id if view.task else None,
             callback_status=view.task.status if view.task else None,
             assignee=author(view.assignee),
+            duplicate_of=view.duplicate_of,
+            duplicates=view.duplicates,
             notes=[NoteOut.of(note, staff) for note, staff in view.notes],
             history=[StatusChangeOut.of(change, staff) for change, staff in view.history],
         )

@@ -1,6 +1,6 @@
 """Triage: topic, priority and crisis flag for every inquiry (a pure, deterministic function)."""
 
-from inquiry.triage.classify import TriageResult, triage
+from inquiry.triage.classify import TriageResult, reason_categories, triage
 from inquiry.triage.rules import (
     Rules,
     RulesError,
@@ -21,6 +21,7 @@ __all__ = [
     "default_rules",
     "last_reload_error",
     "load_rules",
+    "reason_categories",
     "reload_rules",
     "triage",
     "use_rules",

@@ -1,8 +1,18 @@
-"""The triage function: topic, priority and crisis flag of one inquiry, with the reasons."""
+"""The triage function: topic, priority and crisis flag of one inquiry, with the reasons.
 
+Crisis first: a risk concept that its context does not cancel makes the inquiry a crisis, and
+then nothing else is computed. Otherwise the learned model reads the n-grams of the text with
+what the rules found (concepts and their context, topic terms, spam signals, links) and gives a
+probability per topic: confident crisis is a crisis, some risk is reviewed today (clinical, high),
+and the rest is the most probable topic, the visitor's choice counting as a small bonus.
+"""
+
+import math
 import re
 from dataclasses import dataclass
 
+from inquiry.triage.concepts import Mention
+from inquiry.triage.features import ngrams
 from inquiry.triage.language import Language, detect_language
 from inquiry.triage.rules import Rules, default_rules
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, VISITOR_TOPICS, Priority, Topic
@@ -13,6 +23,20 @@ _URL = re.compile(r"(?:https?://|www[.])[^\s]+")
 _DOMAIN = re.compile(r"[.](?:com|net|org|biz|info|xyz|ru|io|co|ca|example)(?![a-z0-9])")
 # Enough evidence for staff without burying the deciding phrase.
 _MAX_REASON_TERMS = 3
+POSSIBLE_RISK = "possible risk: review today"
+# Spam the model finds likely, backed by two points of advertising signals.
+_LIKELY_SPAM = 0.6
+NO_TERMS = "no topic terms matched"
+# Topics a hint or the model may settle on once crisis is ruled out.
+_RANKED = (
+    Topic.CLINICAL,
+    Topic.NEW_PATIENT,
+    Topic.APPOINTMENT,
+    Topic.BILLING,
+    Topic.REFERRAL,
+    Topic.GENERAL,
+    Topic.SPAM,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +46,19 @@ class TriageResult:
     crisis: bool
     language: Language
     reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the rules find in one inquiry: the input of the decision and of the model."""
+
+    text: str
+    language: Language
+    mentions: list[Mention]
+    topic_terms: dict[Topic, tuple[float, list[str]]]
+    spam_score: float
+    spam_terms: list[str]
+    links: int
 
 
 def _score(weights: dict[str, float], matches: list[re.Match[str]]) -> tuple[float, list[str]]:
@@ -35,27 +72,74 @@ def _score(weights: dict[str, float], matches: list[re.Match[str]]) -> tuple[flo
     return sum(seen.values()), ranked
 
 
-def _crisis_phrases(
-    rules: Rules, text: str, hits: list[re.Match[str]]
-) -> tuple[list[str], list[str]]:
-    """Return crisis phrases that count and those cancelled by a denial or someone else's past."""
-    if not hits or rules.crisis_exclusions is None:
-        return [match.group()[1:] for match in hits], []
-    spans = [(m.start(), m.end(), m.group()[1:]) for m in rules.crisis_exclusions.finditer(text)]
-    counted: list[str] = []
-    cancelled: list[str] = []
-    for hit in hits:
-        start, end = hit.span()
-        cover = next((s for s in spans if s[0] < end and start < s[1]), None)
-        if cover is None:
-            counted.append(hit.group()[1:])
-        elif cover[2] not in cancelled:
-            cancelled.append(cover[2])
-    return counted, cancelled
+def _links(original: str) -> int:
+    lowered = original.lower()
+    urls = len(_URL.findall(lowered)) if "http" in lowered or "www." in lowered else 0
+    return max(urls, len(_DOMAIN.findall(lowered)))
+
+
+def read(subject: str, message: str, rules: Rules) -> Reading:
+    """Normalise the inquiry once and run every rule over it."""
+    # A full stop keeps a phrase from running across the subject and the message.
+    original = f"{subject} . {message}" if subject else message
+    folded = fold(original)
+    language = detect_language(folded, original)
+    # The leading space lets a phrase at the very start match like any other word.
+    text = " " + rules.concepts.normalise(folded)
+    mentions = rules.concepts.mentions(text)
+    by_category: list[list[re.Match[str]]] = [[] for _ in rules.scanner.categories]
+    for category, match in rules.scanner.find(text):
+        by_category[category].append(match)
+    topic_terms = {
+        topic: _score(matcher.weights, matches)
+        for (topic, matcher), matches in zip(rules.topics, by_category, strict=False)
+        if matches
+    }
+    spam_score, spam_terms = _score(rules.spam.weights, by_category[-1])
+    links = min(_links(original), rules.max_links_counted)
+    return Reading(
+        text=text,
+        language=language,
+        mentions=mentions,
+        topic_terms=topic_terms,
+        spam_score=spam_score + links * rules.link_weight,
+        spam_terms=spam_terms,
+        links=links,
+    )
+
+
+def model_features(reading: Reading, hint: Topic | None = None) -> set[str]:
+    """The model's input: the text's n-grams and, as named signals, what the rules found and
+    the topic the visitor chose."""
+    features = ngrams(reading.text)
+    if hint is not None:
+        features.add(f"@hint {hint}")
+    for mention in reading.mentions:
+        state = "counted" if mention.counts else "cancelled"
+        features.add(f"@concept {mention.concept} {state}")
+        features.update(f"@context {effect}" for effect in mention.effects)
+    for topic, (score, _) in reading.topic_terms.items():
+        features.add(f"@topic {topic}")
+        if score >= 3:
+            features.add(f"@topic {topic} strong")
+    if reading.spam_score:
+        features.add(f"@spam {min(int(reading.spam_score), 6)}")
+    if reading.links:
+        features.add("@links")
+    return features
 
 
 def _quoted(label: str, phrases: list[str]) -> list[str]:
     return [f'{label}: "{phrase}"' for phrase in dict.fromkeys(phrases)][:_MAX_REASON_TERMS]
+
+
+def reason_categories(reasons: list[str]) -> list[str]:
+    """The reasons without the visitor's words they quote: 'crisis phrase', not the phrase
+    (for mail, which must carry no health information)."""
+    return list(dict.fromkeys(_QUOTE.sub("", str(reason)) for reason in reasons))
+
+
+_QUOTE = re.compile(r': ".*"$', re.DOTALL)
 
 
 def _hint_reason(hint: Topic | None, topic: Topic) -> list[str]:
@@ -64,6 +148,42 @@ def _hint_reason(hint: Topic | None, topic: Topic) -> list[str]:
     if hint == topic:
         return [f"visitor chose: {hint}"]
     return [f"visitor chose: {hint} (overridden by the message)"]
+
+
+def _result(topic: Topic, language: Language, reasons: list[str]) -> TriageResult:
+    priority = PRIORITY_OF_TOPIC[topic]
+    return TriageResult(topic, priority, topic == Topic.CRISIS, language, tuple(reasons))
+
+
+def _topic(
+    rules: Rules,
+    probabilities: dict[Topic, float],
+    reading: Reading,
+    hint: Topic | None,
+) -> tuple[Topic, float]:
+    """The most probable topic but crisis; the hint is a bonus, never lowering clinical."""
+    spam_score = reading.spam_score
+    has_terms = bool(reading.topic_terms)
+    ranked = sorted(_RANKED, key=lambda topic: -probabilities[topic])
+    best = ranked[0]
+    # Quarantining a real visitor is worse than letting an advert through: spam needs the
+    # model to be sure, or the rules' advertising signals as well.
+    sure = probabilities[best] >= rules.spam_model_threshold
+    signalled = spam_score >= rules.spam_threshold
+    likely = probabilities[best] >= _LIKELY_SPAM and spam_score >= 2
+    if best == Topic.SPAM and not (sure or signalled or likely):
+        best = ranked[1]
+    if hint is not None and best not in (Topic.CLINICAL, Topic.SPAM):
+        bonus = math.exp(rules.hint_bonus)
+        # General is the fallback: the visitor's choice says more. With no topic term in the
+        # message the choice stands too, unless the model is sure.
+        if (
+            best == Topic.GENERAL
+            or probabilities[hint] * bonus > probabilities[best]
+            or (not has_terms and probabilities[best] < rules.crisis_threshold)
+        ):
+            best = hint
+    return best, probabilities[best]
 
 
 def triage(
@@ -75,59 +195,49 @@ def triage(
 ) -> TriageResult:
     """Triage one inquiry: pure and deterministic for a given rules object."""
     rules = rules or default_rules()
-    # A full stop keeps a phrase from running across the subject and the message.
-    original = f"{subject} . {message}" if subject else message
-    folded = fold(original)
-    language = detect_language(folded, original)
-    # The leading space lets a phrase at the very start match like any other word.
-    text = " " + folded
     hint = visitor_topic if visitor_topic in VISITOR_TOPICS else None
-
-    # One pass finds every category's matches: crisis is 0, topics 1.., spam last.
-    by_category: list[list[re.Match[str]]] = [[] for _ in rules.scanner.categories]
-    for category, match in rules.scanner.find(text):
-        by_category[category].append(match)
+    reading = read(subject, message, rules)
+    language = reading.language
+    counted = [mention for mention in reading.mentions if mention.counts]
+    cancelled = [mention.reason() for mention in reading.mentions if not mention.counts]
 
     # Crisis first, and nothing can outrank it: not the form's topic, not links, not spam terms.
-    crisis, cancelled = _crisis_phrases(rules, text, by_category[0])
-    not_counted = _quoted("not counted (denial or someone else's past)", cancelled)
-    if crisis:
-        reasons = _quoted("crisis phrase", crisis) + _hint_reason(hint, Topic.CRISIS) + not_counted
-        return TriageResult(Topic.CRISIS, Priority.URGENT, True, language, tuple(reasons))
+    if any(mention.level == "crisis" for mention in counted):
+        reasons = [mention.reason() for mention in counted if mention.level == "crisis"]
+        reasons = reasons[:_MAX_REASON_TERMS] + _hint_reason(hint, Topic.CRISIS) + cancelled
+        return _result(Topic.CRISIS, language, reasons)
 
-    best_topic: Topic | None = None
-    best_score = 0.0
-    best_terms: list[str] = []
-    best_key = (0.0, 0.0, 0)
-    for (topic, matcher), matches in zip(rules.topics, by_category[1:], strict=False):
-        score, terms = _score(matcher.weights, matches) if matches else (0.0, [])
-        bonus = rules.visitor_hint_weight if topic == hint else 0.0
-        # Highest score wins; on a tie the visitor's choice, then the rules' tie order.
-        key = (score + bonus, 1.0 if topic == hint else 0.0, -rules.tie_rank[topic])
-        if score > best_score:
-            best_score = score
-        if score + bonus > 0 and (best_topic is None or key > best_key):
-            best_topic, best_terms, best_key = topic, terms, key
+    features = model_features(reading, hint)
+    if not any(feature.startswith("w ") for feature in features):
+        # No word at all (empty, emoji, punctuation): nothing for the model to read.
+        reasons = [NO_TERMS, *_hint_reason(hint, hint or Topic.GENERAL), *cancelled]
+        return _result(hint or Topic.GENERAL, language, reasons)
+    probabilities = rules.model.probabilities(features)
+    risk = [mention.reason() for mention in counted]
+    crisis_p = probabilities[Topic.CRISIS]
+    threshold = rules.cancelled_threshold if cancelled and not counted else rules.crisis_threshold
+    if crisis_p >= threshold:
+        reasons = [f"learned model: crisis wording ({crisis_p:.2f})", *risk, *cancelled]
+        return _result(Topic.CRISIS, language, reasons + _hint_reason(hint, Topic.CRISIS))
+    # Doubt escalates: risk or distress short of a crisis is read by a clinician today.
+    if risk or crisis_p >= rules.risk_threshold:
+        reasons = [POSSIBLE_RISK, *risk, f"learned model: crisis {crisis_p:.2f}", *cancelled]
+        return _result(Topic.CLINICAL, language, reasons + _hint_reason(hint, Topic.CLINICAL))
 
-    spam_score, spam_terms = _score(rules.spam.weights, by_category[-1])
-    lowered = original.lower()
-    urls = len(_URL.findall(lowered)) if "http" in lowered or "www." in lowered else 0
-    found = max(urls, len(_DOMAIN.findall(lowered)))
-    links = min(found, rules.max_links_counted)
-    spam_score += links * rules.link_weight
-    # Spam needs clear advertising signals and more of them than any real topic has:
-    # quarantining a real visitor is worse than letting an advert through.
-    if spam_score >= rules.spam_threshold and spam_score > best_score:
-        reasons = _quoted("spam signal", spam_terms)
-        if links:
-            reasons.append(f"links: {links}")
-        return TriageResult(Topic.SPAM, Priority.LOW, False, language, tuple(reasons + not_counted))
-
-    if best_topic is None:
-        topic = Topic.GENERAL
-        reasons = ["no topic terms matched"]
+    topic, probability = _topic(rules, probabilities, reading, hint)
+    if topic == Topic.SPAM:
+        reasons = _quoted("spam signal", reading.spam_terms)
+        if reading.links:
+            reasons.append(f"links: {reading.links}")
+        reasons.append(f"learned model: spam ({probability:.2f})")
+        return _result(Topic.SPAM, language, reasons + cancelled)
+    terms = reading.topic_terms.get(topic, (0.0, []))[1]
+    if terms:
+        reasons = _quoted(f"{topic} term", terms)
+    elif not reading.topic_terms:
+        reasons = [NO_TERMS]
     else:
-        topic = best_topic
-        reasons = _quoted(f"{topic} term", best_terms)
-    reasons = reasons + _hint_reason(hint, topic) + not_counted
-    return TriageResult(topic, PRIORITY_OF_TOPIC[topic], False, language, tuple(reasons))
+        reasons = []
+    if topic != Topic.GENERAL or reading.topic_terms:
+        reasons.append(f"learned model: {topic} ({probability:.2f})")
+    return _result(topic, language, reasons + _hint_reason(hint, topic) + cancelled)

@@ -12,7 +12,6 @@ from inquiry.triage.crossval import (
     CrossValidationError,
     cross_validate,
 )
-from inquiry.triage.detector import rules_trainer
 from inquiry.triage.evaluate import LABEL_FIELDS, evaluate
 from inquiry.triage.labelled import (
     EXPECTED_KEYS,
@@ -38,10 +37,9 @@ annotations such as 'category', 'style' (a list) and 'source'. Older files with 
 and 'lang' are read too.
 
 --cross-validate splits the file into K folds (stratified by topic and language, a
-paraphrase kept with the line it rewords), trains a detector on all folds but one and
-evaluates it on that one. Today's detector is the rules alone: it learns nothing, so its
-training is a no-op and every fold is triaged by the same rules. The split is there for a
-learned component to plug in (inquiry.triage.detector.Trainer).
+paraphrase kept with the line it rewords), trains the learned model on all folds but one and
+evaluates the rules with that model on the held-out fold. Training needs scikit-learn
+(pip install -e '.[train]'); triage itself does not.
 """
 
 
@@ -71,8 +69,8 @@ def _parser() -> argparse.ArgumentParser:
         dest="cv_path",
         type=Path,
         metavar="FILE",
-        help="k-fold cross-validation on a labelled corpus: figures per fold and pooled "
-        "(the rules learn nothing: training is a no-op today)",
+        help="k-fold cross-validation on a labelled corpus: the model trained on the other "
+        "folds, figures per fold and pooled (needs scikit-learn)",
     )
     parser.add_argument(
         "--by",
@@ -164,16 +162,25 @@ def _measure(rules: Rules, args: argparse.Namespace, stdout: TextIO) -> int:
         lines = format_report(evaluation)
     else:
         try:
+            import sklearn  # type: ignore[import-untyped]  # noqa: F401
+        except ImportError:
+            raise _Refused(
+                "--cross-validate trains the model: install scikit-learn "
+                "(pip install -e '.[train]')"
+            ) from None
+        from inquiry.triage.train import learned_trainer
+
+        try:
             run = cross_validate(
                 labelled.cases,
-                rules_trainer(rules),
+                learned_trainer(rules),
                 folds=DEFAULT_FOLDS if args.folds is None else args.folds,
                 seed=DEFAULT_SEED if args.seed is None else args.seed,
                 by=args.by,
             )
         except CrossValidationError as exc:
             raise _Refused(str(exc)) from None
-        document |= {"trainer": "rules (nothing learned)", **cross_validation_json(run)}
+        document |= {"trainer": "rules + model trained per fold", **cross_validation_json(run)}
         lines = format_cross_validation(run)
     if args.json:
         document["skipped"] = [{"line": line, "error": error} for line, error in labelled.skipped]

@@ -1,9 +1,9 @@
 """What evaluation and cross-validation measure: a classifier, and the trainer that builds it.
 
-Today's detector is the rules alone: nothing is learned from data, so training it is a no-op
-and its trainer hands back the rules classifier unchanged. A learned component (a model
-trained on the corpus, or rules tuned from it) plugs in as another Trainer, and the same
-commands then measure it fold by fold on data it was not trained on.
+Triage is the rules (concepts, context, topic terms) with a learned model. The trainer of the
+model (inquiry.triage.train.learned_trainer) fits it on the training folds, so cross-validation
+measures it on lines it never saw; rules_trainer() hands back the rules with the shipped model
+unchanged, for measuring the machinery itself.
 """
 
 from collections.abc import Callable, Sequence
@@ -36,7 +36,7 @@ def rules_classifier(rules: Rules | None = None) -> Classifier:
 
 
 def rules_trainer(rules: Rules | None = None) -> Trainer:
-    """A trainer that learns nothing: whatever it is given, the rules classifier unchanged."""
+    """A trainer that learns nothing: whatever it is given, the classifier in use unchanged."""
     classifier = rules_classifier(rules)
 
     def train(_: Sequence[LabelledInquiry]) -> Classifier:

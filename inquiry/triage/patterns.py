@@ -42,7 +42,7 @@ def _close_paren(term: str) -> int:
     return next((i for i, char, depth in _structure(term) if char == ")" and depth == 0), -1)
 
 
-def _split_top(term: str) -> list[str]:
+def split_top(term: str) -> list[str]:
     """Split a regex on the "|" that are not inside a group or a character class."""
     cuts = [i for i, char, depth in _structure(term) if char == "|" and depth == 0]
     bounds = [-1, *cuts, len(term)]
@@ -51,7 +51,7 @@ def _split_top(term: str) -> list[str]:
 
 def _expand(term: str, budget: int = _MAX_VARIANTS) -> list[str]:
     """Rewrite a term as equivalent alternatives that start with plain characters."""
-    alternatives = _split_top(term)
+    alternatives = split_top(term)
     if len(alternatives) > 1:
         return [variant for alt in alternatives for variant in _expand(alt, budget)]
     if not term.startswith("(?:"):
@@ -63,7 +63,7 @@ def _expand(term: str, budget: int = _MAX_VARIANTS) -> list[str]:
         return [term]
     if optional:
         rest = rest[1:]
-    heads = _split_top(term[3:end]) + ([""] if optional else [])
+    heads = split_top(term[3:end]) + ([""] if optional else [])
     # An empty variant is kept: it is the optional group left out ("" ends the term).
     variants = [head + rest for head in heads]
     if len(variants) > budget or len(variants) < len(heads) - optional:
@@ -78,12 +78,12 @@ def _starts_plain(term: str) -> bool:
     return term[:1] in _PLAIN and term[1:2] not in _QUANTIFIERS
 
 
-def _trie(terms: list[str]) -> str:
+def _trie(terms: list[str], budget: int = _MAX_VARIANTS) -> str:
     """Fold terms that share leading plain characters into nested alternations."""
     branches: dict[str, list[str]] = {}
     others: list[str] = []
     ends_here = False
-    for term in (piece for original in terms for piece in _expand(original)):
+    for term in (piece for original in terms for piece in _expand(original, budget)):
         if not term:
             ends_here = True
         elif _starts_plain(term):
@@ -96,7 +96,7 @@ def _trie(terms: list[str]) -> str:
         if len(unique) == 1:
             parts.append(char + (f"(?:{unique[0]})" if "|" in unique[0] else unique[0]))
         else:
-            parts.append(f"{char}(?:{_trie(unique)})")
+            parts.append(f"{char}(?:{_trie(unique, budget)})")
     parts += [f"(?:{term})" for term in others]
     # An ended term is tried last so the longer phrase sharing its start is preferred.
     if ends_here:
@@ -104,9 +104,12 @@ def _trie(terms: list[str]) -> str:
     return "|".join(parts)
 
 
-def alternation(terms: list[str]) -> str:
-    """Return one regex (without boundaries) matching exactly what any of the terms matches."""
-    return f"(?:{_trie(terms)})"
+def alternation(terms: list[str], budget: int = _MAX_VARIANTS) -> str:
+    """Return one regex (without boundaries) matching exactly what any of the terms matches.
+
+    A term is expanded into at most `budget` variants that start with plain characters.
+    """
+    return f"(?:{_trie(terms, budget)})"
 
 
 # The functions below only analyse or merge finished regexes for the candidate scan (see
@@ -137,7 +140,7 @@ def heads(regex: str, length: int) -> set[str]:
     """
     found: set[str] = set()
     # Every pending text is one alternative: splitting is only needed inside opened groups.
-    pending = [(alternative, "") for alternative in _split_top(regex)]
+    pending = [(alternative, "") for alternative in split_top(regex)]
     while pending:
         rest, prefix = pending.pop()
         if len(prefix) == length or not rest:
@@ -155,7 +158,7 @@ def heads(regex: str, length: int) -> set[str]:
                 found.update(prefix + char for char in members if repeat)
         elif (group := _unwrap(rest)) is not None:
             inner, after = group
-            pending += [(part + after, prefix) for part in _split_top(inner)]
+            pending += [(part + after, prefix) for part in split_top(inner)]
         elif rest.startswith(_LOOKAROUNDS) and (end := _close_paren(rest)) > 0:
             # A lookaround consumes nothing: skipping it only lets more texts through.
             after = rest[end + 1 :]
@@ -193,7 +196,7 @@ def _flatten(alternatives: list[str]) -> list[str]:
     while pending:
         regex = pending.pop()
         group = _unwrap(regex)
-        parts = _split_top(group[0]) if group is not None else []
+        parts = split_top(group[0]) if group is not None else []
         if group is not None and (not group[1] or len(parts) <= _MAX_DISTRIBUTE):
             pending += reversed([part + group[1] for part in parts])
         else:
@@ -203,7 +206,7 @@ def _flatten(alternatives: list[str]) -> list[str]:
 
 def merge(regexes: list[str]) -> str:
     """Return one regex matching exactly the union of what the regexes match, in any order."""
-    return _merge([alternative for regex in regexes for alternative in _split_top(regex)])
+    return _merge([alternative for regex in regexes for alternative in split_top(regex)])
 
 
 def _merge(alternatives: list[str]) -> str:

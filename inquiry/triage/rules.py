@@ -11,7 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from inquiry.triage.patterns import alternation
+from inquiry.triage.concepts import ConceptMatcher, build_concept_matcher
+from inquiry.triage.model import DEFAULT_MODEL_PATH, LinearModel, ModelError, load_model
+from inquiry.triage.patterns import alternation, split_top
 from inquiry.triage.scan import Scanner, build_scanner
 from inquiry.triage.taxonomy import VISITOR_TOPICS, Topic
 
@@ -23,6 +25,11 @@ _FORBIDDEN_SYNTAX = re.compile(r"\(\?P[<=]|\\[1-9]|\\g<")
 # Text is matched with a space in front (see classify), so a word start is a literal space.
 _BEFORE = " "
 _AFTER = r"(?![a-z0-9])"
+# Expanding each concept term into at most this many variants that start with plain letters
+# keeps start-up (compiling) near half a second and scanning near 100 us per inquiry.
+_CONCEPT_VARIANTS = 8
+_PLAIN_START = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'")
+_QUANTIFIER = frozenset("?*+{")
 
 
 class RulesError(ValueError):
@@ -56,20 +63,52 @@ class TermGroup(_Strict):
     terms: list[Pattern] = Field(min_length=1)
 
 
-class NearRule(_Strict):
-    """A desire or intent word followed, a few words on, by a death or harm word."""
+ConceptName = Annotated[str, Field(pattern=r"^[a-z][a-z_]*$", max_length=40)]
+# Texting forms are whole words ("chu", "rn", "pu"); what they stand for is plain words.
+ShortForm = Annotated[str, Field(pattern=r"^[a-z0-9']+$")]
+Expansion = Annotated[str, Field(pattern=r"^[a-z0-9' -]+$")]
+
+
+class Concept(_Strict):
+    """A risk concept (a Columbia severity category) and its vocabulary in both languages."""
 
     note: str = ""
-    first: list[Pattern] = Field(min_length=1)
-    then: list[Pattern] = Field(min_length=1)
-    max_words_between: int = Field(ge=0, le=8)
+    # crisis: a present mention makes the inquiry a crisis; risk: review today.
+    level: Literal["crisis", "risk"]
+    terms: list[Pattern] = Field(min_length=1)
+
+
+class ContextRule(_Strict):
+    """Words that modify a concept mention near them in the same clause (ConText)."""
+
+    note: str = ""
+    effect: Literal["negation", "history", "hypothetical", "experiencer", "present", "idiom"]
+    # forward: the trigger comes before the concept; backward: after it; both: either.
+    direction: Literal["forward", "backward", "both"]
+    window: int = Field(ge=0, le=40)
+    # A present-risk signal anywhere ("the thoughts came back") may reach every mention.
+    whole_message: bool = False
+    terms: list[Pattern] = Field(min_length=1)
 
 
 class CrisisSection(_Strict):
     note: str = ""
-    phrases: list[Pattern] = Field(min_length=1)
-    near: list[NearRule] = []
-    exclusions: list[Pattern] = []
+    spelling: dict[ShortForm, Expansion] = {}
+    clause_breaks: list[Pattern] = Field(min_length=1)
+    concepts: dict[ConceptName, Concept] = Field(min_length=1)
+    context: list[ContextRule] = []
+
+
+class ModelSection(_Strict):
+    """How far the learned model is trusted; probabilities are between 0 and 1."""
+
+    note: str = ""
+    crisis_threshold: float = Field(gt=0, le=1)
+    # A text whose every concept mention was cancelled ("I don't want to die") needs more.
+    cancelled_threshold: float = Field(gt=0, le=1)
+    risk_threshold: float = Field(gt=0, le=1)
+    spam_threshold: float = Field(gt=0, le=1)
+    hint_bonus: float = Field(ge=0)
 
 
 class SpamSection(_Strict):
@@ -83,13 +122,14 @@ class SpamSection(_Strict):
 class RulesFile(_Strict):
     """The JSON document as the clinic edits it."""
 
-    version: Literal[1]
+    version: Literal[2]
     note: str = ""
     visitor_hint_weight: float = Field(ge=0)
     tie_order: list[Topic]
     crisis: CrisisSection
     topics: dict[Topic, list[TermGroup]]
     spam: SpamSection
+    model: ModelSection
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +146,7 @@ class Rules:
     """Compiled rules, ready for triage; build with load_rules()."""
 
     source: str
-    crisis: re.Pattern[str]
-    crisis_exclusions: re.Pattern[str] | None
+    concepts: ConceptMatcher
     topics: tuple[tuple[Topic, WeightedMatcher], ...]
     spam: WeightedMatcher
     spam_threshold: float
@@ -115,25 +154,17 @@ class Rules:
     max_links_counted: int
     visitor_hint_weight: float
     tie_rank: dict[Topic, int]
-    # Category 0 is crisis, then the topics in tie order, then spam.
+    # The topics in tie order, then spam.
     scanner: Scanner
+    model: LinearModel
+    crisis_threshold: float
+    cancelled_threshold: float
+    risk_threshold: float
+    spam_model_threshold: float
+    hint_bonus: float
     version: int = 1  # the file's format version
     digest: str = ""  # the start of the file's SHA-256: which edit of the file is in use
     loaded_at: datetime | None = None
-
-
-def _either(patterns: list[str]) -> str:
-    return "(?:" + "|".join(f"(?:{p})" for p in patterns) + ")"
-
-
-def _alternation(patterns: list[str]) -> str:
-    return _BEFORE + alternation(patterns) + _AFTER
-
-
-def _near(rule: NearRule) -> str:
-    # Folded text has single spaces, so a word is a run of non-spaces.
-    gap = f"(?: [^ ]+){{0,{rule.max_words_between}}} "
-    return _either(rule.first) + gap + _either(rule.then)
 
 
 def _weighted(groups: list[TermGroup]) -> WeightedMatcher:
@@ -144,6 +175,27 @@ def _weighted(groups: list[TermGroup]) -> WeightedMatcher:
     weights = {f"g{i}": group.weight for i, group in enumerate(ordered)}
     regex = re.compile(_BEFORE + "(?:" + "|".join(parts) + ")" + _AFTER)
     return WeightedMatcher(regex=regex, weights=weights, alternations=alternations)
+
+
+def _plain(patterns: list[str]) -> str:
+    """Join terms, grouped by their first letter so the engine skips a group in one test.
+
+    Concept and context vocabularies are long regexes with leading choices: the full trie of
+    patterns.alternation() would compile several times slower (start-up) for little gain.
+    """
+    by_first: dict[str, list[str]] = {}
+    others: list[str] = []
+    for pattern in patterns:
+        for term in split_top(pattern):
+            if term[:1] in _PLAIN_START and term[1:2] not in _QUANTIFIER:
+                by_first.setdefault(term[0], []).append(term[1:])
+            else:
+                others.append(term)
+    parts = [
+        first + "(?:" + "|".join(f"(?:{rest})" for rest in rests) + ")"
+        for first, rests in by_first.items()
+    ]
+    return "(?:" + "|".join(parts + [f"(?:{term})" for term in others]) + ")"
 
 
 def _check_coverage(document: RulesFile) -> None:
@@ -157,25 +209,34 @@ def _check_coverage(document: RulesFile) -> None:
         raise ValueError(f"tie_order must list each of {scored} once")
 
 
-def _compile(document: RulesFile, source: str) -> Rules:
+def _compile(document: RulesFile, source: str, model: LinearModel) -> Rules:
     crisis = document.crisis
-    crisis_body = alternation(crisis.phrases + [_near(rule) for rule in crisis.near])
-    crisis_regex = re.compile(_BEFORE + crisis_body + _AFTER)
+    concepts = build_concept_matcher(
+        spelling=crisis.spelling,
+        clause_breaks=_plain(crisis.clause_breaks),
+        concepts=[
+            (name, c.level, alternation(c.terms, _CONCEPT_VARIANTS))
+            for name, c in crisis.concepts.items()
+        ],
+        context=[
+            (rule.effect, rule.direction, rule.window, rule.whole_message, _plain(rule.terms))
+            for rule in crisis.context
+        ],
+        before=_BEFORE,
+        after=_AFTER,
+    )
     topics = tuple((topic, _weighted(document.topics[topic])) for topic in document.tie_order)
     spam = _weighted(document.spam.groups)
     matchers = [matcher for _, matcher in topics] + [spam]
     scanner = build_scanner(
-        [[crisis_body]] + [list(matcher.alternations) for matcher in matchers],
-        [crisis_regex] + [matcher.regex for matcher in matchers],
+        [list(matcher.alternations) for matcher in matchers],
+        [matcher.regex for matcher in matchers],
         before=_BEFORE,
         after=_AFTER,
     )
     return Rules(
         source=source,
-        crisis=crisis_regex,
-        crisis_exclusions=re.compile(_alternation(crisis.exclusions))
-        if crisis.exclusions
-        else None,
+        concepts=concepts,
         topics=topics,
         spam=spam,
         spam_threshold=document.spam.threshold,
@@ -184,6 +245,12 @@ def _compile(document: RulesFile, source: str) -> Rules:
         visitor_hint_weight=document.visitor_hint_weight,
         tie_rank={topic: rank for rank, topic in enumerate(document.tie_order)},
         scanner=scanner,
+        model=model,
+        crisis_threshold=document.model.crisis_threshold,
+        cancelled_threshold=document.model.cancelled_threshold,
+        risk_threshold=document.model.risk_threshold,
+        spam_model_threshold=document.model.spam_threshold,
+        hint_bonus=document.model.hint_bonus,
     )
 
 
@@ -195,8 +262,14 @@ def _describe(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_rules(path: Path | None = None) -> Rules:
-    """Read, validate and compile a rules file (the packaged rules.json by default)."""
+def load_rules(
+    path: Path | None = None, model_path: Path | None = None, *, model: LinearModel | None = None
+) -> Rules:
+    """Read, validate and compile a rules file (the packaged rules.json by default).
+
+    The learned model's weights (the packaged model.json by default, or `model`) load with the
+    rules, so that a reload replaces both together.
+    """
     path = path or DEFAULT_RULES_PATH
     try:
         raw = path.read_text(encoding="utf-8")
@@ -215,8 +288,13 @@ def load_rules(path: Path | None = None) -> Rules:
         raise RulesError(f"{path}: invalid triage rules:\n{_describe(exc)}") from exc
     except ValueError as exc:
         raise RulesError(f"{path}: invalid triage rules: {exc}") from exc
+    if model is None:
+        try:
+            model = load_model(model_path or DEFAULT_MODEL_PATH)
+        except ModelError as exc:
+            raise RulesError(str(exc)) from exc
     return replace(
-        _compile(document, str(path)),
+        _compile(document, str(path), model),
         version=document.version,
         digest=hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12],
         loaded_at=datetime.now(UTC),

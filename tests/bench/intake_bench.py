@@ -6,7 +6,8 @@ errors and the ratio to a bare FastAPI app that only validates the same body.
 
     .venv/bin/python tests/bench/intake_bench.py [--seconds 10] [--connections 32]
         [--only bare,sqlite,postgres,ratelimit] [--no-pin] [--worker-in-process] [--profile DIR]
-        [--observability] [--pairs N]
+        [--observability] [--pairs N] [--pairs-of observability|duplicates]
+        [--no-duplicate-check] [--unique-visitors]
 
 The web process is measured as deploy/compose.yaml runs it: it writes the outbox and a
 separate `inquiry worker` sends the mail. --worker-in-process measures the single-process
@@ -104,21 +105,35 @@ local bodies = {%(bodies)s}
 local requests = {}
 local next_request = 0
 counts = {}
+local unique = %(unique)s
+local serial = 0
+local run = 0
 function init(args)
   for i, body in ipairs(bodies) do
     requests[i] = wrk.format("POST", "%(route)s", {["Content-Type"] = "application/json"}, body)
   end
+  -- Distinct per thread (tid) and per invocation (the warm-up and the run share a database).
+  run = (tid or 0) * 1000 + os.time() %% 1000
 end
 function request()
   next_request = next_request %% #requests + 1
-  return requests[next_request]
+  if not unique then return requests[next_request] end
+  -- A new visitor every time: an address and a number nobody used before.
+  serial = serial + 1
+  local body = bodies[next_request]
+    :gsub("@EMAIL@", "v" .. run .. "-" .. serial .. "@example.com")
+    :gsub("@PHONE@", string.format("+1416%%07d", 2000000 + (run * 7919 + serial) %% 1000000))
+  return wrk.format("POST", "%(route)s", {["Content-Type"] = "application/json"}, body)
 end
 function response(status, headers, body)
   local key = tostring(status)
   counts[key] = (counts[key] or 0) + 1
 end
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
 function done(summary, latency, _)
   local merged = {}
   for _, thread in ipairs(threads) do
@@ -136,14 +151,15 @@ end
 """
 
 
-def write_lua(directory: Path, variants: int = 64) -> Path:
-    """A wrk script cycling through pre-formatted requests that differ by visitor."""
+def write_lua(directory: Path, variants: int = 64, *, unique: bool = False) -> Path:
+    """A wrk script cycling through pre-formatted requests that differ by visitor (64
+    visitors writing again and again, or, `unique`, a new visitor every request)."""
     bodies = []
     for i in range(variants):
         body = {
             "name": f"Ann Example {i}",
-            "email": f"ann.example{i}@example.com",
-            "phone": "416-555-0199",
+            "email": "@EMAIL@" if unique else f"ann.example{i}@example.com",
+            "phone": "@PHONE@" if unique else f"416-555-01{i:02d}",
             "preferred_contact": "email",
             "callback_window": "any",
             "voicemail_ok": False,
@@ -155,7 +171,12 @@ def write_lua(directory: Path, variants: int = 64) -> Path:
         }
         bodies.append(f"[==[{json.dumps(body)}]==]")
     path = directory / "intake.lua"
-    path.write_text(_LUA % {"bodies": ",\n".join(bodies), "route": ROUTE})
+    text = _LUA % {
+        "bodies": ",\n".join(bodies),
+        "route": ROUTE,
+        "unique": "true" if unique else "false",
+    }
+    path.write_text(text)
     return path
 
 
@@ -310,6 +331,8 @@ def run_scenario(
         }
         if not args.worker:
             env["INQUIRY_WORKER_IN_PROCESS"] = "false"
+        if not args.duplicates:
+            env["INQUIRY_DUPLICATE_WINDOW_DAYS"] = "0"  # no duplicate check
         metrics_port = free_port() if args.observability else None
         if metrics_port:
             env |= {"INQUIRY_METRICS_PORT": str(metrics_port), "INQUIRY_LOG_FORMAT": "json"}
@@ -414,10 +437,10 @@ def _rate(result: Result) -> float:
     return result.load.requests / result.load.seconds
 
 
-def report_pairs(pairs: dict[str, list[tuple[Result, Result]]]) -> None:
-    """Each pair's throughput without and with metrics and JSON logs, and the spread."""
+def report_pairs(pairs: dict[str, list[tuple[Result, Result]]], what: str) -> None:
+    """Each pair's throughput without and with `what`, and the spread."""
     for name, runs in pairs.items():
-        print(f"\n{name}: without / with metrics and JSON logs")
+        print(f"\n{name}: without / with {what}")
         head = f"{'pair':>4} {'off req/s':>10} {'on req/s':>10} {'on/off':>7}"
         print(head + f" {'off p99':>8} {'on p99':>8}")
         ratios = []
@@ -476,7 +499,24 @@ def main() -> int:
         type=int,
         default=0,
         metavar="N",
-        help="N pairs of runs without and with --observability, in alternating order",
+        help="N pairs of runs without and with --pairs-of, in alternating order",
+    )
+    parser.add_argument(
+        "--pairs-of",
+        choices=("observability", "duplicates"),
+        default="observability",
+        help="what --pairs turns off and on: metrics and JSON logs, or the duplicate check",
+    )
+    parser.add_argument(
+        "--no-duplicate-check",
+        dest="duplicates",
+        action="store_false",
+        help="run the service with INQUIRY_DUPLICATE_WINDOW_DAYS=0",
+    )
+    parser.add_argument(
+        "--unique-visitors",
+        action="store_true",
+        help="a new visitor (email and phone) every request, instead of 64 writing again",
     )
     args = parser.parse_args()
     chosen = [s for s in SCENARIOS if s.name in args.only.split(",")]
@@ -508,14 +548,14 @@ def main() -> int:
     pairs: dict[str, list[tuple[Result, Result]]] = {s.name: [] for s in chosen}
     with tempfile.TemporaryDirectory(prefix="inquiry-bench-") as tmp:
         work = Path(tmp)
-        lua = write_lua(work)
+        lua = write_lua(work, unique=args.unique_visitors)
         try:
             for number in range(args.pairs):
                 for scenario in chosen:
                     # Alternating which goes first cancels a drift of the machine over time.
                     runs: dict[bool, Result] = {}
                     for observed in (False, True) if number % 2 == 0 else (True, False):
-                        args.observability = observed
+                        setattr(args, args.pairs_of, observed)
                         runs[observed] = run_scenario(scenario, args, work, lua, pg_database)
                     pairs[scenario.name].append((runs[False], runs[True]))
                     print(f"  {scenario.name}: pair {number + 1} done", flush=True)
@@ -527,7 +567,11 @@ def main() -> int:
                 drop = f"DROP DATABASE IF EXISTS {pg_database} WITH (FORCE)"
                 subprocess.run([*PG_ADMIN, "-c", drop], capture_output=True)
     if args.pairs:
-        report_pairs(pairs)
+        what = {
+            "observability": "metrics and JSON logs",
+            "duplicates": "the duplicate check",
+        }[args.pairs_of]
+        report_pairs(pairs, what)
     else:
         report(results, args)
     return 0

@@ -1,10 +1,12 @@
-"""Intake creates the callback task in the inquiry's own transaction, when a call is owed."""
+"""Intake creates the follow-up task in the inquiry's own transaction, when one is owed:
+by phone or by email, as the topic and the visitor's preference say."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -77,16 +79,67 @@ class TestTaskOnIntake:
         assert task is not None
         assert task["priority"] == "high"
 
-    async def test_no_task_when_email_is_preferred_on_an_ordinary_topic(
+    async def test_a_general_question_gets_a_task_only_when_a_call_was_asked_for(
         self, client: httpx.AsyncClient, engine: AsyncEngine
     ) -> None:
-        assert await task_for(engine, await submit(client)) is None
+        by_email = await submit(client, topic="general", subject="Parking")
+        by_phone = await submit(
+            client, topic="general", subject="Parking", preferred_contact="phone"
+        )
+        assert await task_for(engine, by_email) is None
+        task = await task_for(engine, by_phone)
+        assert task is not None
+        assert task["channel"] == "phone"
 
-    async def test_no_task_without_a_phone_number(
+    @pytest.mark.parametrize("topic", ["new_patient", "appointment", "billing", "referral"])
+    @pytest.mark.parametrize("preferred", ["email", "phone"])
+    async def test_these_topics_get_a_task_in_the_preferred_channel(
+        self, client: httpx.AsyncClient, engine: AsyncEngine, topic: str, preferred: str
+    ) -> None:
+        reference = await submit(
+            client,
+            topic=topic,
+            subject="About my file",
+            # Worded so that the visitor's topic stands: the triage model reads a vague plea
+            # for help with no topic words ("help me with my file") as possible crisis.
+            message="I have a question about my file. Thank you.",
+            preferred_contact=preferred,
+        )
+        task = await task_for(engine, reference)
+        assert task is not None
+        assert task["channel"] == preferred
+        assert (task["phone"], task["email"]) == ("+14165550199", "marie@example.ca")
+
+    async def test_a_clinical_question_without_a_phone_number_gets_an_email_task(
         self, client: httpx.AsyncClient, engine: AsyncEngine
     ) -> None:
-        reference = await submit(client, phone=None, topic="clinical")
-        assert await task_for(engine, reference) is None
+        reference = await submit(
+            client,
+            phone=None,
+            topic="clinical",
+            subject="Side effects",
+            message="After my last infusion I had strong nausea and dizziness for two days. "
+            "Is that expected with my current medication?",
+        )
+        task = await task_for(engine, reference)
+        assert task is not None
+        assert (task["channel"], task["phone"], task["priority"]) == ("email", None, "high")
+
+    async def test_a_crisis_with_an_email_address_only_is_an_urgent_email_task(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        reference = await submit(
+            client, phone=None, message="I can't go on, I am thinking of ending my life tonight."
+        )
+        task = await task_for(engine, reference)
+        assert task is not None
+        assert (task["channel"], task["email"], task["phone"]) == (
+            "email",
+            "marie@example.ca",
+            None,
+        )
+        assert (task["priority"], task["queue_band"], task["on_call"]) == ("urgent", 0, True)
+        assert as_utc(task["due_at"]) == as_utc(task["received_at"])
 
     async def test_spam_never_gets_a_task(
         self, client: httpx.AsyncClient, engine: AsyncEngine

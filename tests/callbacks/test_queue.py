@@ -304,17 +304,25 @@ class TestAttempts:
             count = await connection.scalar(sa.select(sa.func.count()).select_from(outbox_table))
         assert count == 0
 
-    async def test_the_unreachable_email_of_a_crisis_goes_ahead_of_a_backlog(
+    async def test_a_wrong_number_on_a_crisis_sends_no_automatic_email_and_opens_an_email_task(
         self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, engine: AsyncEngine
     ) -> None:
         inquiry_id, task_id = await seed_task(app, topic=Topic.CRISIS)
         await act(client, agent, task_id, "claim")
-        await act(client, agent, task_id, "attempts", outcome="wrong_number")
+        response = await act(client, agent, task_id, "attempts", outcome="wrong_number")
+        assert response.json()["status"] == "unreachable"
         async with engine.connect() as connection:
-            urgent = await connection.scalar(
-                sa.select(outbox_table.c.urgent).where(outbox_table.c.inquiry_id == inquiry_id)
+            kinds = list(
+                await connection.scalars(
+                    sa.select(outbox_table.c.kind).where(outbox_table.c.inquiry_id == inquiry_id)
+                )
             )
-        assert urgent is True
+        assert kinds == []
+        [follow_up] = (await client.get(f"{Q}?channel=email", headers=agent.headers)).json()[
+            "tasks"
+        ]
+        assert (follow_up["inquiry_id"], follow_up["priority"]) == (inquiry_id, "urgent")
+        assert (follow_up["email"], follow_up["phone"]) == ("visitor@example.ca", "+14165550199")
 
     async def test_voicemail_needs_the_visitors_consent(
         self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
@@ -331,7 +339,9 @@ class TestAttempts:
         _, task_id = await seed_task(app, topic=Topic.CRISIS)
         await act(client, agent, task_id, "claim")
         response = await act(client, agent, task_id, "attempts", outcome="no_answer")
-        assert response.json()["next_attempt_at"] == "2026-06-07T04:00:00Z"  # midnight
+        # INQUIRY_CALLBACK_RETRY_URGENT_MINUTES later, at any hour; still due when it was.
+        assert response.json()["next_attempt_at"] == "2026-06-07T02:15:00Z"
+        assert response.json()["due_at"] == "2026-06-07T02:00:00Z"
 
     async def test_an_attempt_needs_a_claim_and_an_open_task(
         self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser

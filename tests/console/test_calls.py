@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from inquiry.callbacks.models import attempt_table, task_table
+from inquiry.callbacks.models import Channel, attempt_table, task_table
 from inquiry.models import inquiry_table, staff_table
 from inquiry.triage.taxonomy import Topic
 from tests.console.fixtures import Browser
@@ -140,6 +140,21 @@ class TestCallScreen:
         assert actions.count("callback.read") == 2
         assert actions.count("inquiry.read") == 2
 
+    async def test_an_email_task_offers_the_email_outcomes_and_no_phone(
+        self, app: FastAPI, console: Browser
+    ) -> None:
+        inquiry_id, task_id = await seed_task(app, phone=None, channel=Channel.EMAIL)
+        await console.post(f"/staff/tasks/{task_id}/claim")
+        page = await console.get(f"/staff/tasks/{task_id}")
+        assert 'href="tel:' not in page.text
+        assert '<a href="mailto:visitor@example.ca">' in page.text
+        assert "Email reply" in page.text
+        buttons = re.findall(r'name="outcome" value="([a-z_]+)"', page.text)
+        assert buttons == ["replied", "no_reply_needed", "bounced"]
+        await console.post(f"/staff/tasks/{task_id}/attempt", {"outcome": "replied"})
+        inquiry = await inquiry_row(app, inquiry_id)
+        assert (inquiry.status, inquiry.close_reason) == ("closed", "resolved")
+
     async def test_no_answer_with_a_note_then_reached_closes_the_inquiry(
         self, app: FastAPI, console: Browser, clock: FakeClock
     ) -> None:
@@ -194,6 +209,35 @@ class TestCallScreen:
         row = await task_row(app, task_id)
         due = row.next_attempt_at.replace(tzinfo=None)
         assert due == toronto(2026, 6, 4, 14, 30).replace(tzinfo=None)
+
+    async def test_a_high_priority_call_is_put_off_only_with_a_reason(
+        self, app: FastAPI, console: Browser
+    ) -> None:
+        _, task_id = await seed_task(app, topic=Topic.CLINICAL)
+        before = await task_row(app, task_id)
+        assert before.priority == "high"
+        refused = await console.post(
+            f"/staff/tasks/{task_id}/reschedule", {"at": "2026-06-04T14:30"}
+        )
+        assert refused.headers["location"] == f"/staff/tasks/{task_id}?problem=reason_required"
+        page = await console.get(refused.headers["location"])
+        assert 'id="reason" name="reason" maxlength="500" aria-invalid="true"' in page.text
+        assert "putting off an urgent or high-priority call needs one" in page.text
+        assert (await task_row(app, task_id)).next_attempt_at == before.next_attempt_at
+
+        moved = await console.post(
+            f"/staff/tasks/{task_id}/reschedule",
+            {"at": "2026-06-04T14:30", "reason": "Visitor asked for Thursday"},
+        )
+        assert moved.headers["location"] == "/staff?notice=rescheduled"
+        assert (await task_row(app, task_id)).reschedule_reason == "Visitor asked for Thursday"
+
+    async def test_any_other_refusal_still_says_nothing_changed(
+        self, app: FastAPI, console: Browser
+    ) -> None:
+        _, task_id = await seed_task(app)
+        page = await console.get(f"/staff/tasks/{task_id}?problem=something_new")
+        assert "This step was refused; nothing was changed." in page.text
 
     @pytest.mark.parametrize("at", ["2020-01-01T10:00", "tomorrow", ""])
     async def test_a_bad_time_is_shown_beside_its_field(

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 import trustme
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inquiry.config import Settings
+from inquiry.config import EmailDetail, Settings
 from inquiry.models import inquiry_table, outbox_table, utcnow
+from inquiry.triage import triage
 from tests.conftest import valid_inquiry
 from tests.notify.conftest import (
     SMTP_PASSWORD,
@@ -51,7 +52,7 @@ class TestDeliveredContent:
     async def test_admin_notification_and_english_acknowledgement(
         self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
     ) -> None:
-        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, admin_email_detail="full")
         [reference] = await submit(settings, valid_inquiry())
 
         assert await drain(engine, settings) == 2
@@ -138,20 +139,32 @@ class TestDeliveredContent:
         assert len(sent) == 11
         assert all(reference in message_id for message_id in sent[:3]), sent
 
-    async def test_summary_mode_keeps_health_information_out_of_the_admin_email(
+    async def test_by_default_no_words_or_contact_details_of_the_visitor_reach_a_mailbox(
         self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
     ) -> None:
-        settings = smtp_settings(database_url, tmp_path, smtp_sink, admin_email_detail="summary")
-        [reference] = await submit(settings, valid_inquiry())
+        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        assert settings.admin_email_detail is EmailDetail.SUMMARY
+        message = "I have a plan to kill myself this weekend, after my ketamine doses."
+        body = valid_inquiry(message=message, subject="My private subject", phone="416-555-0142")
+        [reference] = await submit(settings, body)
         await drain(engine, settings)
 
         [admin] = smtp_sink.by_kind("admin_notification")
-        for part in (text_of(admin), html_of(admin)):
-            assert reference in part
-            assert "/staff/inquiries/" in part
-            assert "treatment-resistant depression" not in part
-            assert "marie@example.ca" not in part
-            assert "+14165550199" not in part
+        [alert] = smtp_sink.by_kind("urgent_alert")
+        assert admin["Reply-To"] is None
+        for mail in (admin, alert):
+            for part in (str(mail["Subject"]), text_of(mail), html_of(mail)):
+                for visitors_own in (
+                    "plan to kill myself", "ketamine doses", "My private subject",
+                    "marie@example.ca", "+14165550142", "416-555-0142", "Marie Tremblay",
+                ):  # fmt: skip
+                    assert visitors_own not in part, (mail["Subject"], visitors_own)
+            for part in (text_of(mail), html_of(mail)):
+                assert reference in part
+                assert f"http://testserver/staff/inquiries/{reference}" in part
+                assert "crisis" in part
+                assert "urgent" in part
+                assert "crisis phrase" in part  # the triage's reason, by its category
 
     async def test_spam_is_never_acknowledged(
         self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
@@ -229,11 +242,13 @@ class TestInjection:
     async def test_hostile_fields_add_no_headers_and_are_escaped_in_html(
         self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
     ) -> None:
-        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, admin_email_detail="full")
         await submit(settings, valid_inquiry(**HOSTILE))
         await drain(engine, settings)
 
-        assert len(smtp_sink.received) == 2
+        # The on-call alert is a third message when triage flags the text as a crisis.
+        urgent = triage(HOSTILE["subject"], HOSTILE["message"]).crisis
+        assert len(smtp_sink.received) == 2 + urgent
         for message in smtp_sink.received:
             assert message["Bcc"] is None
             assert message["Cc"] is None
@@ -250,7 +265,7 @@ class TestInjection:
         self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
     ) -> None:
         """Defence in depth: even a row that bypassed intake validation renders safely."""
-        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, admin_email_detail="full")
         await submit(settings, valid_inquiry())
         async with engine.begin() as connection:
             await connection.execute(

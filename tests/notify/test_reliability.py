@@ -68,6 +68,16 @@ def slow_writes(monkeypatch: pytest.MonkeyPatch, *, seconds: float) -> None:
     monkeypatch.setattr(outbox, "record", slow_record)
 
 
+async def lapse_leases(engine: AsyncEngine) -> None:
+    """Let every lease in the database lapse, as the database's clock passing them would."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            sa.update(outbox_table)
+            .where(outbox_table.c.status == "sending")
+            .values(claimed_until=utcnow() - timedelta(hours=1))
+        )
+
+
 async def until_sent(engine: AsyncEngine, count: int) -> None:
     """Wait (up to 5 s) until `count` rows are recorded as sent."""
     for _ in range(250):
@@ -330,7 +340,8 @@ class TestBatchLeases:
 
         async def lapse(sent: int) -> None:
             if sent == lapses_after:
-                clock.advance(seconds=41)
+                clock.advance(seconds=41)  # the worker stalled: no renewal came through
+                await lapse_leases(engine)
 
         await drain_with_hook(engine, settings, clock, lapse)
 
@@ -370,7 +381,6 @@ class TestBatchLeases:
     ) -> None:
         settings = await two_a_batch(database_url, tmp_path, smtp_sink, 1)  # one batch
         clock = Clock()
-        taken = clock.now + timedelta(seconds=41 + 40)
 
         async def overrun(sent: int) -> None:
             # The last send ends after the lease, and another worker has claimed the row. (The
@@ -378,17 +388,18 @@ class TestBatchLeases:
             if sent == 2:
                 await until_sent(engine, 1)
                 clock.advance(seconds=41)
+                await lapse_leases(engine)
                 async with engine.begin() as connection:
-                    await outbox.claim_due(connection, now=clock.now, lease_until=taken, limit=9)
+                    await outbox.claim_due(
+                        connection, now=clock.now, token="another", lease_seconds=40, limit=9
+                    )
 
         await drain_with_hook(engine, settings, clock, overrun)
 
         # The other claim holds it: not marked sent by the worker that lost it.
         first, second = await rows(engine)
         assert (first["status"], first["claimed_until"]) == ("sent", None)
-        assert second["status"] == "sending"
-        assert isinstance(second["claimed_until"], datetime)
-        assert as_utc(second["claimed_until"]) == taken
+        assert (second["status"], second["claim_token"]) == ("sending", "another")
         assert "1 of 1 sent messages were not recorded" in caplog.text
 
     @pytest.mark.parametrize("size", [1, 3, 4])
@@ -526,23 +537,153 @@ class TestBatchLeases:
 
 
 class TestLeases:
-    async def test_rows_of_a_dead_worker_return_after_the_lease(
+    async def test_rows_of_a_dead_worker_return_within_the_lease(
         self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
     ) -> None:
-        settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_lease_seconds=120)
+        settings = smtp_settings(
+            database_url,
+            tmp_path,
+            smtp_sink,
+            outbox_lease_seconds=2,
+            outbox_heartbeat_seconds=0.5,
+        )
         await submit(settings, valid_inquiry())
-        clock = Clock()
         # A worker claims and then dies before sending or recording anything.
         async with engine.begin() as connection:
             claimed = await outbox.claim_due(
-                connection, now=clock.now, lease_until=clock.now + timedelta(seconds=120), limit=10
+                connection, now=utcnow(), token="dead", lease_seconds=2, limit=10
             )
         assert len(claimed) == 2
+        assert await drain(engine, settings) == 0  # still leased
 
-        assert await drain(engine, settings, clock) == 0  # still leased
-        clock.advance(seconds=121)
-        assert await drain(engine, settings, clock) == 2
+        # Once the database's clock passes the lease (the loop only guards against a hang).
+        handled = 0
+        for _ in range(100):
+            handled = await drain(engine, settings)
+            if handled:
+                break
+            await asyncio.sleep(0.1)
+        assert handled == 2
         assert_each_delivered_once(smtp_sink, 2)
+
+    async def test_the_heartbeat_keeps_a_batch_that_outlasts_its_lease(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(
+            database_url,
+            tmp_path,
+            smtp_sink,
+            outbox_lease_seconds=2,
+            outbox_heartbeat_seconds=0.5,
+        )
+        await submit(settings, *bodies(3))  # 6 messages, one batch
+        smtp_sink.delay = 0.6  # 3.6 s of sending: nearly two leases
+        taken: list[int] = []
+        sending = asyncio.create_task(drain(engine, settings))
+        await asyncio.to_thread(wait_for, lambda: len(smtp_sink.received) >= 1)
+        while not sending.done():
+            # Another worker tries all along: the renewed lease keeps the rows from it.
+            async with engine.begin() as connection:
+                taken += [
+                    message.id
+                    for message in await outbox.claim_due(
+                        connection, now=utcnow(), token="other", lease_seconds=2, limit=10
+                    )
+                ]
+            await asyncio.sleep(0.2)
+
+        assert await sending == 6
+        assert taken == []
+        assert {s for _, s, _ in await statuses(engine)} == {"sent"}
+        assert_each_delivered_once(smtp_sink, 6)
+
+    async def test_a_worker_whose_clock_runs_ahead_leaves_leased_rows_alone(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        await submit(settings, valid_inquiry())
+        async with engine.begin() as connection:
+            await outbox.claim_due(
+                connection, now=utcnow(), token="other", lease_seconds=30, limit=10
+            )
+        ahead = Clock()
+        ahead.advance(hours=1)
+
+        # By its own clock the lease lapsed long ago; by the database's it holds.
+        assert await drain(engine, settings, ahead) == 0
+        async with engine.connect() as connection:
+            assert await outbox.urgent_waiting(connection, now=ahead.now) is False
+        assert smtp_sink.received == []
+
+    async def test_stranded_urgent_rows_are_claimed_before_older_ones(
+        self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_batch_size=3)
+        await submit(settings, *bodies(2))
+        [crisis] = await submit(
+            settings, valid_inquiry(message="I have a plan to kill myself this weekend.")
+        )
+        async with engine.begin() as connection:  # a worker takes the crisis, then dies
+            taken = await outbox.claim_due(
+                connection, now=utcnow(), token="dead", lease_seconds=30, limit=3
+            )
+        assert all(crisis in message.message_id for message in taken)
+        await lapse_leases(engine)
+
+        assert await drain(engine, settings) == 7
+        sent = smtp_sink.message_ids()
+        assert all(crisis in message_id for message_id in sent[:3]), sent
+        assert_each_delivered_once(smtp_sink, 7)
+
+
+class TestResultWrites:
+    async def test_a_write_cut_once_mid_drain_sends_nothing_twice(
+        self,
+        database_url: str,
+        tmp_path: Path,
+        smtp_sink: Sink,
+        engine: AsyncEngine,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        settings = smtp_settings(database_url, tmp_path, smtp_sink, outbox_batch_size=4)
+        await submit(settings, *bodies(6))  # 12 messages: three batches, written in halves
+        real_record = outbox.record
+        writes = 0
+
+        async def cut_once(connection: outbox.Connection, *args: Any, **kwargs: Any) -> None:
+            nonlocal writes
+            writes += 1
+            if writes == 3:  # the second batch's first half
+                await cut(connection, settings.database_url)
+            await real_record(connection, *args, **kwargs)
+
+        monkeypatch.setattr(outbox, "record", cut_once)
+        assert await drain(engine, settings) == 12
+        assert writes > 3
+        assert {s for _, s, _ in await statuses(engine)} == {"sent"}
+
+        # Nothing was left to come back when the leases lapse.
+        await lapse_leases(engine)
+        assert await drain(engine, settings) == 0
+        assert_each_delivered_once(smtp_sink, 12)
+
+
+async def cut(connection: outbox.Connection, database_url: str) -> None:
+    """Cut the connection under a transaction: PostgreSQL ends its backend, as an operator or
+    a failover does; SQLite's driver loses its database connection."""
+    if isinstance(connection, AsyncConnection):
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        await raw.close()
+        return
+    import asyncpg
+
+    pid = connection.get_server_pid()
+    admin = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -570,12 +711,16 @@ class TestWorkerProcess:
     async def test_worker_killed_mid_batch_loses_nothing(
         self, database_url: str, tmp_path: Path, smtp_sink: Sink, engine: AsyncEngine
     ) -> None:
-        settings = smtp_settings(database_url, tmp_path, smtp_sink)
+        settings = smtp_settings(
+            database_url, tmp_path, smtp_sink, outbox_lease_seconds=2, outbox_heartbeat_seconds=0.5
+        )
         await submit(settings, *bodies(15))  # 30 messages
         smtp_sink.delay = 0.05
         process = subprocess.Popen(  # noqa: ASYNC220 - a test's child; nothing else runs on this loop
             [sys.executable, "-m", "inquiry", "worker"],
-            env=worker_env(settings),
+            env=worker_env(
+                settings, INQUIRY_OUTBOX_LEASE_SECONDS="2", INQUIRY_OUTBOX_HEARTBEAT_SECONDS="0.5"
+            ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -586,9 +731,13 @@ class TestWorkerProcess:
         assert delivered_before < 30
 
         smtp_sink.delay = 0
-        clock = Clock()
-        clock.advance(seconds=settings.outbox_lease_seconds + 1)
-        await drain(engine, settings, clock)
+        # Its rows return once the database's clock passes their 2 s lease (the loop only
+        # guards against a hang).
+        for _ in range(100):
+            await drain(engine, settings)
+            if {s for _, s, _ in await statuses(engine)} == {"sent"}:
+                break
+            await asyncio.sleep(0.1)
 
         assert {s for _, s, _ in await statuses(engine)} == {"sent"}
         ids = Counter(smtp_sink.message_ids())
@@ -686,6 +835,38 @@ class TestSeveralWorkers:
 
 
 class TestListen:
+    async def test_a_dead_message_queued_again_wakes_the_workers(
+        self, pg_database: str, tmp_path: Path
+    ) -> None:
+        from inquiry.notify import listen
+        from tests.conftest import _truncate
+
+        await _truncate(pg_database)
+        settings = make_settings(pg_database, tmp_path)
+        await submit(settings, valid_inquiry())
+        engine = create_engine(settings)
+        try:
+            async with engine.begin() as connection:
+                dead_id = await connection.scalar(
+                    sa.update(outbox_table)
+                    .where(
+                        outbox_table.c.id
+                        == sa.select(sa.func.min(outbox_table.c.id)).scalar_subquery()
+                    )
+                    .values(status="dead")
+                    .returning(outbox_table.c.id)
+                )
+        finally:
+            await engine.dispose()
+        woken = asyncio.Event()
+        async with listen.outbox_notifications(pg_database, woken.set):
+            await asyncio.wait_for(woken.wait(), 10)  # woken once on connecting
+            woken.clear()
+            args = argparse.Namespace(outbox_command="retry", id=dead_id)
+            assert await outbox_command(settings, args, io.StringIO()) == 0
+            # As a commit of new rows does: the worker looks now, not at its next poll.
+            await asyncio.wait_for(woken.wait(), 10)
+
     async def test_listener_reconnects_after_its_connection_is_killed(
         self, pg_database: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inquiry.config import Settings
+from inquiry.config import EmailDetail, Settings
 from inquiry.models import OutboxKind
 from inquiry.notify.render import MessageRenderer, RenderError, _quoted_printable, addr_spec
 from tests.notify.conftest import inquiry
@@ -29,7 +29,9 @@ STDLIB_WIRE = email.policy.default.clone(linesep="\r\n")
 
 @pytest.fixture
 def renderer() -> MessageRenderer:
-    return MessageRenderer(Settings(_env_file=None))
+    """A renderer in full detail: the visitor's words and contact details are in every
+    admin email (summary mode, the default, leaves them out)."""
+    return MessageRenderer(Settings(_env_file=None, admin_email_detail=EmailDetail.FULL))
 
 
 CASES = [
@@ -174,7 +176,7 @@ class TestWire:
     def test_any_visitor_text_arrives_intact_in_a_well_formed_message(
         self, name: str, message: str
     ) -> None:
-        renderer = MessageRenderer(Settings(_env_file=None))
+        renderer = MessageRenderer(Settings(_env_file=None, admin_email_detail=EmailDetail.FULL))
         row = inquiry(1, name=name, message=message, language="fr")
         for kind, to in (
             ("admin_notification", "admin@example.ca"),

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.app import create_app
-from inquiry.config import Settings
+from inquiry.config import EmailDetail, Settings
 from inquiry.models import OutboxKind
 from inquiry.notify.render import MessageRenderer, greeting_name
 from inquiry.outbox import counts
@@ -81,9 +81,58 @@ class TestWhatAVisitorEmailSays:
     def test_plain_names_are_greeted_by_name(self, name: str, greeted: str) -> None:
         assert greeting_name(name) == greeted
 
-    def test_staff_still_see_the_name_as_written(self, renderer: MessageRenderer) -> None:
+    def test_staff_still_see_the_name_as_written(self) -> None:
+        renderer = MessageRenderer(Settings(_env_file=None, admin_email_detail=EmailDetail.FULL))
         text, _ = renderer.bodies("admin_notification", inquiry(1, name=ATTACK))
         assert ATTACK in text
+
+
+WHAT_NEXT = {
+    ("en", "crisis", "phone"): "a member of our team will call you back as soon as possible.",
+    ("en", "crisis", "email"): "a member of our team will reply by email as soon as possible.",
+    ("en", "other", "phone"): "our team will call you back, usually within one business day.",
+    ("en", "other", "email"): "our team will reply by email, usually within one business day.",
+    ("fr", "crisis", "phone"): "un membre de notre équipe vous rappellera dès que possible.",
+    ("fr", "crisis", "email"): "un membre de notre équipe vous répondra par courriel dès que",
+    ("fr", "other", "phone"): "notre équipe vous rappellera, habituellement",
+    ("fr", "other", "email"): "notre équipe vous répondra par courriel, habituellement",
+}
+
+
+class TestTheAcknowledgementPromisesTheTasksChannel:
+    @pytest.mark.parametrize("language", ["en", "fr"])
+    @pytest.mark.parametrize(
+        ("changes", "kind", "channel"),
+        [
+            ({"topic": "crisis", "crisis": True}, "crisis", "phone"),
+            ({"topic": "crisis", "crisis": True, "phone": None}, "crisis", "email"),
+            # Clinical questions are called back whatever the visitor preferred.
+            ({"topic": "clinical"}, "other", "phone"),
+            ({"topic": "clinical", "phone": None}, "other", "email"),
+            ({"preferred_contact": "phone"}, "other", "phone"),
+            ({}, "other", "email"),
+            ({"topic": "general"}, "other", "email"),
+        ],
+    )
+    def test_what_happens_next(
+        self,
+        renderer: MessageRenderer,
+        language: str,
+        changes: dict[str, Any],
+        kind: str,
+        channel: str,
+    ) -> None:
+        row = inquiry(1, language=language, **changes)
+        text, html = renderer.bodies("visitor_acknowledgement", row)
+        promise = WHAT_NEXT[(language, kind, channel)]
+        assert promise in text
+        assert promise.replace("'", "&#39;") in html
+        if channel == "email":
+            for body in (text, html):
+                assert "call you back" not in body
+                assert "rappellera" not in body
+                assert "our call" not in body
+                assert "notre appel" not in body
 
 
 async def _post(settings: Settings, bodies: list[dict[str, Any]]) -> list[httpx.Response]:

@@ -43,13 +43,17 @@ async def test_the_statements_do_the_same_on_either_connection(
     settings = make_settings(database_url, tmp_path)
     await submit(settings, valid_inquiry(), valid_inquiry())
     now = utcnow()
-    lease = now + timedelta(seconds=60)
+
     retry_at = now + timedelta(minutes=5)
     async with engine.begin() as connection:
-        by_sqlalchemy = await outbox.claim_due(connection, now=now, lease_until=lease, limit=2)
+        by_sqlalchemy = await outbox.claim_due(
+            connection, now=now, token="a", lease_seconds=60, limit=2
+        )
         inquiries_by_sqlalchemy = await outbox.inquiries_for(connection, by_sqlalchemy)
     async with outbox.transaction(engine) as connection:
-        by_transaction = await outbox.claim_due(connection, now=now, lease_until=lease, limit=2)
+        by_transaction = await outbox.claim_due(
+            connection, now=now, token="b", lease_seconds=60, limit=2
+        )
         inquiries_by_transaction = await outbox.inquiries_for(connection, by_transaction)
 
     assert len(by_sqlalchemy) == len(by_transaction) == 2
@@ -63,24 +67,30 @@ async def test_the_statements_do_the_same_on_either_connection(
         )
     [read_by_sqlalchemy] = inquiries_by_sqlalchemy.values()
     [read_by_transaction] = inquiries_by_transaction.values()
-    differing = {"id", "reference", "created_at"}
+    # The second of two identical inquiries is linked to the first as its duplicate.
+    differing = {"id", "reference", "created_at", "duplicate_of"}
     assert read_by_sqlalchemy.keys() == read_by_transaction.keys()
     for name in read_by_sqlalchemy.keys() - differing:
         assert read_by_sqlalchemy[name] == read_by_transaction[name], name
         assert type(read_by_sqlalchemy[name]) is type(read_by_transaction[name]), name
 
-    async def work(connection: outbox.Connection, messages: list[outbox.ClaimedMessage]) -> None:
+    async def work(
+        connection: outbox.Connection, messages: list[outbox.ClaimedMessage], token: str
+    ) -> None:
         sent, failed = messages
+        assert (
+            await outbox.renew(connection, [sent.id, failed.id], token=token, lease_seconds=60) == 2
+        )
         results = [
             Result(sent, OutboxStatus.SENT),
             Result(failed, OutboxStatus.PENDING, "SMTP 451: try later", retry_at),
         ]
-        await outbox.record(connection, results, now=now, lease_until=lease)
+        await outbox.record(connection, results, now=now, token=token)
 
     async with engine.begin() as connection:
-        await work(connection, by_sqlalchemy)
+        await work(connection, by_sqlalchemy, "a")
     async with outbox.transaction(engine) as connection:
-        await work(connection, by_transaction)
+        await work(connection, by_transaction, "b")
 
     rows = await outbox_rows(engine)
     without_due_time = [0, 1, 2, 3, 5]  # rows queued a moment apart are due a moment apart
@@ -96,9 +106,9 @@ async def test_the_statements_do_the_same_on_either_connection(
 
     # The rest handed back, due at once, by either path.
     async with engine.begin() as connection:
-        rest = await outbox.claim_due(connection, now=now, lease_until=lease, limit=10)
+        rest = await outbox.claim_due(connection, now=now, token="c", lease_seconds=60, limit=10)
     async with outbox.transaction(engine) as connection:
-        await outbox.release(connection, rest, lease_until=lease)
+        await outbox.release(connection, rest, token="c")
     assert {row[0] for row in (await outbox_rows(engine)).values()} == {"sent", "pending"}
 
 
@@ -114,9 +124,7 @@ async def test_a_failed_transaction_changes_nothing(
     async def claim_then_fail() -> None:
         async with outbox.transaction(engine) as connection:
             claimed.extend(
-                await outbox.claim_due(
-                    connection, now=now, lease_until=now + timedelta(seconds=60), limit=10
-                )
+                await outbox.claim_due(connection, now=now, token="a", lease_seconds=60, limit=10)
             )
             raise RuntimeError("fails in the middle")
 
@@ -126,19 +134,20 @@ async def test_a_failed_transaction_changes_nothing(
     assert await outbox_rows(engine) == before
     # The pool still gives working connections afterwards.
     async with outbox.transaction(engine) as connection:
-        assert len(await outbox.claim_due(connection, now=now, lease_until=now, limit=10)) == len(
-            before
+        claimed_again = await outbox.claim_due(
+            connection, now=now, token="b", lease_seconds=60, limit=10
         )
+        assert len(claimed_again) == len(before)
 
 
 async def test_a_value_left_out_is_an_error_not_a_null(
     database_url: str, tmp_path: Path, engine: AsyncEngine
 ) -> None:
-    """A missing value must not bind as NULL: `claimed_until = NULL` matches no row, and the
+    """A missing value must not bind as NULL: `claim_token = NULL` matches no row, and the
     write would silently do nothing."""
     with pytest.raises((KeyError, sa.exc.StatementError)):
         async with outbox.transaction(engine) as connection:
-            await claims._RELEASE.count(connection, {"ids": [1]})  # no lease_until
+            await claims._RELEASE.count(connection, {"ids": [1]})  # no token
 
 
 STATEMENTS = {name: value for name, value in vars(claims).items() if isinstance(value, Statement)}

@@ -98,14 +98,16 @@ class TestErase:
         assert held["inquiry_status_change"]
         assert held["callback_attempt"]
 
-    async def test_the_open_call_and_unsent_mail_are_cancelled_and_never_sent(
+    async def test_the_unsent_mail_is_cancelled_and_never_sent(
         self, engine: AsyncEngine, settings: Settings, visitor: Visitor
     ) -> None:
         plan = await planned(
             engine, settings, SelectorKind.REFERENCE, visitor.references[1].lower()
         )
         assert plan.unsent_mail > 0
-        assert plan.open_tasks == 1
+        # The second inquiry is linked to the first (the same person): the call it is owed is
+        # the first's task, which stays open for the inquiry that is not erased.
+        assert plan.open_tasks == 0
         assert [p.reference for p in plan.inquiries] == [visitor.references[1]]
 
         done = await erased(engine, settings, plan)
@@ -120,13 +122,25 @@ class TestErase:
             )
             assert {tuple(row) for row in unsent} == {(OutboxStatus.SKIPPED.value, "", CANCELLED)}
             task_status = await connection.scalar(
-                sa.select(task_table.c.status).where(task_table.c.inquiry_id == visitor.ids[1])
+                sa.select(task_table.c.status).where(task_table.c.id == visitor.task_id)
             )
-            assert task_status == "cancelled"
             first = await connection.scalar(
                 sa.select(inquiry_table.c.name).where(inquiry_table.c.id == visitor.ids[0])
             )
+        assert task_status == "open"  # tried once (voicemail), due again: not cancelled
         assert first == "Hélène Tremblay"  # only the inquiry named was erased
+
+    async def test_the_open_call_is_cancelled(
+        self, engine: AsyncEngine, settings: Settings, visitor: Visitor
+    ) -> None:
+        plan = await planned(engine, settings, SelectorKind.EMAIL, "helene.tremblay@example.ca")
+        assert plan.open_tasks == 1
+        await erased(engine, settings, plan)
+        async with engine.connect() as connection:
+            task_status = await connection.scalar(
+                sa.select(task_table.c.status).where(task_table.c.id == visitor.task_id)
+            )
+        assert task_status == "cancelled"
 
     async def test_an_inquiry_stored_after_the_plan_is_not_erased_unseen(
         self,

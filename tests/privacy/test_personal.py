@@ -11,7 +11,14 @@ import inquiry.lifecycle.models
 import inquiry.privacy.models
 import inquiry.staff.models  # noqa: F401 - registers every table with SQLModel.metadata
 from inquiry.models import inquiry_table
-from inquiry.privacy.personal import BELONGING, BY_THEIR_OWNER, DELETED, KEPT, PERSONAL
+from inquiry.privacy.personal import (
+    BELONGING,
+    BY_THEIR_OWNER,
+    DELETED,
+    INQUIRY_LINKS,
+    KEPT,
+    PERSONAL,
+)
 
 
 def text_columns() -> set[str]:
@@ -60,6 +67,12 @@ def test_deleting_an_inquiry_deletes_every_table_that_points_at_it() -> None:
     pointing = {
         table.name for table in SQLModel.metadata.sorted_tables if belongs_to_an_inquiry(table)
     }
+    # The inquiry table's links to other inquiries are undone, not deleted.
+    links = {
+        key.parent.name for key in inquiry_table.foreign_keys if key.column.table is inquiry_table
+    }
+    assert links == set(INQUIRY_LINKS)
+    pointing.discard(inquiry_table.name)
     assert pointing == {entry.table.name for entry in BELONGING} | set(BY_THEIR_OWNER)
     # Children before parents: a row is deleted before the row it points at.
     order = [entry.table.name for entry in BELONGING]

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inquiry.audit import Caller
-from inquiry.callbacks.models import CallbackTask
+from inquiry.callbacks.models import CallbackTask, Channel
 from inquiry.callbacks.tasks import task_row
 from inquiry.config import Settings
 from inquiry.models import Inquiry, StaffRole, audit_table, inquiry_table
@@ -88,11 +88,14 @@ async def seed_task(
     topic: Topic = Topic.NEW_PATIENT,
     at: datetime | None = None,
     email: str | None = "visitor@example.ca",
+    phone: str | None = "+14165550199",
+    channel: Channel = Channel.PHONE,
     window: str = "any",
     voicemail_ok: bool = True,
     **inquiry: Any,
 ) -> tuple[int, int]:
-    """An inquiry owing a call, with its task, as intake would have stored them at `at`."""
+    """An inquiry owing a call (or an email reply), with its task, as intake would have
+    stored them at `at`."""
     settings: Settings = app.state.settings
     now = at or app.state.clock()
     priority = PRIORITY_OF_TOPIC[topic]
@@ -102,8 +105,8 @@ async def seed_task(
         status="new",
         name="Marie Tremblay",
         email=email,
-        phone="+14165550199",
-        preferred_contact="phone",
+        phone=phone,
+        preferred_contact=channel.value,
         callback_window=window,
         voicemail_ok=voicemail_ok,
         subject="Call me",
@@ -124,7 +127,9 @@ async def seed_task(
         task = CallbackTask(
             inquiry_id=row.id,
             **task_row(
-                phone="+14165550199",
+                channel=channel,
+                phone=phone,
+                email=email,
                 name=row.name,
                 language="en",
                 callback_window=window,

@@ -25,6 +25,7 @@ ADMIN_ROUTES = {
     ("GET", f"{PREFIX}/audit"),
     ("GET", f"{PREFIX}/exports/inquiries.csv"),
     ("POST", f"{PREFIX}/callbacks/{{task_id}}/reassign"),
+    ("POST", f"{PREFIX}/callbacks/{{task_id}}/decision"),
 }
 
 

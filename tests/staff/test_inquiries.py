@@ -121,7 +121,8 @@ class TestTriageOverride:
     async def test_an_override_to_clinical_creates_the_call_owed(
         self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser
     ) -> None:
-        await client.post("/api/v1/inquiries", json=valid_inquiry())  # email preferred: no call
+        general = valid_inquiry(topic="general", subject="Parking", message="Where do I park?")
+        await client.post("/api/v1/inquiries", json=general)  # email preferred: no task
         listed = (await client.get(f"{S}/inquiries", headers=agent.headers)).json()
         inquiry_id = listed["inquiries"][0]["id"]
         assert (await client.get(f"{S}/callbacks", headers=agent.headers)).json()["tasks"] == []
@@ -340,7 +341,12 @@ class TestAuditLog:
             "inquiry.read",
         ]
         assert {e["client_ip"] for e in entries} == {"203.0.113.7"}
-        assert entries[0]["detail"] == {"attempts": 1, "outcome": "no_answer", "status": "open"}
+        assert entries[0]["detail"] == {
+            "attempts": 1,
+            "counted": True,
+            "outcome": "no_answer",
+            "status": "open",
+        }
         async with app.state.sessions() as session:
             details = list(await session.scalars(sa.select(audit_table.c.detail)))
         assert not any("Secret clinical detail" in d or "Please call me" in d for d in details)

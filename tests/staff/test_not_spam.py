@@ -185,14 +185,15 @@ class TestNotSpam:
             "transition_not_allowed",
         )
 
-    async def test_an_email_only_visitor_gets_no_call(
+    async def test_an_email_only_visitor_gets_an_email_task_not_a_call(
         self, client: httpx.AsyncClient, agent: StaffUser, engine: AsyncEngine
     ) -> None:
         reference = await quarantined(client, website="x", phone=None)
         await on_inquiry(client, agent, reference, "not-spam")
-        assert (await inquiry_detail(client, agent, reference))["callback_task_id"] is None
+        assert (await inquiry_detail(client, agent, reference))["callback_status"] == "open"
         async with engine.connect() as connection:
-            assert await connection.scalar(sa.select(sa.func.count()).select_from(task_table)) == 0
+            channels = list(await connection.scalars(sa.select(task_table.c.channel)))
+        assert channels == ["email"]
         assert [kind for kind, _, _ in await outbox(engine, reference)] == [
             "visitor_acknowledgement"
         ]

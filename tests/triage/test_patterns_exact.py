@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,13 +23,18 @@ RULES = json.loads(DEFAULT_RULES_PATH.read_text())
 
 
 def term_groups() -> dict[str, list[str]]:
-    groups = {"crisis": RULES["crisis"]["phrases"], "exclusions": RULES["crisis"]["exclusions"]}
+    groups = {f"concept {n}": c["terms"] for n, c in RULES["crisis"]["concepts"].items()}
+    for index, rule in enumerate(RULES["crisis"]["context"]):
+        groups[f"context {index}"] = rule["terms"]
     for topic, entries in RULES["topics"].items():
         groups[topic] = [term for entry in entries for term in entry["terms"]]
     groups["spam"] = [term for entry in RULES["spam"]["groups"] for term in entry["terms"]]
     return groups
 
 
+# Over a thousand terms, the stack Hypothesis builds while drawing texts from regexes
+# grows past the default limit of 1,000 frames.
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
 GROUPS = term_groups()
 CASES = [(name, term) for name, terms in GROUPS.items() for term in terms]
 MERGED = {name: re.compile(alternation(terms)) for name, terms in GROUPS.items()}
@@ -40,8 +46,8 @@ FOLDED = st.characters(
 
 def test_the_regression_that_hid_a_crisis_phrase() -> None:
     """An optional tail group left out must still end a phrase ("i do not feel safe")."""
-    assert MERGED["crisis"].fullmatch("do not feel safe")
-    assert MERGED["crisis"].fullmatch("do not feel safe tonight")
+    assert MERGED["concept unsafe"].fullmatch("do not feel safe")
+    assert MERGED["concept unsafe"].fullmatch("do not feel safe tonight")
 
 
 @pytest.mark.parametrize(("group", "term"), CASES, ids=[f"{g}:{t[:40]}" for g, t in CASES])

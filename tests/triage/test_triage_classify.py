@@ -48,7 +48,7 @@ class TestCrisis:
 
     def test_reason_quotes_the_deciding_phrase(self) -> None:
         result = triage("", "Lately I keep wishing I was dead.")
-        assert result.reasons[0] == 'crisis phrase: "wishing i was dead"'
+        assert result.reasons[0] == "wish_dead: 'wishing i was dead' \u2014 present"
 
     @pytest.mark.parametrize(
         "message",
@@ -70,7 +70,7 @@ class TestCrisis:
     def test_a_denial_does_not_cancel_another_crisis_phrase(self) -> None:
         result = triage("", "I'm not suicidal, but I have been hurting myself again.")
         assert result.crisis
-        assert any("not counted" in reason for reason in result.reasons)
+        assert any("negated, cancelled" in reason for reason in result.reasons)
 
 
 class TestVisitorHint:
@@ -84,10 +84,12 @@ class TestVisitorHint:
         assert result.topic == Topic.BILLING
         assert "visitor chose: appointment (overridden by the message)" in result.reasons
 
-    def test_hint_breaks_a_weak_tie(self) -> None:
-        message = "Question about my next infusion"
-        assert triage("", message, Topic.APPOINTMENT).topic == Topic.APPOINTMENT
-        assert triage("", message, Topic.CLINICAL).topic == Topic.CLINICAL
+    def test_hint_never_lowers_a_clinical_decision(self) -> None:
+        message = "Is it safe to take my lithium the morning of the infusion?"
+        assert triage("", message).topic == Topic.CLINICAL
+        result = triage("", message, Topic.APPOINTMENT)
+        assert result.topic == Topic.CLINICAL
+        assert "visitor chose: appointment (overridden by the message)" in result.reasons
 
     def test_topics_a_visitor_cannot_pick_are_ignored_as_hints(self) -> None:
         assert triage("", "Please call me back.", Topic.CRISIS).topic == Topic.GENERAL

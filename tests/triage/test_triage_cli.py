@@ -31,7 +31,7 @@ class TestStream:
             "priority": "urgent",
             "crisis": True,
             "language": "fr",
-            "reasons": ['crisis phrase: "veux mourir"'],
+            "reasons": ["wish_dead: 'veux mourir' \u2014 present"],
         }
         assert results[0]["reasons"]
 

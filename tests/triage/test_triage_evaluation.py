@@ -34,7 +34,7 @@ ROWS: list[dict[str, Any]] = [
     {"message": "je veux mourir", "topic": "crisis", "crisis": True, "language": "fr",
      "category": "direct", "style": ["short", "quebecois"], "source": "template"},
     # 4: predicted general: a missed crisis
-    {"message": "Je vais arriver avec 15 minutes de retard.", "topic": "crisis", "lang": "fr",
+    {"message": "Avez-vous un stationnement?", "topic": "crisis", "lang": "fr",
      "category": "indirect"},
     # 5: billing, right; priority right
     {"message": "How much does it cost?", "topic": "billing", "priority": "normal",
@@ -144,7 +144,7 @@ class TestEvalText:
             "priority agreement: 0.500 (1/2)",
         ]
         assert "\n  2: crisis -> appointment; " in english
-        assert "\n  6: general -> crisis; crisis phrase: " in english
+        assert "\n  6: general -> crisis; ideation: 'kill myself' \u2014 present" in english
         assert "\n  7: general -> spam; " in english
         french = out.split("== language fr: 3 inquiries ==\n")[1]
         assert french.splitlines()[:5] == [
@@ -397,7 +397,7 @@ class TestCrossValidateCommand:
         folds = [line.split()[:2] for line in lines[3:5]]
         assert [fold for fold, _ in folds] == ["1", "2"]
         assert sum(int(size) for _, size in folds) == 10
-        assert "accuracy: 0.600 (6/10)" in out  # pooled: every line once
+        assert "inquiries: 10" in out  # pooled: every line once
 
     @pytest.mark.parametrize("folds", ["1", "11"])
     def test_impossible_fold_counts_are_refused(self, cases_file: Path, folds: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from inquiry.triage import RulesError, Topic, default_rules, load_rules, reload_rules, triage
+from inquiry.triage import RulesError, default_rules, load_rules, reload_rules, triage
 from inquiry.triage.patterns import alternation
 from inquiry.triage.rules import DEFAULT_RULES_PATH
 
@@ -44,7 +44,7 @@ class TestLoadRules:
 
     def test_bad_json_gives_line_and_column(self, tmp_path: Path) -> None:
         path = tmp_path / "rules.json"
-        path.write_text('{"version": 1,\n  "crisis": }', encoding="utf-8")
+        path.write_text('{"version": 2,\n  "crisis": }', encoding="utf-8")
         with pytest.raises(RulesError, match=r"rules\.json: not valid JSON at line 2, column 13"):
             load_rules(path)
 
@@ -60,7 +60,7 @@ class TestLoadRules:
     @pytest.mark.parametrize(
         ("change", "message"),
         [
-            (lambda d: d.update(version=2), r"version"),
+            (lambda d: d.update(version=1), r"version"),
             (lambda d: d.update(surprise=True), r"surprise: Extra inputs are not permitted"),
             (lambda d: d["topics"].pop("general"), r"missing \['general'\]"),
             (lambda d: d["topics"].update(holidays=[]), r"topics\.holidays"),
@@ -68,9 +68,26 @@ class TestLoadRules:
                 lambda d: d["topics"]["billing"][0].update(weight=-1),
                 r"weight: Input should be greater than 0",
             ),
-            (lambda d: d["crisis"].update(phrases=[]), r"crisis\.phrases"),
-            (lambda d: d["crisis"]["phrases"].append("(?:maybe)?"), r"matches empty text"),
-            (lambda d: d["crisis"]["phrases"].append("(?P<x>end)"), r"named groups"),
+            (lambda d: d["crisis"].update(concepts={}), r"crisis\.concepts"),
+            (
+                lambda d: d["crisis"]["concepts"]["ideation"]["terms"].append("(?:maybe)?"),
+                r"crisis\.concepts\.ideation\.terms\.\d+: .*matches empty text",
+            ),
+            (
+                lambda d: d["crisis"]["concepts"]["ideation"]["terms"].append("(?P<x>end)"),
+                r"named groups",
+            ),
+            (
+                lambda d: d["crisis"]["concepts"]["ideation"].update(level="severe"),
+                r"crisis\.concepts\.ideation\.level",
+            ),
+            (lambda d: d["crisis"]["concepts"].update({"Bad Name": {}}), r"Bad Name"),
+            (lambda d: d["crisis"]["context"][0].update(effect="maybe"), r"context\.0\.effect"),
+            (lambda d: d["crisis"]["context"][0].update(direction="up"), r"context\.0\.direction"),
+            (lambda d: d["crisis"]["context"][0].update(window=-1), r"context\.0\.window"),
+            (lambda d: d["crisis"]["spelling"].update({"two words": "x"}), r"spelling"),
+            (lambda d: d["model"].update(crisis_threshold=1.5), r"model\.crisis_threshold"),
+            (lambda d: d.pop("model"), r"model: Field required"),
             (lambda d: d.update(tie_order=["billing"]), r"tie_order"),
             (lambda d: d["spam"].update(threshold=0), r"spam\.threshold"),
         ],
@@ -84,15 +101,42 @@ class TestLoadRules:
             load_rules(write(tmp_path, data))
 
 
+class TestModelFile:
+    def test_missing_model_is_refused_with_its_name(self, tmp_path: Path) -> None:
+        missing = tmp_path / "model.json"
+        with pytest.raises(RulesError, match=r"model\.json: cannot read the triage model"):
+            load_rules(model_path=missing)
+
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [
+            ("{", r"not valid JSON"),
+            ('{"format": 9}', r"not a triage model: expected an object with format 2"),
+            (
+                '{"format": 2, "topics": ["crisis"], "bias": [0], "weights": {}}',
+                r"every triage topic",
+            ),
+        ],
+    )
+    def test_invalid_model_is_refused_clearly(
+        self, tmp_path: Path, content: str, message: str
+    ) -> None:
+        path = tmp_path / "model.json"
+        path.write_text(content, encoding="utf-8")
+        with pytest.raises(RulesError, match=message):
+            load_rules(model_path=path)
+
+
 class TestReload:
-    def test_reload_reads_the_edited_file(self, tmp_path: Path) -> None:
+    def test_reload_changes_a_concept_and_its_context(self, tmp_path: Path) -> None:
         data = packaged()
-        data["topics"]["general"][0]["terms"].append("pineapple")
+        data["crisis"]["concepts"]["ideation"]["terms"].append("purple elephant")
         path = write(tmp_path, data)
-        assert triage("", "pineapple", Topic.BILLING).topic == Topic.BILLING
+        assert not triage("", "the purple elephant is back").crisis
         reload_rules(path)
-        assert triage("", "pineapple", Topic.BILLING).topic == Topic.GENERAL
-        assert default_rules().source == str(path)
+        result = triage("", "the purple elephant is back")
+        assert result.crisis
+        assert result.reasons[0] == "ideation: 'purple elephant' \u2014 present"
 
     def test_failed_reload_keeps_the_rules_in_use(self, tmp_path: Path) -> None:
         before = default_rules()
@@ -104,10 +148,11 @@ class TestReload:
 
     def test_explicit_rules_win_over_the_default(self, tmp_path: Path) -> None:
         data = packaged()
-        data["crisis"]["phrases"].append("purple elephant")
+        data["crisis"]["concepts"]["ideation"]["terms"].append("purple elephant")
         custom = load_rules(write(tmp_path, data))
-        assert triage("", "purple elephant", rules=custom).crisis
-        assert not triage("", "purple elephant").crisis
+        message = "Is the purple elephant parking lot open on Sunday?"
+        assert triage("", message, rules=custom).crisis
+        assert not triage("", message).crisis
 
 
 class TestAlternation:

@@ -77,7 +77,11 @@ class TestMorningOfCalls:
         self, live_server: str, agent: str, desktop: BrowserContext
     ) -> None:
         routine = submit(live_server, name="Marie Tremblay")
-        submit(live_server, name="Sam Crisis", message=CRISIS, topic=None, phone="416-555-0123")
+        # Another person (another address): the same one's would be linked to the first.
+        submit(
+            live_server, name="Sam Crisis", message=CRISIS, topic=None, phone="416-555-0123",
+            email="sam@example.ca",
+        )  # fmt: skip
         page = desktop.new_page()
 
         # The "Open in the inquiry service" link of an admin email, opened signed out.
@@ -114,6 +118,85 @@ class TestMorningOfCalls:
         expect(page.get_by_role("status")).to_have_text("Recorded: Reached.")
         page.get_by_role("link", name=routine).click()
         expect(page.get_by_role("main")).to_contain_text("Closed (resolved)")
+
+    def test_an_inquiry_from_its_link_to_resolved_then_search_and_not_spam(
+        self, live_server: str, agent: str, desktop: BrowserContext
+    ) -> None:
+        reference = submit(live_server, name="Marie Tremblay", phone="416-555-0142")
+        quarantined = submit(
+            live_server, name="Sol Quarantine", email="sol@example.ca", phone="613-555-0100",
+            website="https://seo.example",
+        )  # fmt: skip
+        page = desktop.new_page()
+        page.goto(f"/staff/inquiries/{reference}")
+        sign_in(page)
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Inquiry {reference}")
+        main = page.get_by_role("main")
+
+        page.get_by_label("New note (staff only, never sent to the visitor)").fill("Asked her GP")
+        page.get_by_role("button", name="Add note").click()
+        expect(page.get_by_role("status")).to_have_text("The note was added.")
+        expect(main).to_contain_text("Asked her GP")
+        page.get_by_role("button", name="Assign to me").click()
+        expect(page.get_by_role("status")).to_have_text("The assignment was changed.")
+        expect(main).to_contain_text(f"Assigned to{agent}")
+        page.get_by_label("Reason").select_option("resolved")
+        page.get_by_role("button", name="Close", exact=True).click()
+        expect(main).to_contain_text("Closed (resolved)")
+        expect(page.get_by_role("button", name="Reopen")).to_be_visible()
+        expect(page.get_by_role("button", name="Not spam")).to_have_count(0)
+        no_violations(page)
+        # Back to new is only for an inquiry closed as spam: a forged post is refused.
+        csrf = page.locator("input[name=csrf_token]").first.input_value()
+        refused = page.request.post(
+            f"/staff/inquiries/{reference}/not-spam", form={"csrf_token": csrf}
+        )
+        page.goto(refused.url)
+        expect(page.get_by_role("alert")).to_contain_text("This cannot be done to the inquiry")
+        expect(main).to_contain_text("Closed (resolved)")
+
+        page.get_by_role("searchbox", name="Search").fill("(416) 555 0142")
+        page.get_by_role("button", name="Search").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Inquiry {reference}")
+
+        page.get_by_role("searchbox", name="Search").fill("sol quarantine")
+        page.get_by_role("button", name="Search").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Inquiry {quarantined}")
+        expect(main).to_contain_text("This inquiry has no callback task.")
+        page.get_by_role("button", name="Not spam").click()
+        expect(page.get_by_role("status")).to_have_text("The inquiry was released from quarantine.")
+        expect(page.get_by_role("link", name="Open its callback task")).to_be_visible()
+
+        page.get_by_role("link", name="Inquiries").click()
+        page.get_by_label("Status").select_option("closed")
+        page.get_by_role("button", name="Apply").click()
+        expect(page.get_by_role("link", name="Marie Tremblay")).to_be_visible()
+        expect(page.get_by_role("link", name="Sol Quarantine")).to_have_count(0)
+
+    def test_my_account_french_and_a_password_change_signs_out_the_other_sessions(
+        self, live_server: str, agent: str, browser: Browser, desktop: BrowserContext
+    ) -> None:
+        elsewhere = browser.new_context(viewport=DESKTOP, base_url=live_server)
+        other = elsewhere.new_page()
+        other.goto("/staff")
+        sign_in(other)
+        page = desktop.new_page()
+        page.goto("/staff")
+        sign_in(page)
+        page.get_by_role("link", name="My account").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("My account")
+        page.get_by_label("Language of the console").select_option("fr")
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Mon compte")
+        page.get_by_label("Mot de passe actuel").fill(PASSWORD)
+        page.get_by_label("Nouveau mot de passe").fill("a violet tram hums past the lighthouse 77")
+        page.get_by_role("button", name="Changer le mot de passe").click()
+        expect(page.get_by_role("status")).to_contain_text("Votre mot de passe a été changé")
+        page.get_by_role("link", name="File de rappels").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("File de rappels")
+        other.reload()
+        expect(other.get_by_role("heading", level=1)).to_have_text("Sign in")
+        elsewhere.close()
 
     def test_a_new_urgent_inquiry_appears_on_an_open_queue(
         self, live_server: str, agent: str, desktop: BrowserContext
@@ -156,6 +239,7 @@ class TestTwoFactorInBrowser:
         page = desktop.new_page()
         page.goto("/staff")
         sign_in(page)
+        page.get_by_role("link", name="My account").click()
         page.get_by_role("link", name="Two-factor sign-in").click()
         no_violations(page)
         page.get_by_role("button", name="Set up an authenticator app").click()
@@ -191,6 +275,7 @@ class TestEveryPage:
         self, live_server: str, agent: str, browser: Browser, viewport: dict[str, int]
     ) -> None:
         reference = submit(live_server)
+        submit(live_server, message="Me again: please call me back about my first visit.")
         context = browser.new_context(viewport=viewport, base_url=live_server)  # type: ignore[arg-type]
         page = context.new_page()
         page.goto("/staff/login")
@@ -205,6 +290,9 @@ class TestEveryPage:
                 "/staff",
                 task,
                 f"/staff/inquiries/{reference}",
+                "/staff/inquiries",
+                "/staff/search?q=marie",
+                "/staff/account",
                 "/staff/account/two-factor",
             ):
                 page.goto(path)
@@ -229,6 +317,7 @@ class TestEveryPage:
         page = desktop.new_page()
         page.goto("/staff")
         sign_in(page)
+        expect(page.get_by_role("heading", level=1)).to_have_text("Callback queue")
         page.keyboard.press("Tab")
         expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
         page.keyboard.press("Enter")

@@ -1,0 +1,175 @@
+"""The same person writing twice: a new inquiry linked to their open one, and one task.
+
+Runs inside the intake writer's transaction, after the batch's inquiries are inserted and
+before their tasks are. A new inquiry whose email or phone key (inquiry.contacts) matches an
+inquiry still new, in progress or waiting, received within INQUIRY_DUPLICATE_WINDOW_DAYS, is
+linked to it (to the first of a chain, so links never nest) when the names share a word too.
+It owes no task of its own: the open task takes the higher priority of the two and answers
+both. When the inquiry it is linked to has no open task, the new one keeps its own.
+
+Two submissions from one person at once must make one task, whichever process stores them.
+SQLite has one writer at a time. PostgreSQL takes a transaction-scoped advisory lock per
+contact key, in key order (no deadlock), before looking: the second transaction waits for
+the first to commit and then sees its inquiry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from inquiry.callbacks.models import ACTIVE_STATUSES, Channel, task_table
+from inquiry.contacts import EMAIL_KEY, NAME_KEY, PHONE_KEY
+from inquiry.models import as_utc, contact_key_table, inquiry_table
+
+OPEN_SQL = "status IN ('new', 'in_progress', 'waiting')"
+_LOCKS = sa.text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
+    " FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS contact_keys"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One stored inquiry of the batch, as the duplicate check sees it."""
+
+    inquiry_id: int
+    keys: Sequence[str]  # its contact keys; only email and phone keys are compared
+    open: bool  # not quarantined
+
+
+def contact_keys_of(keys: Sequence[str]) -> list[str]:
+    """The keys that identify a person: email address and phone number, not name words."""
+    return [key for key in keys if key.startswith((EMAIL_KEY, PHONE_KEY))]
+
+
+def name_keys_of(keys: Sequence[str]) -> list[str]:
+    """The keys of the words of a person's name."""
+    return [key for key in keys if key.startswith(NAME_KEY)]
+
+
+def link(
+    connection: sa.Connection, batch: Sequence[Candidate], *, now: datetime, window: timedelta
+) -> dict[int, int]:
+    """Link each new inquiry of the batch that duplicates an open one; returns {new id:
+    the id it is linked to}. Earlier inquiries of the same batch count as open ones."""
+    keys = sorted({key for c in batch if c.open for key in contact_keys_of(c.keys)})
+    if not keys or window <= timedelta(0):
+        return {}
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCKS, {"keys": keys})
+    stored = _open_by_key(connection, keys, [c.inquiry_id for c in batch], now - window)
+    names = _name_keys(connection, set(stored.values()))
+    links: dict[int, int] = {}
+    for candidate in batch:
+        own = contact_keys_of(candidate.keys)
+        if not candidate.open or not own:
+            continue
+        # A shared address or number alone is not the same person (a family's email, a
+        # parent writing for a child): the names must share a word too, or a crisis would be
+        # answered on someone else's call.
+        own_names = set(name_keys_of(candidate.keys))
+        matches = [stored[key] for key in own if key in stored and names[stored[key]] & own_names]
+        if matches:
+            links[candidate.inquiry_id] = min(matches)
+        # Later inquiries of the batch link to this one's first, or to this one.
+        first = links.get(candidate.inquiry_id, candidate.inquiry_id)
+        names.setdefault(first, own_names)
+        for key in own:
+            stored.setdefault(key, first)
+    if links:
+        connection.execute(
+            sa.update(inquiry_table)
+            .where(inquiry_table.c.id == sa.bindparam("new_id"))
+            .values(duplicate_of=sa.bindparam("first_id")),
+            [{"new_id": new, "first_id": first} for new, first in links.items()],
+        )
+    return links
+
+
+def merge_task(connection: sa.Connection, first_id: int, owed: dict[str, Any]) -> bool:
+    """The open task of the inquiry linked to takes over the task the duplicate owed: the
+    higher priority of the two, the earlier due time, a call rather than an email when the
+    duplicate gave a number. False when that inquiry has no open task."""
+    t = task_table
+    task = connection.execute(
+        sa.select(t)
+        .where(
+            t.c.inquiry_id == first_id,
+            t.c.status.in_([s.value for s in ACTIVE_STATUSES]),
+        )
+        .order_by(t.c.id.desc())
+        .limit(1)
+        .with_for_update()
+    ).first()
+    if task is None:
+        return False
+    changes: dict[str, Any] = {}
+    if owed["priority_rank"] < task.priority_rank:
+        changes.update(
+            {
+                column: owed[column]
+                for column in ("priority", "priority_rank", "queue_band", "on_call")
+            }
+        )
+    if owed["due_at"] < as_utc(task.due_at):
+        changes["due_at"] = owed["due_at"]
+    if owed["channel"] == Channel.PHONE and task.channel == Channel.EMAIL:
+        changes.update(channel=Channel.PHONE.value, voicemail_ok=owed["voicemail_ok"])
+    for contact in ("phone", "email"):
+        if getattr(task, contact) is None and owed[contact] is not None:
+            changes[contact] = owed[contact]
+    if changes:
+        connection.execute(sa.update(t).where(t.c.id == task.id).values(**changes))
+    return True
+
+
+def _name_keys(connection: sa.Connection, inquiry_ids: set[int]) -> dict[int, set[str]]:
+    """The name-word keys of each of these inquiries (each has at least one)."""
+    names: dict[int, set[str]] = {inquiry_id: set() for inquiry_id in inquiry_ids}
+    if not inquiry_ids:
+        return names
+    k = contact_key_table
+    rows = connection.execute(
+        sa.select(k.c.key, k.c.inquiry_id).where(
+            k.c.inquiry_id.in_(list(inquiry_ids)), k.c.key.startswith(NAME_KEY, autoescape=True)
+        )
+    )
+    for key, inquiry_id in rows:
+        names[inquiry_id].add(key)
+    return names
+
+
+def _open_by_key(
+    connection: sa.Connection, keys: list[str], batch_ids: list[int], since: datetime
+) -> dict[str, int]:
+    """For each key, the first open inquiry (of a chain) received since `since` with it.
+
+    Two lookups by primary key, the keys' rows and then their inquiries: joined in one
+    statement, PostgreSQL without statistics may scan the inquiries instead.
+    """
+    k, i = contact_key_table, inquiry_table
+    owners: dict[int, list[str]] = {}
+    batch = set(batch_ids)
+    for key, inquiry_id in connection.execute(
+        sa.select(k.c.key, k.c.inquiry_id).where(k.c.key.in_(keys))
+    ):
+        if inquiry_id not in batch:
+            owners.setdefault(inquiry_id, []).append(key)
+    if not owners:
+        return {}
+    rows = connection.execute(
+        sa.select(i.c.id, i.c.duplicate_of).where(
+            i.c.id.in_(list(owners)), sa.text(f"inquiry.{OPEN_SQL}"), i.c.created_at >= since
+        )
+    )
+    found: dict[str, int] = {}
+    for inquiry_id, duplicate_of in rows:
+        first = duplicate_of or inquiry_id
+        for key in owners[inquiry_id]:
+            found[key] = min(found.get(key, first), first)
+    return found

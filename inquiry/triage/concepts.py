@@ -1,0 +1,166 @@
+"""Find risk concepts in folded text and decide, from the words around each, whether it counts.
+
+A concept is a Columbia suicide-severity category (wish to be dead, ideation, method, intent,
+plan, preparation, self-harm, overdose, inability to stay safe, command voices, ...) with its
+vocabulary. Each mention is then modified, as NegEx and ConText do, by trigger words near it in
+the same clause: a negation or an idiom cancels it; a time in the past (history) or a question
+about treatment (hypothetical) cancels it unless a present-time signal is in the clause too;
+someone else as the experiencer only labels it, since present danger to another person counts.
+
+Speed: every concept is one named alternative of a single regex, and every context rule of
+another, so a message is scanned once for concepts and, only when one is found, once for context.
+"""
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+_CANCELS = frozenset({"negation", "idiom"})
+_CANCELS_UNLESS_PRESENT = frozenset({"history", "hypothetical"})
+# How each effect reads in the reasons staff see.
+_LABEL = {
+    "negation": "negated",
+    "history": "history",
+    "hypothetical": "hypothetical or informational",
+    "experiencer": "someone else",
+    "present": "present",
+    "idiom": "idiom",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One concept found in the text, the context that applies to it and whether it counts."""
+
+    concept: str
+    level: str  # "crisis" or "risk"
+    phrase: str
+    effects: tuple[str, ...]
+    counts: bool
+
+    def reason(self) -> str:
+        """Return e.g. "ideation: 'suicidal' — history, cancelled"."""
+        shown = [_LABEL[effect] for effect in self.effects if effect != "present"]
+        status = ", ".join(shown + ([] if self.counts else ["cancelled"]))
+        if self.counts and "present" in self.effects or not status:
+            status = "present" + (", " + status if status else "")
+        return f"{self.concept}: '{self.phrase}' \u2014 {status}"
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRule:
+    effect: str
+    direction: str
+    window: int
+    whole_message: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConceptMatcher:
+    """The compiled concepts, context rules, clause breaks and texting forms."""
+
+    spelling: dict[str, str]
+    spelling_regex: re.Pattern[str] | None
+    concepts: re.Pattern[str]
+    names: dict[str, tuple[str, str]]  # group -> (concept, level)
+    # One regex per rule: in a single alternation a shorter trigger of one rule would hide the
+    # longer trigger of another at the same place.
+    context: tuple[tuple[re.Pattern[str], ContextRule], ...]
+    breaks: re.Pattern[str]
+
+    def normalise(self, text: str) -> str:
+        """Spell out texting forms ("chu" -> "je suis", "rn" -> "right now") in folded text."""
+        if self.spelling_regex is None:
+            return text
+        spelling = self.spelling
+        return self.spelling_regex.sub(lambda match: spelling[match.group()], text)
+
+    def mentions(self, text: str) -> list[Mention]:
+        """Every concept mention in text (normalised, with a leading space), with its context."""
+        found = list(self.concepts.finditer(text))
+        if not found:
+            return []
+        triggers = [
+            (m.start(), m.end(), rule) for regex, rule in self.context for m in regex.finditer(text)
+        ]
+        cuts = [m.start() for m in self.breaks.finditer(text)]
+        return [self._mention(text, match, triggers, cuts) for match in found]
+
+    def _mention(
+        self,
+        text: str,
+        match: re.Match[str],
+        triggers: list[tuple[int, int, ContextRule]],
+        cuts: list[int],
+    ) -> Mention:
+        concept, level = self.names[match.lastgroup or ""]
+        start, end = match.span()
+        clause = bisect_right(cuts, start)
+        low = cuts[clause - 1] if clause else 0
+        high = cuts[clause] if clause < len(cuts) else len(text)
+        effects: dict[str, None] = {}
+        for t_start, t_end, rule in triggers:
+            if rule.whole_message:
+                effects[rule.effect] = None
+                continue
+            if t_end <= low or t_start >= high:
+                continue
+            if t_start <= start and t_end >= end:
+                # A trigger phrase that covers the whole mention ("died by suicide").
+                distance = 0
+                applies = True
+            elif t_end <= start + 1:
+                distance = text.count(" ", t_end, start + 1) - 1
+                applies = rule.direction != "backward"
+            elif t_start >= end:
+                distance = text.count(" ", end, t_start + 1) - 1
+                applies = rule.direction != "forward"
+            else:
+                # Overlapping words belong to the mention ("not" in "not worth living"); only
+                # an idiom is the phrase around it.
+                distance = 0
+                applies = rule.effect == "idiom"
+            if applies and distance <= rule.window:
+                effects[rule.effect] = None
+        present = "present" in effects
+        counts = not (
+            _CANCELS.intersection(effects)
+            or (_CANCELS_UNLESS_PRESENT.intersection(effects) and not present)
+        )
+        ordered = tuple(effect for effect in _LABEL if effect in effects)
+        return Mention(concept, level, match.group().strip(), ordered, counts)
+
+
+def _named(prefix: str, bodies: Sequence[str], before: str, after: str) -> str:
+    parts = [f"(?P<{prefix}{index}>{body})" for index, body in enumerate(bodies)]
+    return before + "(?:" + "|".join(parts) + ")" + after
+
+
+def build_concept_matcher(
+    *,
+    spelling: dict[str, str],
+    clause_breaks: str,
+    concepts: Sequence[tuple[str, str, str]],
+    context: Sequence[tuple[str, str, int, bool, str]],
+    before: str,
+    after: str,
+) -> ConceptMatcher:
+    """Compile (name, level, body) concepts and (effect, direction, window, whole message, body)
+    context rules."""
+    spelling_regex = None
+    if spelling:
+        words = "|".join(sorted(map(re.escape, spelling), key=len, reverse=True))
+        spelling_regex = re.compile(f"(?<![a-z0-9'])(?:{words})(?![a-z0-9'])")
+    return ConceptMatcher(
+        spelling=dict(spelling),
+        spelling_regex=spelling_regex,
+        concepts=re.compile(_named("c", [body for _, _, body in concepts], before, after)),
+        names={f"c{index}": (name, level) for index, (name, level, _) in enumerate(concepts)},
+        context=tuple(
+            (re.compile(before + body + after), ContextRule(effect, direction, window, whole))
+            for effect, direction, window, whole, body in context
+        ),
+        # A sentence end, or a word that turns the clause ("but", "mais").
+        breaks=re.compile(f"[.!?;\\n]|{before}{clause_breaks}{after}"),
+    )

@@ -1,0 +1,40 @@
+"""The n-gram features the learned model reads, the same at training and at run time.
+
+Words, word pairs and the 4-letter pieces of each word (with its edges) of the
+normalised text: letter pieces are what let the model read a typo or a texting form like the
+word it stands for. Apostrophes are dropped ("don't" and "dont" are one word).
+"""
+
+from functools import lru_cache
+
+# Every character that is not a letter or a digit separates words.
+_SEPARATE = bytes(
+    code if chr(code).isascii() and (chr(code).isalnum() or code == 39) else 32
+    for code in range(256)
+)
+_LETTER_SIZES = (4,)
+
+
+def words(text: str) -> list[str]:
+    """The words of normalised (folded, ASCII) text, apostrophes removed."""
+    raw = text.encode("ascii", "replace").translate(_SEPARATE, b"'")
+    return raw.decode("ascii").split()
+
+
+@lru_cache(maxsize=1 << 16)
+def _pieces(token: str) -> frozenset[str]:
+    """The word itself and its letter pieces: worked out once per distinct word."""
+    padded = f"<{token}>"
+    length = len(padded)
+    found = {"w " + token}
+    for size in _LETTER_SIZES:
+        found.update(padded[i : i + size] for i in range(length - size + 1))
+    return frozenset(found)
+
+
+def ngrams(text: str) -> set[str]:
+    """Return the feature names of normalised text."""
+    tokens = words(text)
+    found = {f"b {a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)}
+    found.update(*map(_pieces, set(tokens)))
+    return found

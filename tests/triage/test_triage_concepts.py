@@ -1,0 +1,126 @@
+"""Crisis concepts and their context (negation, history, questions, someone else, idioms)."""
+
+import pytest
+
+from inquiry.triage import Priority, Topic, default_rules, triage
+from inquiry.triage.classify import POSSIBLE_RISK, read
+
+
+def mentions(message: str) -> list[tuple[str, bool, tuple[str, ...]]]:
+    reading = read("", message, default_rules())
+    return [(m.concept, m.counts, m.effects) for m in reading.mentions]
+
+
+class TestConcepts:
+    @pytest.mark.parametrize(
+        ("message", "concept"),
+        [
+            ("i keep thinking about killing myself", "ideation"),
+            ("je pense a me suicider tous les soirs", "ideation"),
+            ("honestly i wish i was dead", "wish_dead"),
+            ("chu pu capable, je veux pu vivre", "wish_dead"),
+            ("I have about 60 of my zopiclone saved up", "means"),
+            ("jai cache toutes mes pilules de seroquel dans un pot", "means"),
+            ("how many of my amitriptyline would it take to not wake up", "means"),
+            ("I swallowed about 40 of my lorazepam an hour ago", "overdose_act"),
+            ("j'ai avalé toute ma bouteille de clonazepam à soir", "overdose_act"),
+            ("been cutting my arms again", "self_harm"),
+            ("je me suis coupée ce soir", "self_harm"),
+            ("idk if i can keep myself safe tonight", "unsafe"),
+            ("j'ai peur de ce que je vais faire", "unsafe"),
+            ("the voices keep telling me to hurt myself", "voices"),
+            ("les voix me disent de me tuer", "voices"),
+            ("the letters to my kids are written", "intent_plan"),
+            ("vous entendrez plus parler de moi", "intent_plan"),
+        ],
+    )
+    def test_each_concept_is_found_in_both_languages(self, message: str, concept: str) -> None:
+        found = mentions(message)
+        assert found, message
+        assert found[0][0] == concept
+        assert found[0][1]
+        assert triage("", message).crisis
+
+    @pytest.mark.parametrize(
+        "message",
+        ["im suicidle", "i wanna kms", "cant keep myself safe tn", "jvais me tuer a soir"],
+    )
+    def test_texting_forms_and_typos_are_read(self, message: str) -> None:
+        assert triage("", message).crisis
+
+    def test_a_crisis_sentence_wins_over_the_request_around_it(self) -> None:
+        message = (
+            "Can you move my Thursday infusion to next week and email the receipt? "
+            "Also I took a handful of my sleeping pills before writing this."
+        )
+        result = triage("Reschedule", message, Topic.APPOINTMENT)
+        assert result.topic == Topic.CRISIS
+        assert result.priority == Priority.URGENT
+        assert "visitor chose: appointment (overridden by the message)" in result.reasons
+
+
+class TestContext:
+    @pytest.mark.parametrize(
+        ("message", "effect"),
+        [
+            ("I am not suicidal, just tired of waiting", "negation"),
+            ("Je n'ai aucune idée suicidaire, je veux juste commencer", "negation"),
+            ("Thoughts of harming myself: none.", "negation"),
+            ("I was suicidal ten years ago and have been stable since", "history"),
+            ("J'ai eu des idées noires il y a cinq ans, c'est derrière moi", "history"),
+            ("Do you treat patients with suicidal depression?", "hypothetical"),
+            ("Est-ce que des antécédents suicidaires m'excluent du traitement?", "hypothetical"),
+            ("Ce trafic va me tuer, je serai en retard", "idiom"),
+        ],
+    )
+    def test_context_cancels_a_mention_without_present_risk(
+        self, message: str, effect: str
+    ) -> None:
+        found = mentions(message)
+        assert found
+        assert all(not counts for _, counts, _ in found)
+        assert any(effect in effects for _, _, effects in found)
+        assert not triage("", message).crisis
+
+    @pytest.mark.parametrize(
+        "message",
+        [
+            "I attempted suicide years ago and the thoughts came back this week",
+            "J'ai fait une tentative il y a longtemps et les idées reviennent ces temps-ci",
+        ],
+    )
+    def test_present_risk_wins_over_history(self, message: str) -> None:
+        assert triage("", message).crisis
+
+    def test_danger_to_someone_else_now_counts(self) -> None:
+        result = triage("", "My husband says he is going to kill himself tonight")
+        assert result.crisis
+        assert "someone else" in result.reasons[0]
+
+    def test_someone_elses_past_does_not_count(self) -> None:
+        assert not triage("", "My uncle died by suicide in 2015. Can I still be treated?").crisis
+
+    def test_reasons_name_the_concept_the_words_and_the_context(self) -> None:
+        present = triage("", "I want to die")
+        assert present.reasons[0] == "wish_dead: 'want to die' \u2014 present"
+        past = triage("", "I was suicidal in 2012; how do I book an assessment?")
+        assert "ideation: 'suicidal' \u2014 history, cancelled" in past.reasons
+
+    def test_a_denial_does_not_cancel_another_mention(self) -> None:
+        result = triage("", "I'm not suicidal, but I have been cutting myself again.")
+        assert result.crisis
+        assert any("negated, cancelled" in reason for reason in result.reasons)
+
+
+class TestDoubt:
+    def test_distress_short_of_a_crisis_is_reviewed_today(self) -> None:
+        result = triage("", "I feel hopeless about my depression lately.")
+        assert not result.crisis
+        assert result.topic == Topic.CLINICAL
+        assert result.priority == Priority.HIGH
+        assert result.reasons[0] == POSSIBLE_RISK
+
+    def test_nothing_matched_says_so(self) -> None:
+        result = triage("", "hello?")
+        assert result.topic == Topic.GENERAL
+        assert result.reasons[0] == "no topic terms matched"
