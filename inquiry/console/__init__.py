@@ -8,7 +8,22 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 
 from inquiry.auth import CONSOLE_PATH
-from inquiry.console import account, calls, finding, inquiries, signin
+from inquiry.console import (
+    account,
+    admin_audit,
+    admin_exports,
+    admin_mail,
+    admin_privacy,
+    admin_spam,
+    admin_staff,
+    admin_triage,
+    calls,
+    dashboard,
+    finding,
+    inquiries,
+    signin,
+)
+from inquiry.console.admin import install_admin_handlers
 from inquiry.console.pages import install_handlers
 
 STATIC = Path(__file__).parent / "static"
@@ -33,7 +48,20 @@ def install(app: FastAPI) -> None:
         finding.router,
         inquiries.router,
         account.router,
+        dashboard.router,
         _static,
     ):
         app.include_router(router)
+    admin = (
+        admin_staff,
+        admin_mail,
+        admin_audit,
+        admin_spam,
+        admin_triage,
+        admin_exports,
+        admin_privacy,
+    )
+    for page in admin:
+        app.include_router(page.router)
     install_handlers(app)
+    install_admin_handlers(app)

@@ -11,7 +11,15 @@ and sent by the worker. This package is the one owner of outbox rows; everyone e
 - `admin`: what `inquiry outbox` lists, counts and requeues; the backlog the metrics report.
 """
 
-from inquiry.outbox.admin import Backlog, backlog, counts, list_messages, requeue
+from inquiry.outbox.admin import (
+    Backlog,
+    backlog,
+    counts,
+    list_messages,
+    messages,
+    requeue,
+    requeue_dead,
+)
 from inquiry.outbox.asyncpg_path import Connection, transaction
 from inquiry.outbox.claims import (
     CLAIMED_COLUMNS,
@@ -95,7 +103,9 @@ __all__ = [
     "release",
     "renew",
     "reorder_unsent",
+    "messages",
     "requeue",
+    "requeue_dead",
     "transaction",
     "unsent_count",
     "urgent_waiting",

@@ -1,5 +1,5 @@
-"""What `inquiry outbox` shows and does: list messages, count them by status, requeue a dead
-one; and the backlog that the metrics report."""
+"""What `inquiry outbox` and the console's Mail page show and do: list messages, count them by
+status, requeue dead ones (waking the workers); and the backlog that the metrics report."""
 
 from __future__ import annotations
 
@@ -47,6 +47,18 @@ async def backlog(connection: AsyncConnection) -> Backlog:
 async def list_messages(
     engine: AsyncEngine, *, status: OutboxStatus | None, limit: int = 100
 ) -> list[dict[str, Any]]:
+    async with engine.connect() as connection:
+        return await messages(connection, status=status, limit=limit)
+
+
+async def messages(
+    connection: AsyncConnection,
+    *,
+    status: OutboxStatus | None = None,
+    reference: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Messages newest first (with their inquiry's reference), of one status or inquiry."""
     table = outbox_table
     query = (
         sa.select(table, inquiry_table.c.reference)
@@ -56,8 +68,9 @@ async def list_messages(
     )
     if status is not None:
         query = query.where(table.c.status == status.value)
-    async with engine.connect() as connection:
-        return [dict(row._mapping) for row in await connection.execute(query)]
+    if reference is not None:
+        query = query.where(inquiry_table.c.reference == reference)
+    return [dict(row._mapping) for row in await connection.execute(query)]
 
 
 async def counts(engine: AsyncEngine) -> dict[str, int]:
@@ -71,21 +84,29 @@ async def counts(engine: AsyncEngine) -> dict[str, int]:
 
 
 async def requeue(engine: AsyncEngine, message_pk: int, *, now: datetime) -> bool:
-    """Queue a dead message again, with a fresh lifetime (its queue time restarts now), and
-    wake the workers when that commits (PostgreSQL; on SQLite they find it at their next poll)."""
-    table = outbox_table
+    """Queue a dead message again, with a fresh lifetime (its queue time restarts now)."""
     async with engine.begin() as connection:
-        result = await connection.execute(
-            sa.update(table)
-            .where(table.c.id == message_pk, table.c.status == OutboxStatus.DEAD.value)
-            .values(
-                status=OutboxStatus.PENDING.value,
-                next_attempt_at=now,
-                created_at=now,
-                claimed_until=None,
-            )
-        )
-        if not result.rowcount:
-            return False
+        return bool(await requeue_dead(connection, [message_pk], now=now))
+
+
+async def requeue_dead(
+    connection: AsyncConnection, message_pks: list[int] | None, *, now: datetime
+) -> list[int]:
+    """Queue these dead messages (None: every dead one) again with a fresh lifetime, in the
+    connection's transaction, and wake the workers when it commits; the ids requeued."""
+    table = outbox_table
+    query = sa.update(table).where(table.c.status == OutboxStatus.DEAD.value)
+    if message_pks is not None:
+        query = query.where(table.c.id.in_(message_pks))
+    result = await connection.execute(
+        query.values(
+            status=OutboxStatus.PENDING.value,
+            next_attempt_at=now,
+            created_at=now,
+            claimed_until=None,
+        ).returning(table.c.id)
+    )
+    requeued = sorted(result.scalars())
+    if requeued:
         await connection.run_sync(wake_workers)
-        return True
+    return requeued

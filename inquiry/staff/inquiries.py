@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from inquiry.audit import Caller, record
 from inquiry.callbacks import queue
-from inquiry.callbacks.models import CallbackTask, task_table
+from inquiry.callbacks.models import CallbackTask, attempt_table, task_table
 from inquiry.callbacks.transitions import SPAM_OVERRIDE, follow_triage
 from inquiry.config import Settings
 from inquiry.errors import TransitionNotAllowed
@@ -19,6 +20,7 @@ from inquiry.lifecycle import Lifecycle
 from inquiry.lifecycle.models import StatusChange, status_change_table
 from inquiry.models import CloseReason, Inquiry, Staff, as_utc, inquiry_table, staff_table
 from inquiry.outbox import reorder_unsent
+from inquiry.staff.export_csv import phone_cell
 from inquiry.staff.models import InquiryNote, TriageOverride, note_table, override_table
 from inquiry.staff.search import InquiryFilter, inquiry_id_of
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC, Priority, Topic
@@ -186,14 +188,21 @@ class StaffInquiries:
 EXPORT_COLUMNS = (
     "reference", "created_at", "status", "close_reason", "topic", "priority", "crisis", "name",
     "email", "phone", "preferred_contact", "callback_window", "language", "visitor_topic",
-    "subject", "source", "callback_status",
+    "subject", "source", "callback_status", "last_outcome",
 )  # fmt: skip
+# Filled from the callback task, not the inquiry.
+_TASK_COLUMNS = 2
 
 
-async def export_rows(engine: AsyncEngine, filters: InquiryFilter) -> AsyncIterator[list[Any]]:
-    """Rows of the export in short transactions of EXPORT_BATCH (never one long lock)."""
+async def export_rows(
+    engine: AsyncEngine, filters: InquiryFilter, settings: Settings
+) -> AsyncIterator[list[Any]]:
+    """Rows of the export in short transactions of EXPORT_BATCH (never one long lock): times
+    in clinic time with their offset, phone numbers as spreadsheets keep them (phone_cell)."""
     t = inquiry_table
-    columns = [t.c[name] for name in EXPORT_COLUMNS[:-1]]
+    zone = ZoneInfo(settings.clinic_timezone)
+    columns = [t.c[name] for name in EXPORT_COLUMNS[:-_TASK_COLUMNS]]
+    created, phone = EXPORT_COLUMNS.index("created_at"), EXPORT_COLUMNS.index("phone")
     # An inquiry's latest task (a bounced email is followed by a call): one row each.
     latest = (
         sa.select(sa.func.max(task_table.c.id))
@@ -201,10 +210,22 @@ async def export_rows(engine: AsyncEngine, filters: InquiryFilter) -> AsyncItera
         .correlate(t)
         .scalar_subquery()
     )
+    last_outcome = (
+        sa.select(attempt_table.c.outcome)
+        .where(attempt_table.c.task_id == task_table.c.id)
+        .order_by(attempt_table.c.at.desc(), attempt_table.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     after = 0
     while True:
         query = (
-            sa.select(t.c.id, *columns, task_table.c.status.label("callback_status"))
+            sa.select(
+                t.c.id,
+                *columns,
+                task_table.c.status.label("callback_status"),
+                last_outcome.label("last_outcome"),
+            )
             .outerjoin(task_table, task_table.c.id == latest)
             .where(t.c.id > after)
             .order_by(t.c.id)
@@ -214,7 +235,8 @@ async def export_rows(engine: AsyncEngine, filters: InquiryFilter) -> AsyncItera
             rows = (await connection.execute(filters.apply(query))).all()
         for row in rows:
             values = list(row[1:])
-            values[1] = as_utc(values[1]).isoformat()
+            values[created] = as_utc(values[created]).astimezone(zone).isoformat("T", "seconds")
+            values[phone] = phone_cell(values[phone])
             yield values
         if len(rows) < EXPORT_BATCH:
             return

@@ -6,11 +6,8 @@ Wherever an inquiry is named, its id or its reference will do (`/inquiries/INQ-7
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import StreamingResponse
@@ -22,6 +19,7 @@ from inquiry.http_errors import errors
 from inquiry.models import CloseReason, InquiryStatus
 from inquiry.query_params import refuse_unknown_query
 from inquiry.staff.casework import Casework
+from inquiry.staff.export_csv import csv_text
 from inquiry.staff.inquiries import EXPORT_COLUMNS, StaffInquiries, export_rows, view_of
 from inquiry.staff.schemas import (
     AssignIn,
@@ -48,8 +46,6 @@ router = APIRouter(
     responses=errors(422),  # an unknown query parameter
 )
 
-# Spreadsheets run cells that start with these as formulas (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 InquiryKey = Annotated[
     str,
@@ -235,35 +231,19 @@ async def unlink(inquiry: InquiryKey, casework: CaseworkDep, session: SessionDep
     dependencies=[Depends(require_admin)],
 )
 async def export_inquiries(
-    inquiries: InquiriesDep, filters: FilterDep, engine: EngineDep
+    inquiries: InquiriesDep,
+    filters: FilterDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    bom: Annotated[
+        bool, Query(description="start with a UTF-8 byte order mark (Excel then shows accents)")
+    ] = False,
 ) -> StreamingResponse:
-    """Inquiries as CSV, streamed (admins; the export is audited; no message bodies)."""
+    """Inquiries as CSV, streamed (admins; the export is audited; no message bodies): times
+    in clinic time with their offset, North American phone numbers in national format."""
     await inquiries.export_started(filters)
     return StreamingResponse(
-        _csv(export_rows(engine, filters)),
+        csv_text(EXPORT_COLUMNS, export_rows(engine, filters, settings), bom=bom),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="inquiries.csv"'},
     )
-
-
-def safe_cell(value: Any) -> str:
-    """The cell as text, with a leading apostrophe when a spreadsheet would run it."""
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-async def _csv(rows: AsyncIterator[list[Any]]) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
-    count = 0
-    async for row in rows:
-        writer.writerow([safe_cell(value) for value in row])
-        count += 1
-        if count % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()

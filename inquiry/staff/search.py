@@ -132,6 +132,7 @@ class InquiryFilter:
     since: datetime | None = None
     until: datetime | None = None
     q: str | None = None
+    unredacted: bool = False  # only inquiries whose personal data is still held
 
     def apply(self, query: sa.Select[Any]) -> sa.Select[Any]:
         if self.statuses:
@@ -156,6 +157,8 @@ class InquiryFilter:
             query = query.where(t.c.created_at < self.until)
         if self.q:
             query = query.where(matching(self.q))
+        if self.unredacted:
+            query = query.where(t.c.redacted_at.is_(None))
         return query
 
     def described(self) -> dict[str, Any]:
@@ -173,3 +176,11 @@ class InquiryFilter:
         if self.q:
             described["q"] = search_kind(self.q)
         return described
+
+
+async def references_of(session: AsyncSession, inquiry_ids: set[int]) -> dict[int, str]:
+    """The references of these inquiries, by id (ids with no inquiry left out)."""
+    if not inquiry_ids:
+        return {}
+    query = sa.select(t.c.id, t.c.reference).where(t.c.id.in_(sorted(inquiry_ids)))
+    return {int(row.id): str(row.reference) for row in await session.execute(query)}

@@ -1,9 +1,11 @@
 """Load, validate and compile the clinic-editable triage rules file."""
 
+import hashlib
 import json
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -160,6 +162,9 @@ class Rules:
     risk_threshold: float
     spam_model_threshold: float
     hint_bonus: float
+    version: int = 1  # the file's format version
+    digest: str = ""  # the start of the file's SHA-256: which edit of the file is in use
+    loaded_at: datetime | None = None
 
 
 def _weighted(groups: list[TermGroup]) -> WeightedMatcher:
@@ -288,12 +293,18 @@ def load_rules(
             model = load_model(model_path or DEFAULT_MODEL_PATH)
         except ModelError as exc:
             raise RulesError(str(exc)) from exc
-    return _compile(document, str(path), model)
+    return replace(
+        _compile(document, str(path), model),
+        version=document.version,
+        digest=hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12],
+        loaded_at=datetime.now(UTC),
+    )
 
 
 _lock = threading.Lock()
 _default: Rules | None = None
 _default_path: Path | None = None
+_reload_error: tuple[datetime, str] | None = None
 
 
 def default_rules() -> Rules:
@@ -319,9 +330,18 @@ def use_rules(path: Path | None) -> Rules:
 
 def reload_rules(path: Path | None = None) -> Rules:
     """Re-read the rules file (or switch to path); on error the previous rules stay in use."""
-    global _default, _default_path
+    global _default, _default_path, _reload_error
     with _lock:
         target = path or _default_path
-        fresh = load_rules(target)
-        _default, _default_path = fresh, target
+        try:
+            fresh = load_rules(target)
+        except RulesError as error:
+            _reload_error = (datetime.now(UTC), str(error))
+            raise
+        _default, _default_path, _reload_error = fresh, target, None
     return fresh
+
+
+def last_reload_error() -> tuple[datetime, str] | None:
+    """When the last reload failed and why, unless a reload succeeded since."""
+    return _reload_error

@@ -75,3 +75,18 @@ def browser_client(client: httpx.AsyncClient) -> Browser:
 @pytest.fixture
 async def agent_with_password(app: FastAPI, clock: FakeClock) -> StaffUser:
     return await make_staff(app, AGENT_EMAIL, StaffRole.AGENT, password=PASSWORD)
+
+
+ADMIN_EMAIL = "amira@ketaminetherapyclinic.ca"
+
+
+@pytest.fixture
+async def admin_with_password(app: FastAPI, clock: FakeClock) -> StaffUser:
+    return await make_staff(app, ADMIN_EMAIL, StaffRole.ADMIN, password=PASSWORD)
+
+
+@pytest.fixture
+async def admin_console(browser_client: Browser, admin_with_password: StaffUser) -> Browser:
+    """A browser signed in to the console as an admin."""
+    await browser_client.sign_in(ADMIN_EMAIL)
+    return browser_client

@@ -291,9 +291,14 @@ class TestExport:
         assert rows[0]["callback_status"] == "open"
         assert rows[1]["name"] == "'=cmd|' /C calc'!A0"
         assert rows[1]["subject"] == "'@SUM(A1:A2)"
-        assert rows[1]["phone"] == "'+14165550199"
+        assert rows[1]["phone"] == "(416) 555-0199"  # text to a spreadsheet, not a formula
+        assert rows[0]["created_at"] == "2026-06-03T10:00:00-04:00"  # clinic time
+        assert rows[0]["last_outcome"] == ""
         assert "message" not in rows[0]
         assert ("inquiry.export", admin.id, None) in await audit_actions(app)
+        assert not response.content.startswith("\ufeff".encode())
+        for_excel = await client.get(f"{S}/exports/inquiries.csv?bom=true", headers=admin.headers)
+        assert for_excel.content.startswith("\ufeff".encode())
 
     async def test_the_export_takes_the_list_filters_and_pages_through_everything(
         self,
