@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from inquiry.auth import CONSOLE_PATH
-from inquiry.callbacks.models import AttemptOutcome, TaskStatus
+from inquiry.callbacks.models import AttemptOutcome, Channel, TaskStatus
 from inquiry.callbacks.service import CallbackService, holder, outcomes
 from inquiry.console.pages import Console, ConsoleDep, redirect
 from inquiry.deps import RowId
@@ -41,25 +41,33 @@ async def queue_page(
     console: ConsoleDep,
     mine: Annotated[str, Query(max_length=5)] = "",
     priority: Annotated[str, Query(max_length=10)] = "",
+    channel: Annotated[str, Query(max_length=10)] = "",
     notice: Annotated[str, Query(max_length=20)] = "",
 ) -> HTMLResponse:
-    """The open tasks in call order (urgent first), with the Next call button."""
+    """The open tasks in call order (urgent first), with the Next call button; urgent calls
+    that ran out of attempts, awaiting an admin's decision, are shown apart above them."""
     chosen = Priority(priority) if priority in set(Priority) else None
+    by = Channel(channel) if channel in set(Channel) else None
     views = await _callbacks(console).page(
         statuses=None,
         mine=mine == "1",
         on_call=None,
         priority=chosen,
+        channel=by,
         limit=QUEUE_SIZE,
         offset=0,
     )
     now = console.credentials.now
+    rows = [(view, holder(view.task, now)) for view in views]
     return console.page(
         "staff/queue.html",
-        tasks=[(view, holder(view.task, now)) for view in views],
+        awaiting=[row for row in rows if row[0].task.status == TaskStatus.AWAITING_DECISION],
+        tasks=[row for row in rows if row[0].task.status != TaskStatus.AWAITING_DECISION],
         mine=mine == "1",
         priority=chosen.value if chosen else "",
         priorities=list(Priority),
+        channel=by.value if by else "",
+        channels=list(Channel),
         notice=notice if notice in _NOTICES else None,
     )
 

@@ -42,6 +42,11 @@ TEXT: dict[str, dict[str, str]] = {
         "mine": "Mine",
         "priority": "Priority",
         "any_priority": "Any priority",
+        "any_channel": "Phone or email",
+        "sound_on_urgent": "Play a sound when a new urgent call arrives",
+        "awaiting_hint": "Urgent calls out of attempts: an admin closes them or allows more.",
+        "to_call": "To call or answer",
+        "linked_count": "Linked inquiries: {count}",
         "apply": "Apply",
         "priority_urgent": "Urgent",
         "priority_high": "High",
@@ -307,6 +312,14 @@ TEXT: dict[str, dict[str, str]] = {
         "mine": "Les miens",
         "priority": "Priorité",
         "any_priority": "Toute priorité",
+        "any_channel": "Téléphone ou courriel",
+        "sound_on_urgent": "Jouer un son à l'arrivée d'un nouvel appel urgent",
+        "awaiting_hint": (
+            "Appels urgents sans réponse après tous les essais : un administrateur les ferme "
+            "ou en permet d'autres."
+        ),
+        "to_call": "À appeler ou à répondre",
+        "linked_count": "Demandes liées : {count}",
         "apply": "Appliquer",
         "priority_urgent": "Urgente",
         "priority_high": "Haute",

@@ -77,6 +77,47 @@ class TestQueue:
         # A priority that is no priority is no filter, not an error.
         assert len(task_ids((await console.get("/staff?priority=bogus")).text)) == 2
 
+    async def test_filter_by_channel(self, app: FastAPI, console: Browser) -> None:
+        _, call = await seed_task(app)
+        _, reply = await seed_task(app, phone=None, channel=Channel.EMAIL)
+        assert task_ids((await console.get("/staff?channel=email")).text) == [reply]
+        assert task_ids((await console.get("/staff?channel=phone")).text) == [call]
+        assert sorted(task_ids((await console.get("/staff?channel=bogus")).text)) == [call, reply]
+
+    async def test_calls_awaiting_a_decision_are_shown_apart_at_the_top(
+        self, app: FastAPI, console: Browser
+    ) -> None:
+        _, waiting = await seed_task(app)
+        _, stuck = await seed_task(app, topic=Topic.CRISIS)
+        async with sessions(app)() as session, session.begin():
+            await session.execute(
+                sa.update(task_table)
+                .where(task_table.c.id == stuck)
+                .values(status="awaiting_decision")
+            )
+        page = (await console.get("/staff")).text
+        apart, rest = page.split("<h2>To call or answer</h2>")
+        assert 'id="awaiting-heading">Awaiting an admin&#39;s decision</h2>' in apart
+        assert task_ids(apart) == [stuck]
+        assert task_ids(rest) == [waiting]
+
+    async def test_the_call_screen_lists_the_linked_inquiries(
+        self, app: FastAPI, console: Browser
+    ) -> None:
+        first, task_id = await seed_task(app)
+        later, _ = await seed_task(app)
+        async with sessions(app)() as session, session.begin():
+            await session.execute(
+                sa.update(inquiry_table)
+                .where(inquiry_table.c.id == later)
+                .values(duplicate_of=first)
+            )
+            reference = await session.scalar(
+                sa.select(inquiry_table.c.reference).where(inquiry_table.c.id == later)
+            )
+        page = (await console.get(f"/staff/tasks/{task_id}")).text
+        assert f'<dt>Linked inquiries</dt><dd><a href="/staff/inquiries/{reference}">' in page
+
     async def test_next_call_claims_the_first_task_and_opens_it(
         self, app: FastAPI, console: Browser
     ) -> None:

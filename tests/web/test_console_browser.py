@@ -202,9 +202,16 @@ class TestMorningOfCalls:
         self, live_server: str, agent: str, desktop: BrowserContext
     ) -> None:
         page = desktop.new_page()
+        # Counts the tones the page plays.
+        page.add_init_script(
+            "window.chimes = 0; const made = AudioContext.prototype.createOscillator;"
+            "AudioContext.prototype.createOscillator = function () {"
+            " window.chimes += 1; return made.call(this); };"
+        )
         page.goto("/staff")
         sign_in(page)
         expect(page.get_by_role("heading", level=1)).to_have_text("Callback queue")
+        page.get_by_label("Play a sound when a new urgent call arrives").check()
         # The page has asked once what the queue is, so that what comes next is news.
         page.wait_for_function(
             "() => performance.getEntriesByType('resource')"
@@ -218,6 +225,7 @@ class TestMorningOfCalls:
         expect(alert).to_have_text("New urgent call in the queue: Alex Urgent.", timeout=10_000)
         expect(page.locator(".task-name").first).to_have_text("Alex Urgent")
         assert time.monotonic() - started < 10
+        assert page.evaluate("window.chimes") == 1
 
     def test_a_form_post_without_the_csrf_token_is_refused(
         self, live_server: str, agent: str, desktop: BrowserContext

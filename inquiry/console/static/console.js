@@ -10,6 +10,32 @@
   if (!queue || !queue.dataset.poll) { return; }
   var message = script ? script.dataset.newUrgent || "" : "";
   var version = null;
+  // An optional sound for a new urgent call: the person's choice, kept in this browser.
+  var sound = document.getElementById("sound");
+  var SOUND_KEY = "inquiry.console.sound";
+  if (sound) {
+    // Shown only where this script runs: without it there is nothing to play the sound.
+    document.getElementById("sound-choice").hidden = false;
+    sound.checked = window.localStorage.getItem(SOUND_KEY) === "on";
+    sound.addEventListener("change", function () {
+      window.localStorage.setItem(SOUND_KEY, sound.checked ? "on" : "off");
+    });
+  }
+
+  function chime() {
+    if (!sound || !sound.checked || !window.AudioContext) { return; }
+    try {
+      var context = new window.AudioContext();
+      var tone = context.createOscillator();
+      var volume = context.createGain();
+      tone.frequency.value = 880;
+      volume.gain.value = 0.2;
+      tone.connect(volume).connect(context.destination);
+      tone.start();
+      tone.stop(context.currentTime + 0.4);
+      tone.onended = function () { context.close(); };
+    } catch (error) { /* no sound: the visible alert stays */ }
+  }
   // Asked by the page, not by the person: the session's idle time keeps running.
   var passive = { "X-Console-Passive": "1" };
 
@@ -39,6 +65,7 @@
             alert.setAttribute("role", "alert");
             alert.textContent = message.replace("{name}", after[id]);
             announcer.replaceChildren(alert);
+            chime();
           }
         });
       })
