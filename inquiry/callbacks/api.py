@@ -57,7 +57,8 @@ async def list_callbacks(
     offset: Offset = 0,
 ) -> CallbackPage:
     """The queue in call order (urgent, overdue, due time, age) across both channels, or
-    tasks with these statuses; `channel` keeps one channel (phone or email)."""
+    tasks with these statuses; `channel` keeps one channel (phone or email), `mine` the tasks
+    the caller holds and those of the inquiries assigned to them."""
     views = await callbacks.page(
         statuses=status, mine=mine, on_call=on_call, channel=channel, limit=limit, offset=offset
     )

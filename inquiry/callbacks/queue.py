@@ -69,7 +69,9 @@ async def queue_page(
     offset: int,
     priority: str | None = None,
 ) -> list[tuple[CallbackTask, str]]:
-    """Tasks with their inquiry's reference: the active queue in call order by default."""
+    """Tasks with their inquiry's reference: the active queue in call order by default.
+    `claimed_by` keeps that staff member's own: the tasks they hold and those of the
+    inquiries assigned to them."""
     query = (
         sa.select(CallbackTask, inquiry_table.c.reference)
         .join(inquiry_table, inquiry_table.c.id == t.c.inquiry_id)
@@ -83,7 +85,9 @@ async def queue_page(
     if statuses is not None:
         query = query.where(t.c.status.in_([s.value for s in statuses]))
     if claimed_by is not None:
-        query = query.where(t.c.claimed_by == claimed_by)
+        query = query.where(
+            sa.or_(t.c.claimed_by == claimed_by, inquiry_table.c.assignee_id == claimed_by)
+        )
     if on_call is not None:
         query = query.where(t.c.on_call.is_(on_call))
     if priority is not None:

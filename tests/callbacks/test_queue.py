@@ -11,7 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.models import outbox_table
 from inquiry.triage.taxonomy import Topic
-from tests.staff.fixtures import FakeClock, StaffUser, act, audit_actions, seed_task, toronto
+from tests.staff.fixtures import (
+    FakeClock,
+    StaffUser,
+    act,
+    audit_actions,
+    on_inquiry,
+    seed_task,
+    toronto,
+)
 
 Q = "/api/v1/staff/callbacks"
 
@@ -72,15 +80,20 @@ class TestQueueOrder:
         assert [t["id"] for t in finished] == [done]
         assert finished[0]["overdue"] is False
 
-    async def test_mine_lists_only_my_claims(
+    async def test_mine_lists_my_claims_and_the_tasks_of_inquiries_assigned_to_me(
         self, app: FastAPI, client: httpx.AsyncClient, agent: StaffUser, agent2: StaffUser
     ) -> None:
         _, mine = await seed_task(app)
         _, theirs = await seed_task(app)
+        assigned_inquiry, assigned = await seed_task(app)
+        _, nobodys = await seed_task(app)
         await act(client, agent, mine, "claim")
         await act(client, agent2, theirs, "claim")
+        answer = await on_inquiry(client, agent, assigned_inquiry, "assign", {"staff_id": agent.id})
+        assert answer.status_code == 200, answer.text
         listed = (await client.get(f"{Q}?mine=true", headers=agent.headers)).json()["tasks"]
-        assert [t["id"] for t in listed] == [mine]
+        assert sorted(t["id"] for t in listed) == sorted([mine, assigned])
+        assert nobodys not in [t["id"] for t in listed]
 
 
 class TestClaim:
