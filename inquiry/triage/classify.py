@@ -134,12 +134,20 @@ def _quoted(label: str, phrases: list[str]) -> list[str]:
 
 
 def reason_categories(reasons: list[str]) -> list[str]:
-    """The reasons without the visitor's words they quote: 'crisis phrase', not the phrase
-    (for mail, which must carry no health information)."""
-    return list(dict.fromkeys(_QUOTE.sub("", str(reason)) for reason in reasons))
+    """The reasons without the visitor's words they quote, for mail, which must carry no
+    health information: "ideation — present", not "ideation: 'want to die' — present";
+    "clinical term", not the term."""
+    return list(dict.fromkeys(_category(str(reason)) for reason in reasons))
 
 
-_QUOTE = re.compile(r': ".*"$', re.DOTALL)
+def _category(reason: str) -> str:
+    return _TERM_QUOTE.sub("", _CONCEPT_QUOTE.sub("\\1 \u2014 ", reason))
+
+
+# A term's reason: 'label: "words"'; a concept's: "concept: 'words' — context" (the words may
+# hold quotes of their own, so the match runs to the last separator).
+_TERM_QUOTE = re.compile(r': ".*"$', re.DOTALL)
+_CONCEPT_QUOTE = re.compile(r"^([a-z_]+): '.*' \u2014 ", re.DOTALL)
 
 
 def _hint_reason(hint: Topic | None, topic: Topic) -> list[str]:

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from inquiry.models import StaffRole
+from tests.conftest import valid_inquiry
 from tests.staff.fixtures import FakeClock, StaffUser, make_staff
 
 PASSWORD = "correct horse battery staple 42"
@@ -90,3 +91,11 @@ async def admin_console(browser_client: Browser, admin_with_password: StaffUser)
     """A browser signed in to the console as an admin."""
     await browser_client.sign_in(ADMIN_EMAIL)
     return browser_client
+
+
+async def submitted(client: httpx.AsyncClient, **body: Any) -> str:
+    """An inquiry posted to the public API; its reference."""
+    response = await client.post("/api/v1/inquiries", json=valid_inquiry(**body))
+    assert response.status_code == 201, response.text
+    reference: str = response.json()["reference"]
+    return reference

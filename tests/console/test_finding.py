@@ -12,8 +12,7 @@ from fastapi import FastAPI
 
 from inquiry.console.finding import PAGE_SIZE
 from inquiry.models import inquiry_table
-from tests.console.fixtures import Browser
-from tests.console.test_inquiry_page import submitted
+from tests.console.fixtures import Browser, submitted
 from tests.staff.fixtures import FakeClock, StaffUser, audit_actions, seed_task, sessions
 
 pytestmark = pytest.mark.postgres

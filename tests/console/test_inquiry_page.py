@@ -14,18 +14,10 @@ from inquiry.callbacks.models import task_table
 from inquiry.console.inquiries import moves
 from inquiry.models import StaffRole, inquiry_table
 from inquiry.staff.models import note_table, override_table
-from tests.conftest import valid_inquiry
-from tests.console.fixtures import PASSWORD, Browser
+from tests.console.fixtures import PASSWORD, Browser, submitted
 from tests.staff.fixtures import StaffUser, audit_actions, make_staff, sessions
 
 pytestmark = pytest.mark.postgres
-
-
-async def submitted(client: httpx.AsyncClient, **body: Any) -> str:
-    response = await client.post("/api/v1/inquiries", json=valid_inquiry(**body))
-    assert response.status_code == 201, response.text
-    reference: str = response.json()["reference"]
-    return reference
 
 
 async def stored(app: FastAPI, reference: str) -> sa.Row[Any]:

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from inquiry.triage import Priority, Topic, TriageResult, triage
+from inquiry.triage import Priority, Topic, TriageResult, reason_categories, triage
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC
 
 
@@ -161,3 +161,29 @@ class TestResult:
     def test_empty_and_odd_text(self) -> None:
         assert triage("", "").topic == Topic.GENERAL
         assert triage("", "🙂🙂🙂 \u00a0 —").topic == Topic.GENERAL
+
+
+class TestReasonCategories:
+    """What mail may say of a triage: the kind of each reason, never the visitor's words."""
+
+    def test_concept_and_term_reasons_lose_their_quoted_words(self) -> None:
+        reasons = [
+            "unsafe: 'can't go on' \u2014 present",
+            "ideation: 'suicidal' \u2014 history, cancelled",
+            'billing term: "how much"',
+            "learned model: crisis wording (0.83)",
+            "possible risk: review today",
+        ]
+        assert reason_categories(reasons) == [
+            "unsafe \u2014 present",
+            "ideation \u2014 history, cancelled",
+            "billing term",
+            "learned model: crisis wording (0.83)",
+            "possible risk: review today",
+        ]
+
+    def test_no_word_of_a_crisis_message_survives(self) -> None:
+        message = "I have a plan to kill myself this weekend, I can't go on."
+        for category in reason_categories(list(triage("", message).reasons)):
+            assert "kill" not in category
+            assert "go on" not in category
