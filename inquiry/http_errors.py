@@ -35,7 +35,7 @@ _STAFF_DESCRIPTIONS = {
     401: "not_authenticated: no valid bearer token; at sign-in, invalid_credentials, "
     "two_factor_required (send totp_code) or invalid_two_factor_code",
     403: "forbidden: the caller's role does not allow this; two_factor_enrolment_required: "
-    "this session must enrol a second factor first; session_required: not with an API token; "
+    "the signed-in session must enrol a second factor; session_required: not with an API token; "
     "wrong_password: the current password is not right",
     404: "No such id",
     409: "claim_conflict: someone else holds the task; transition_not_allowed: not from here; "

@@ -52,7 +52,7 @@ class EnrolmentNeeded(Exception):
 
 
 class FormRefused(Exception):
-    """A post without this session's CSRF token, or from another origin."""
+    """A post without the signed-in session's CSRF token, or from another origin."""
 
     def __init__(self, language: Language) -> None:
         super().__init__("form refused")

@@ -205,7 +205,7 @@ async def login_code(
 
 @router.post("/logout")
 async def logout(console: EnrollingDep) -> Response:
-    """Sign out: this session ends on the server, and the cookie goes."""
+    """Sign out: the current sign-in ends on the server, and the cookie goes."""
     await console.form()
     accounts = StaffService(console.session, console.settings, console.caller)
     await accounts.revoke(console.credentials.token, action="session.revoke")

@@ -77,7 +77,7 @@ TwoFactorDep = Annotated[TwoFactor, Depends(get_two_factor)]
 async def change_password(
     body: PasswordChangeIn, account: MyAccountDep, session: SessionDep
 ) -> Response:
-    """Change your own password: this session stays, every other session and token ends."""
+    """Change your own password: the current sign-in stays, every other session and token ends."""
     revoked = await account.change_password(current=body.current_password, new=body.new_password)
     if revoked is None:
         await session.commit()  # the failed attempt stays in the audit log
@@ -106,8 +106,8 @@ async def confirm_two_factor(
     credentials: CredentialsDep,
     session: SessionDep,
 ) -> RecoveryCodesOut:
-    """Confirm the enrolment with a code from the app: two-factor sign-in is on, this session
-    has passed it, your other sessions end, and the recovery codes are in this answer only."""
+    """Confirm the enrolment with a code from the app: two-factor sign-in is on, the current
+    sign-in has passed it, other sessions end, and the recovery codes are in this answer alone."""
     codes = await two_factor.confirm(credentials.staff, body.code, session_token=credentials.token)
     if codes is None:
         await session.commit()  # the failed attempt stays in the audit log

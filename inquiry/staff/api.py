@@ -113,7 +113,7 @@ async def create_session(
 ) -> NewTokenOut:
     """Sign in with email and password, and `totp_code` (the authenticator app's code, or a
     recovery code) for an account with two-factor sign-in; the answer holds a bearer token for
-    this session. 401 two_factor_required when the code is missing; an account that must
+    the new session. 401 two_factor_required when the code is missing; an account that must
     still enrol gets a session that may only do that (two_factor_enrolment_required)."""
     caller = Caller(staff=None, client_ip=client_ip, now=clock())
     try:

@@ -86,8 +86,8 @@ class TwoFactor:
         """Make the enrolled secret the account's, given a code from the app.
 
         Returns the recovery codes (the only time they are shown), or None for a wrong code.
-        This session counts as having passed the second factor; the account's other sessions
-        end (they did not), its API tokens stay.
+        The confirming session counts as having passed the second factor; the account's
+        other sessions end (they did not), its API tokens stay.
         """
         secret = staff.totp_pending_secret
         counter = _matching_counter(secret, code, self._caller) if secret else None
