@@ -31,6 +31,7 @@ from inquiry.models import utcnow
 from inquiry.notify.worker import OutboxWorker
 from inquiry.observability.server import MetricsServer
 from inquiry.proxies import parse_networks
+from inquiry.shutdown import Shutdown
 from inquiry.signing import Signer
 from inquiry.staff import account_api as staff_account_api
 from inquiry.staff import api as staff_api
@@ -127,13 +128,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await writer.close()
-            await transactor.close()
+            shutdown = Shutdown(settings.shutdown_seconds)
+            await shutdown.step("the intake writer", writer.close())
+            await shutdown.step("the intake transactor", transactor.close())
             if worker:
-                await worker.stop()
+                await shutdown.step("the outbox worker", worker.stop())
             if metrics_server:
-                await metrics_server.stop()
-            await engine.dispose()
+                await shutdown.step("the metrics server", metrics_server.stop())
+            await shutdown.step("closing database connections", engine.dispose())
+            app.state.shutdown_cut_short = shutdown.cut_short
             password_checks.close()
             ACCESS_LOG.flush()  # before uvicorn re-raises SIGTERM and the process ends
 

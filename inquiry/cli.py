@@ -86,9 +86,14 @@ def _serve(args: argparse.Namespace) -> int:
         # timeout for a request's headers or body: the reverse proxy cuts slow clients off
         # (deploy/nginx.conf.sample, docs/operations.md).
         limit_concurrency=settings.max_connections,
+        timeout_graceful_shutdown=settings.shutdown_seconds,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         h11_max_incomplete_event_size=16 * 1024,  # headers, where the h11 parser is used
     )
+    cut_short: list[str] = getattr(app.state, "shutdown_cut_short", [])
+    if cut_short:
+        log.error("stopped on a signal, but cut short: %s", ", ".join(cut_short))
+        return 1
     if stopped_by:
         log.info("stopped cleanly on signal %d", stopped_by[0])
     return 0

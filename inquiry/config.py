@@ -316,6 +316,10 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=365, ge=1, le=36500)
     mail_file_retention_days: int = Field(default=30, ge=1, le=3650)
 
+    # On SIGTERM: the requests in hand get this long to finish, then the clean-up as long
+    # again (inquiry.shutdown). systemd and compose allow 30 s before SIGKILL, Kubernetes 40.
+    shutdown_seconds: int = Field(default=10, ge=1, le=120)
+
     # Observability: Prometheus metrics on a port of their own (unset: none), log lines as
     # text or JSON, and the API documentation (unset: public in development, off in production).
     metrics_port: int | None = Field(default=None, ge=1, le=65535)

@@ -124,11 +124,13 @@ class InquiryWriter:
         return replay
 
     async def close(self) -> None:
-        """Finish what was handed over, then stop."""
-        await self._queue.join()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Finish what was handed over, then stop (also when cancelled while finishing)."""
+        try:
+            await self._queue.join()
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _run(self) -> None:
         while True:
@@ -137,6 +139,17 @@ class InquiryWriter:
                 batch.append(self._queue.get_nowait())
             try:
                 await self._write_batch(batch)
+            except asyncio.CancelledError:
+                # Stopped mid-write: the transaction's fate is unknown, so no answer at all
+                # (the visitor may try again; an idempotency key replays a commit that made it).
+                for submission in batch:
+                    if submission.future is not None:
+                        submission.future.cancel()
+                raise
+            except Exception:
+                # Whatever went wrong, this writer goes on, and no request waits forever.
+                log.exception("intake batch failed")
+                _fail(batch, StorageUnavailable())
             finally:
                 for _ in batch:
                     self._queue.task_done()
@@ -174,9 +187,10 @@ class InquiryWriter:
                 log.exception("intake write failed")
                 _fail(batch, StorageUnavailable())
             return
-        self._on_commit()
+        # Answer first: once committed, nothing that follows may turn a 201 into a 503.
         for submission, outcome in zip(batch, outcomes, strict=True):
             _resolve(submission, outcome)
+        self._on_commit()
 
     async def _retry_single(self, submission: Submission) -> None:
         for _ in range(3):
@@ -195,8 +209,8 @@ class InquiryWriter:
                     continue
                 log.exception("intake write failed")
                 break
-            self._on_commit()
             _resolve(submission, outcome)
+            self._on_commit()
             return
         _fail([submission], StorageUnavailable())
 

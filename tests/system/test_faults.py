@@ -30,6 +30,7 @@ from tests.system.harness import (
     start_worker,
     stored_emails,
     wait_until,
+    wait_until_async,
 )
 
 
@@ -273,6 +274,53 @@ def test_sigterm_lets_requests_already_sent_finish_and_exits_0(
     assert statuses == [201] * 8
     assert exit_code == 0, serve.process.output()
     assert "stopped cleanly" in serve.process.output()
+
+
+async def test_a_database_stalled_at_shutdown_ends_in_time_named_and_exit_1(
+    postgres: str, sink: SmtpSink, tmp_path: Path
+) -> None:
+    """A submission waits on a lock nobody releases when SIGTERM comes: serve gives it its
+    grace, cuts the writer short, says so, exits 1, and the inquiry was not stored."""
+    env = service_env(postgres, sink, INQUIRY_SHUTDOWN_SECONDS="1")
+    serve = await asyncio.to_thread(start_serve, env, tmp_path)
+    holder = await asyncpg.connect(postgres.replace("+asyncpg", ""))
+    try:
+        stalled = holder.transaction()
+        await stalled.start()
+        await holder.execute("LOCK TABLE inquiry IN ACCESS EXCLUSIVE MODE")
+        async with httpx.AsyncClient(timeout=60) as client:
+            submission = asyncio.create_task(
+                client.post(
+                    f"{serve.base}/api/v1/inquiries",
+                    json=inquiry_body(1),
+                    headers={"Origin": ORIGIN},
+                )
+            )
+            await wait_until_async(
+                lambda: _waiting_on_a_lock(holder), seconds=30, what="the insert waits"
+            )
+            serve.process.popen.send_signal(signal.SIGTERM)
+            exit_code = await asyncio.to_thread(serve.process.popen.wait, 30)
+            answered = await asyncio.gather(submission, return_exceptions=True)
+        await stalled.rollback()
+        stored = await holder.fetchval("SELECT count(*) FROM inquiry")
+    finally:
+        await holder.close()
+
+    output = serve.process.output()
+    assert exit_code == 1, output[-4000:]
+    assert "the intake writer did not finish in time" in output
+    assert "cut short: the intake writer" in output
+    assert stored == 0
+    assert not isinstance(answered[0], httpx.Response) or answered[0].status_code != 201
+
+
+async def _waiting_on_a_lock(connection: asyncpg.Connection) -> bool:
+    waiting = await connection.fetchval(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    return bool(waiting)
 
 
 def test_connections_beyond_the_limit_get_503_at_once(
