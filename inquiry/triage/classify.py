@@ -27,6 +27,8 @@ POSSIBLE_RISK = "possible risk: review today"
 # Spam the model finds likely, backed by two points of advertising signals.
 _LIKELY_SPAM = 0.6
 NO_TERMS = "no topic terms matched"
+# Context that says the words do not apply at all, rather than framing them (past, question).
+_DENIALS = frozenset({"negation", "idiom"})
 # Topics a hint or the model may settle on once crisis is ruled out.
 _RANKED = (
     Topic.CLINICAL,
@@ -112,6 +114,7 @@ def model_features(reading: Reading, hint: Topic | None = None) -> set[str]:
     """The model's input: the text's n-grams and, as named signals, what the rules found and
     the topic the visitor chose."""
     features = ngrams(reading.text)
+    features.add(_length_feature(reading.text))
     if hint is not None:
         features.add(f"@hint {hint}")
     for mention in reading.mentions:
@@ -127,6 +130,18 @@ def model_features(reading: Reading, hint: Topic | None = None) -> set[str]:
     if reading.links:
         features.add("@links")
     return features
+
+
+# Word counts that start each length band. A two-word message carries little evidence: with
+# its length as a feature the model learns how much a short message says, instead of leaving
+# it to the bias, which favours the topic whose lines are often short.
+_LENGTH_BANDS = (0, 3, 6, 12, 25, 60)
+
+
+def _length_feature(text: str) -> str:
+    words = text.count(" ")  # the normalised text has one space before each word
+    band = max(start for start in _LENGTH_BANDS if words >= start)
+    return f"@length {band}+"
 
 
 def _quoted(label: str, phrases: list[str]) -> list[str]:
@@ -223,7 +238,10 @@ def triage(
     probabilities = rules.model.probabilities(features)
     risk = [mention.reason() for mention in counted]
     crisis_p = probabilities[Topic.CRISIS]
-    threshold = rules.cancelled_threshold if cancelled and not counted else rules.crisis_threshold
+    threshold = rules.crisis_threshold
+    if cancelled and not counted:
+        denied = any(_DENIALS.intersection(mention.effects) for mention in reading.mentions)
+        threshold = rules.denied_threshold if denied else rules.cancelled_threshold
     if crisis_p >= threshold:
         reasons = [f"learned model: crisis wording ({crisis_p:.2f})", *risk, *cancelled]
         return _result(Topic.CRISIS, language, reasons + _hint_reason(hint, Topic.CRISIS))

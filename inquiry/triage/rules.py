@@ -104,8 +104,10 @@ class ModelSection(_Strict):
 
     note: str = ""
     crisis_threshold: float = Field(gt=0, le=1)
-    # A text whose every concept mention was cancelled ("I don't want to die") needs more.
+    # A text whose every concept mention was cancelled by its context needs more: more still
+    # when one was denied outright or an idiom ("I don't want to die", "this bill kills me").
     cancelled_threshold: float = Field(gt=0, le=1)
+    denied_threshold: float = Field(gt=0, le=1)
     risk_threshold: float = Field(gt=0, le=1)
     spam_threshold: float = Field(gt=0, le=1)
     hint_bonus: float = Field(ge=0)
@@ -159,6 +161,7 @@ class Rules:
     model: LinearModel
     crisis_threshold: float
     cancelled_threshold: float
+    denied_threshold: float
     risk_threshold: float
     spam_model_threshold: float
     hint_bonus: float
@@ -248,6 +251,7 @@ def _compile(document: RulesFile, source: str, model: LinearModel) -> Rules:
         model=model,
         crisis_threshold=document.model.crisis_threshold,
         cancelled_threshold=document.model.cancelled_threshold,
+        denied_threshold=document.model.denied_threshold,
         risk_threshold=document.model.risk_threshold,
         spam_model_threshold=document.model.spam_threshold,
         hint_bonus=document.model.hint_bonus,
