@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from inquiry import audit
 from inquiry.console.admin import ADMIN_PATH, AdminDep, admin_page
 from inquiry.console.admin_text import ADMIN_TEXT
 from inquiry.console.pages import Console
+from inquiry.console.text import day_start
 from inquiry.errors import NotFound
 from inquiry.models import MAX_ROW_ID, AuditEntry, Staff, as_utc
 from inquiry.staff.export_csv import safe_cell
@@ -61,30 +62,19 @@ class AuditFilter:
         return {key: value for key, value in typed.items() if value}
 
 
-def _day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def _start_of(day: date, zone: ZoneInfo) -> datetime:
-    """Midnight of a clinic day, in UTC: as stored (SQLite compares the stored text)."""
-    return datetime.combine(day, time(), zone).astimezone(UTC)
-
-
 async def _filter(
     console: Console, staff: str, action: str, reference: str, since: str, until: str
 ) -> AuditFilter:
     typed = AuditFilter(staff, action.strip(), reference.strip(), since, until)
     zone = ZoneInfo(console.settings.clinic_timezone)
     staff_id = int(staff) if staff.isdigit() and 1 <= int(staff) <= MAX_ROW_ID else None
-    first, last = _day(since) if since else None, _day(until) if until else None
+    first = day_start(since, zone) if since else None
+    end = day_start(until, zone, after=True) if until else None
     wanted = reference_in(typed.reference) if typed.reference else None
     if (
         (staff and staff_id is None)
         or (since and first is None)
-        or (until and last is None)
+        or (until and end is None)
         or (typed.reference and wanted is None)
     ):
         return replace(typed, valid=False)
@@ -102,8 +92,8 @@ async def _filter(
         until,
         staff_id=staff_id,
         inquiry_id=inquiry_id,
-        from_at=_start_of(first, zone) if first else None,
-        to_at=_start_of(last + timedelta(days=1), zone) if last else None,
+        from_at=first,
+        to_at=end,
         empty=empty,
     )
 

@@ -7,7 +7,6 @@ order mark Excel needs to show accents when asked. Every download is audited.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.console.admin import ADMIN_PATH, AdminDep, admin_page
 from inquiry.console.pages import Console
+from inquiry.console.text import day_start
 from inquiry.models import InquiryStatus
 from inquiry.staff.export_csv import csv_text
 from inquiry.staff.inquiries import EXPORT_COLUMNS, StaffInquiries, export_rows
@@ -27,37 +27,27 @@ router = APIRouter(prefix=ADMIN_PATH, include_in_schema=False)
 Text = Annotated[str, Query(max_length=20)]
 
 
-def _day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def _start_of(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), zone).astimezone(UTC)
-
-
 def _filter(
     console: Console, status: str, topic: str, priority: str, since: str, until: str
 ) -> InquiryFilter | None:
     """The filters chosen, or None when one is not valid."""
     zone = ZoneInfo(console.settings.clinic_timezone)
-    first, last = _day(since), _day(until)
+    first = day_start(since, zone) if since else None
+    end = day_start(until, zone, after=True) if until else None
     if (
         (status and status not in set(InquiryStatus))
         or (topic and topic not in set(Topic))
         or (priority and priority not in set(Priority))
         or (since and first is None)
-        or (until and last is None)
+        or (until and end is None)
     ):
         return None
     return InquiryFilter(
         statuses=(InquiryStatus(status),) if status else (),
         topic=Topic(topic) if topic else None,
         priority=Priority(priority) if priority else None,
-        since=_start_of(first, zone) if first else None,
-        until=_start_of(last + timedelta(days=1), zone) if last else None,
+        since=first,
+        until=end,
     )
 
 

@@ -6,7 +6,6 @@ named) with the staff API's filters; neither shows a message body.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
@@ -16,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from inquiry.auth import CONSOLE_PATH
 from inquiry.console.pages import ConsoleDep, redirect
+from inquiry.console.text import day_start
 from inquiry.models import InquiryStatus, StaffRole
 from inquiry.staff.inquiries import StaffInquiries
 from inquiry.staff.search import InquiryFilter
@@ -46,16 +46,6 @@ async def search(console: ConsoleDep, q: Annotated[str, Query(max_length=200)] =
     )
 
 
-def _day(value: str, zone: ZoneInfo, *, after: bool = False) -> datetime | None:
-    """The start of this date (YYYY-MM-DD), or of the day `after` it, in the clinic's time
-    zone; None if it is no date."""
-    try:
-        day = date.fromisoformat(value) + timedelta(days=1 if after else 0)
-        return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-
-
 @router.get("/inquiries", response_class=HTMLResponse)
 async def inquiries_page(
     console: ConsoleDep,
@@ -70,8 +60,8 @@ async def inquiries_page(
     """Inquiries newest first, by status, topic, priority, assignee and arrival date (in
     clinic time, both days included); no message bodies."""
     zone = ZoneInfo(console.settings.clinic_timezone)
-    start = _day(since, zone) if since else None
-    end = _day(until, zone, after=True) if until else None
+    start = day_start(since, zone) if since else None
+    end = day_start(until, zone, after=True) if until else None
     bad_dates = [name for name, text, at in (("since", since, start), ("until", until, end))
                  if text and at is None]  # fmt: skip
     admin = console.staff.role == StaffRole.ADMIN

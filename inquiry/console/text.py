@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from inquiry.models import as_utc
@@ -557,6 +557,17 @@ TEXT: dict[str, dict[str, str]] = {
         "problem_override_empty": "Choisissez un sujet ou une priorité, et dites pourquoi.",
     },
 }
+
+
+def day_start(value: str, zone: ZoneInfo, *, after: bool = False) -> datetime | None:
+    """The start of a date typed in a filter (YYYY-MM-DD), or of the day `after` it, in the
+    clinic's time zone, as a UTC time; None if it is no date or the day after is past the
+    calendar's end."""
+    try:
+        day = date.fromisoformat(value) + timedelta(days=1 if after else 0)
+    except (ValueError, OverflowError):
+        return None
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 class ClinicTime:

@@ -75,6 +75,8 @@ class TestExports:
         bad = await admin_console.get("/staff/admin/exports/inquiries.csv?topic=<x>&since=soon")
         assert bad.status_code == 422
         assert "<x>" not in bad.text
+        last_day = await admin_console.get("/staff/admin/exports/inquiries.csv?until=9999-12-31")
+        assert last_day.status_code == 422
 
     async def test_agents_get_no_export(
         self, app: FastAPI, browser_client: Browser, agent_with_password: StaffUser
