@@ -62,7 +62,7 @@ class TestEval:
             {"message": "I want to end my life", "topic": "crisis", "lang": "en"},
             {"message": "J'ai des idées noires", "topic": "crisis", "lang": "fr"},
             {"message": "How much does it cost?", "topic": "billing"},
-            {"message": "Cheap SEO backlinks, rank #1", "topic": "spam"},
+            {"message": "Cheap SEO backlinks for your site, rank #1 on Google", "topic": "spam"},
             {"message": "hello?", "expected": "general", "visitor_topic": "general"},
         ]
         path.write_text("\n".join(json.dumps(row) for row in rows), encoding="utf-8")

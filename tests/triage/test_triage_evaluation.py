@@ -43,8 +43,8 @@ ROWS: list[dict[str, Any]] = [
     {"message": "I want to kill myself", "topic": "general", "language": "en",
      "category": "idiom", "style": ["short"]},
     # 7: predicted spam: a real inquiry marked spam
-    {"message": "Cheap SEO backlinks, rank #1", "topic": "general", "language": "en",
-     "category": "general"},
+    {"message": "Cheap SEO backlinks for your site, rank #1 on Google", "topic": "general",
+     "language": "en", "category": "general"},
     # 8: spam, right
     {"message": "Buy followers now, best SEO services for your site", "expected": "spam",
      "language": "en", "category": "spam"},
