@@ -11,9 +11,10 @@ does not depend on the order the features come in, and adding integers is fast.
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from inquiry.triage.packed import PackedTable, pack_table
 from inquiry.triage.taxonomy import Topic
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("model.json")
@@ -32,15 +33,18 @@ class LinearModel:
     topics: tuple[Topic, ...]
     bias: tuple[float, ...]
     weights: dict[str, tuple[int, ...]]  # in units of 1/SCALE
+    # The same rows, each packed into one integer so that a set of them adds up fast.
+    packed: PackedTable = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "packed", pack_table(self.weights, len(self.topics)))
 
     def probabilities(self, features: set[str]) -> dict[Topic, float]:
         """Return the probability of each topic for a set of feature names."""
-        table = self.weights
-        rows = [row for row in map(table.get, features) if row is not None]
+        totals = self.packed.sums(features)
         scale = 1 / (SCALE * math.sqrt(len(features))) if features else 0.0
-        if rows:
-            sums = map(sum, zip(*rows, strict=True))
-            logits = [b + s * scale for b, s in zip(self.bias, sums, strict=True)]
+        if totals is not None:
+            logits = [b + s * scale for b, s in zip(self.bias, totals, strict=True)]
         else:
             logits = list(self.bias)
         top = max(logits)

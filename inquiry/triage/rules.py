@@ -215,11 +215,18 @@ def _compile(document: RulesFile, source: str, model: LinearModel) -> Rules:
         spelling=crisis.spelling,
         clause_breaks=_plain(crisis.clause_breaks),
         concepts=[
-            (name, c.level, alternation(c.terms, _CONCEPT_VARIANTS))
+            (name, c.level, c.terms, alternation(c.terms, _CONCEPT_VARIANTS))
             for name, c in crisis.concepts.items()
         ],
         context=[
-            (rule.effect, rule.direction, rule.window, rule.whole_message, _plain(rule.terms))
+            (
+                rule.effect,
+                rule.direction,
+                rule.window,
+                rule.whole_message,
+                rule.terms,
+                _plain(rule.terms),
+            )
             for rule in crisis.context
         ],
         before=_BEFORE,
@@ -228,11 +235,11 @@ def _compile(document: RulesFile, source: str, model: LinearModel) -> Rules:
     topics = tuple((topic, _weighted(document.topics[topic])) for topic in document.tie_order)
     spam = _weighted(document.spam.groups)
     matchers = [matcher for _, matcher in topics] + [spam]
+    term_groups = [document.topics[topic] for topic in document.tie_order] + [document.spam.groups]
     scanner = build_scanner(
-        [list(matcher.alternations) for matcher in matchers],
+        [[term for group in groups for term in group.terms] for groups in term_groups],
         [matcher.regex for matcher in matchers],
         before=_BEFORE,
-        after=_AFTER,
     )
     return Rules(
         source=source,
