@@ -25,6 +25,7 @@ _CANCELS = frozenset({"negation", "idiom"})
 _CANCELS_UNLESS_PRESENT = frozenset({"history", "hypothetical"})
 # A run of the characters a texting form is made of (see rules.ShortForm).
 _RUN = re.compile("[a-z0-9']+")
+_RUN_SPLIT = re.compile("([a-z0-9']+)")
 # How each effect reads in the reasons staff see.
 _LABEL = {
     "negation": "negated",
@@ -68,7 +69,6 @@ class ConceptMatcher:
     """The compiled concepts, context rules, clause breaks and texting forms."""
 
     spelling: dict[str, str]
-    spelling_regex: re.Pattern[str] | None
     # A place belongs to the first concept, in the file's order, that matches there.
     concepts: Scanner
     names: tuple[tuple[str, str], ...]  # (concept, level) of each of the scanner's categories
@@ -81,11 +81,13 @@ class ConceptMatcher:
     def normalise(self, text: str) -> str:
         """Spell out texting forms ("chu" -> "je suis", "rn" -> "right now") in folded text."""
         spelling = self.spelling
-        # The forms are whole runs of [a-z0-9']: a text without one as a run is left as is,
-        # which is far quicker to tell than to run the regex.
-        if self.spelling_regex is None or spelling.keys().isdisjoint(_RUN.findall(text)):
+        # A form is made of [a-z0-9'] (rules.ShortForm) and counts only as a whole run of them:
+        # splitting the text into runs finds every form at once, unlike a search for each.
+        if spelling.keys().isdisjoint(_RUN.findall(text)):
             return text
-        return self.spelling_regex.sub(lambda match: spelling[match.group()], text)
+        parts = _RUN_SPLIT.split(text)
+        parts[1::2] = [spelling.get(run, run) for run in parts[1::2]]
+        return "".join(parts)
 
     def mentions(self, text: str) -> list[Mention]:
         """Every concept mention in text (normalised, with a leading space), with its context."""
@@ -154,13 +156,8 @@ def build_concept_matcher(
 ) -> ConceptMatcher:
     """Compile (name, level, terms, body) concepts and (effect, direction, window, whole message,
     terms, body) context rules, where body is one regex matching what any of the terms matches."""
-    spelling_regex = None
-    if spelling:
-        words = "|".join(sorted(map(re.escape, spelling), key=len, reverse=True))
-        spelling_regex = re.compile(f"(?<![a-z0-9'])(?:{words})(?![a-z0-9'])")
     return ConceptMatcher(
         spelling=dict(spelling),
-        spelling_regex=spelling_regex,
         concepts=build_scanner(
             [terms for *_, terms, _ in concepts],
             [re.compile(before + body + after) for *_, body in concepts],

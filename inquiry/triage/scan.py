@@ -28,7 +28,7 @@ from inquiry.triage.patterns import heads, needles
 # Letters of the word read to decide which categories to ask at a candidate place.
 _KEY_LENGTH = 4
 # Letters of the word the candidate regex reads: more letters, fewer places asked in vain.
-_CANDIDATE_LENGTH = 8
+_CANDIDATE_LENGTH = 6
 # A term whose matches may begin with fewer known letters than this starts at almost any word.
 _OPEN_HEAD = 2
 
