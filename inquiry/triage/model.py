@@ -6,7 +6,8 @@ of the weights of the features present, scaled by 1/sqrt(number of features) as 
 the softmax of the logits gives probabilities. Only features with a weight are stored.
 
 Weights are whole numbers of 1/SCALE (four decimals): sums of integers are exact, so the result
-does not depend on the order the features come in, and adding integers is fast.
+does not depend on the order the features come in, and adding integers is fast: each row is
+packed into one integer (packed.py), so a set of features adds up in one addition per feature.
 """
 
 import json

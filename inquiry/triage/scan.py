@@ -26,7 +26,8 @@ from typing import Any
 from inquiry.triage.patterns import heads, needles
 
 # Letters of the word read to decide which categories to ask at a candidate place.
-_KEY_LENGTH = 4
+_KEY_LENGTH = 6
+_MEMO = 10_000
 # Letters of the word the candidate regex reads: more letters, fewer places asked in vain.
 _CANDIDATE_LENGTH = 6
 # A term whose matches may begin with fewer known letters than this starts at almost any word.
@@ -41,14 +42,19 @@ class Dispatch:
     by_key: dict[str, tuple[int, ...]]
     by_short_key: dict[str, frozenset[int]]
 
+    # Answers for keys that begin no term's head, worked out once each (up to _MEMO of them).
+    memo: dict[str, tuple[int, ...]]
+
     def asked(self, key: str) -> tuple[int, ...]:
         """The categories, in order, whose terms can begin with key (or a shorter text)."""
-        asked = self.by_key.get(key)
+        asked = self.by_key.get(key) or self.memo.get(key)
         if asked is None:
             found: set[int] = set()
             for length in range(min(len(key), _KEY_LENGTH - 1) + 1):
                 found |= self.by_short_key.get(key[:length], frozenset())
             asked = tuple(sorted(found))
+            if len(self.memo) < _MEMO:
+                self.memo[key] = asked
         return asked
 
 
@@ -143,6 +149,7 @@ def _dispatch(
         candidates=re.compile(f"{re.escape(before)}(?={union})"),
         by_key=by_key,
         by_short_key={key: frozenset(asked) for key, asked in short.items()},
+        memo={},
     )
 
 
