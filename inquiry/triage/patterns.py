@@ -268,7 +268,10 @@ def needles(regex: str) -> frozenset[str] | None:
     Of the runs of literal texts the regex is built from (with small choices multiplied out),
     the one whose shortest text is longest is returned.
     """
-    found = _needles(_SRE.parse(regex))
+    parsed = _SRE.parse(regex)
+    if parsed.state.flags & re.IGNORECASE:
+        return None
+    found = _needles(parsed)
     return frozenset(found) if found else None
 
 
@@ -291,7 +294,7 @@ def _needles(sequence: Any) -> set[str] | None:
             continue
         finish()
         inner: set[str] | None = None
-        if op == _CONSTANTS.SUBPATTERN:
+        if op == _CONSTANTS.SUBPATTERN and not _scoped_flags(argument):
             inner = _needles(argument[-1])
         elif op == _CONSTANTS.BRANCH:
             parts = [_needles(branch) for branch in argument[1]]
@@ -302,6 +305,11 @@ def _needles(sequence: Any) -> set[str] | None:
             best = inner
     finish()
     return best
+
+
+def _scoped_flags(group: Any) -> bool:
+    """Whether a group sets flags of its own, such as (?i:...): its literals are not literal."""
+    return bool(group[1] or group[2])
 
 
 def _rank(texts: set[str]) -> tuple[int, int]:
@@ -318,7 +326,7 @@ def _finite(sequence: Any) -> set[str] | None:
             choices: set[str] | None = {chr(argument)}
         elif op == _CONSTANTS.IN:
             choices = _class_members(argument)
-        elif op == _CONSTANTS.SUBPATTERN:
+        elif op == _CONSTANTS.SUBPATTERN and not _scoped_flags(argument):
             choices = _finite(argument[-1])
         elif op == _CONSTANTS.BRANCH:
             parts = [_finite(branch) for branch in argument[1]]

@@ -102,3 +102,14 @@ class TestPackedRows:
         features = model_features(reading)
         rows = [rules.model.weights[f] for f in features if f in rules.model.weights]
         assert rules.model.packed.sums(features) == [sum(c) for c in zip(*rows, strict=True)]
+
+
+class TestNeedles:
+    def test_a_term_matching_regardless_of_case_gives_no_letters(self) -> None:
+        assert needles("(?i)[a-z]+ saved") is None
+        # Only the space is certain: "SAVED" matches too.
+        assert needles("[a-z]+ (?i:saved)") == frozenset({" "})
+
+    def test_each_alternative_must_give_a_text(self) -> None:
+        assert needles("[a-z]+ (?:saved|[0-9]+)") == frozenset({" "})
+        assert needles("(?:a|b)[a-z]+ (?:kept|saved)") == frozenset({" kept", " saved"})
