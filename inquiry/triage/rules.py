@@ -139,7 +139,6 @@ class WeightedMatcher:
 
     regex: re.Pattern[str]
     weights: dict[str, float]
-    alternations: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +174,7 @@ def _weighted(groups: list[TermGroup]) -> WeightedMatcher:
     parts = [f"(?P<g{i}>{body})" for i, body in enumerate(alternations)]
     weights = {f"g{i}": group.weight for i, group in enumerate(ordered)}
     regex = re.compile(_BEFORE + "(?:" + "|".join(parts) + ")" + _AFTER)
-    return WeightedMatcher(regex=regex, weights=weights, alternations=alternations)
+    return WeightedMatcher(regex=regex, weights=weights)
 
 
 def _plain(patterns: list[str]) -> str:
