@@ -8,10 +8,11 @@ about treatment (hypothetical) cancels it unless a present-time signal is in the
 someone else as the experiencer only labels it, since present danger to another person counts.
 
 Speed: the concepts are read as one regex whose alternatives are the concepts in order, and
-the context rules each on its own, but both through a scanner (scan.py): one merged regex finds
-the few word starts where some concept (or trigger) can match, and only the concepts (rules)
-whose terms can begin with the letters there are asked. A message is scanned once for concepts
-and, only when one is found, once for context.
+the context rules each on its own, both through a scanner (scan.py): one regex of the texts the
+terms begin with finds the word starts where some concept (or trigger) may match, and only the
+concepts (rules) whose terms can begin with the letters there are asked. For a 300-character
+inquiry that takes 50 us where one regex of every concept takes 260 us. A message is scanned
+once for concepts and, only when one is found, once for context.
 """
 
 import re
