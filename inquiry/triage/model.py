@@ -6,14 +6,16 @@ of the weights of the features present, scaled by 1/sqrt(number of features) as 
 the softmax of the logits gives probabilities. Only features with a weight are stored.
 
 Weights are whole numbers of 1/SCALE (four decimals): sums of integers are exact, so the result
-does not depend on the order the features come in, and adding integers is fast.
+does not depend on the order the features come in, and adding integers is fast: each row is
+packed into one integer (packed.py), so a set of features adds up in one addition per feature.
 """
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from inquiry.triage.packed import PackedTable, pack_table
 from inquiry.triage.taxonomy import Topic
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("model.json")
@@ -32,15 +34,18 @@ class LinearModel:
     topics: tuple[Topic, ...]
     bias: tuple[float, ...]
     weights: dict[str, tuple[int, ...]]  # in units of 1/SCALE
+    # The same rows, each packed into one integer so that a set of them adds up fast.
+    packed: PackedTable = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "packed", pack_table(self.weights, len(self.topics)))
 
     def probabilities(self, features: set[str]) -> dict[Topic, float]:
         """Return the probability of each topic for a set of feature names."""
-        table = self.weights
-        rows = [row for row in map(table.get, features) if row is not None]
+        totals = self.packed.sums(features)
         scale = 1 / (SCALE * math.sqrt(len(features))) if features else 0.0
-        if rows:
-            sums = map(sum, zip(*rows, strict=True))
-            logits = [b + s * scale for b, s in zip(self.bias, sums, strict=True)]
+        if totals is not None:
+            logits = [b + s * scale for b, s in zip(self.bias, totals, strict=True)]
         else:
             logits = list(self.bias)
         top = max(logits)

@@ -6,8 +6,10 @@ terms are rewritten to start with plain characters (leading groups such as "(?:s
 are expanded) and then folded into a character trie: "cost|covered" becomes "co(?:st|vered)".
 """
 
+import importlib
 import re
 from collections.abc import Iterator
+from typing import Any
 
 # Expanding a term with many leading choices multiplies the pattern; past this, keep it as is.
 _MAX_VARIANTS = 256
@@ -132,6 +134,18 @@ def _unwrap(regex: str) -> tuple[str, str] | None:
     return regex[3:end], rest
 
 
+def _optional(regex: str) -> tuple[str, str] | None:
+    """Split "(?:inner)?rest" (greedy or lazy) into inner and rest."""
+    if not regex.startswith("(?:"):
+        return None
+    end = _close_paren(regex)
+    rest = regex[end + 1 :]
+    if end < 0 or not rest.startswith("?"):
+        return None
+    rest = rest[2:] if rest.startswith("??") else rest[1:]
+    return regex[3:end], rest
+
+
 def heads(regex: str, length: int) -> set[str]:
     """Return literal texts, at most length long, that every match of regex starts with.
 
@@ -147,6 +161,12 @@ def heads(regex: str, length: int) -> set[str]:
             found.add(prefix)
         elif rest[0] not in _SPECIAL and rest[1:2] not in _QUANTIFIERS:
             pending.append((rest[1:], prefix + rest[0]))
+        elif rest[0] not in _SPECIAL and rest[1:2] == "?":
+            # An optional letter ("i'?m"): with it, or without it.
+            after = rest[3:] if rest[2:3] == "?" else rest[2:]
+            pending += [(after, prefix + rest[0]), (after, prefix)]
+        elif rest[0] not in _SPECIAL and rest[1:2] == "+":
+            found.add(prefix + rest[0])
         elif (chars := _class_chars(rest)) is not None:
             members, after = chars
             if after[:1] in _QUANTIFIERS and not after.startswith(("+", "{1")):
@@ -159,6 +179,10 @@ def heads(regex: str, length: int) -> set[str]:
         elif (group := _unwrap(rest)) is not None:
             inner, after = group
             pending += [(part + after, prefix) for part in split_top(inner)]
+        elif (group := _optional(rest)) is not None:
+            inner, after = group
+            # Either one of the group's alternatives comes first, or what follows the group.
+            pending += [(part + after, prefix) for part in split_top(inner)] + [(after, prefix)]
         elif rest.startswith(_LOOKAROUNDS) and (end := _close_paren(rest)) > 0:
             # A lookaround consumes nothing: skipping it only lets more texts through.
             after = rest[end + 1 :]
@@ -228,3 +252,103 @@ def _merge(alternatives: list[str]) -> str:
 
 def _wrap(regex: str) -> str:
     return f"(?:{regex})" if "|" in regex else regex
+
+
+# A literal set grows by cross products ("(?:pill|med)s " gives two texts); past this, a
+# construct ends the run of literals instead.
+_MAX_NEEDLES = 64
+_SRE = importlib.import_module("re._parser")
+_CONSTANTS = importlib.import_module("re._constants")
+_ZERO_WIDTH = frozenset({_CONSTANTS.AT, _CONSTANTS.ASSERT, _CONSTANTS.ASSERT_NOT})
+
+
+def needles(regex: str) -> frozenset[str] | None:
+    """Return texts one of which every match of regex contains, or None if none are known.
+
+    Of the runs of literal texts the regex is built from (with small choices multiplied out),
+    the one whose shortest text is longest is returned.
+    """
+    parsed = _SRE.parse(regex)
+    if parsed.state.flags & re.IGNORECASE:
+        return None
+    found = _needles(parsed)
+    return frozenset(found) if found else None
+
+
+def _needles(sequence: Any) -> set[str] | None:
+    best: set[str] | None = None
+    run: set[str] | None = {""}
+
+    def finish() -> None:
+        nonlocal best, run
+        if run and "" not in run and (best is None or _rank(run) > _rank(best)):
+            best = run
+        run = {""}
+
+    for op, argument in sequence:
+        if op in _ZERO_WIDTH:
+            continue
+        exact = _finite([(op, argument)])
+        if exact is not None and run is not None and len(run) * len(exact) <= _MAX_NEEDLES:
+            run = {head + tail for head in run for tail in exact}
+            continue
+        finish()
+        inner: set[str] | None = None
+        if op == _CONSTANTS.SUBPATTERN and not _scoped_flags(argument):
+            inner = _needles(argument[-1])
+        elif op == _CONSTANTS.BRANCH:
+            parts = [_needles(branch) for branch in argument[1]]
+            inner = set().union(*parts) if all(parts) else None  # type: ignore[arg-type]
+        elif op in (_CONSTANTS.MAX_REPEAT, _CONSTANTS.MIN_REPEAT) and argument[0] >= 1:
+            inner = _needles(argument[2])
+        if inner and (best is None or _rank(inner) > _rank(best)):
+            best = inner
+    finish()
+    return best
+
+
+def _scoped_flags(group: Any) -> bool:
+    """Whether a group sets flags of its own, such as (?i:...): its literals are not literal."""
+    return bool(group[1] or group[2])
+
+
+def _rank(texts: set[str]) -> tuple[int, int]:
+    return min(map(len, texts)), -len(texts)
+
+
+def _finite(sequence: Any) -> set[str] | None:
+    """Every text the sequence can match, if they are few; zero-width parts are left out."""
+    texts = {""}
+    for op, argument in sequence:
+        if op in _ZERO_WIDTH:
+            continue
+        if op == _CONSTANTS.LITERAL:
+            choices: set[str] | None = {chr(argument)}
+        elif op == _CONSTANTS.IN:
+            choices = _class_members(argument)
+        elif op == _CONSTANTS.SUBPATTERN and not _scoped_flags(argument):
+            choices = _finite(argument[-1])
+        elif op == _CONSTANTS.BRANCH:
+            parts = [_finite(branch) for branch in argument[1]]
+            choices = None if None in parts else set().union(*parts)  # type: ignore[arg-type]
+        elif op in (_CONSTANTS.MAX_REPEAT, _CONSTANTS.MIN_REPEAT) and argument[:2] == (0, 1):
+            once = _finite(argument[2])
+            choices = None if once is None else once | {""}
+        else:
+            choices = None
+        if choices is None or len(texts) * len(choices) > _MAX_NEEDLES:
+            return None
+        texts = {head + tail for head in texts for tail in choices}
+    return texts
+
+
+def _class_members(items: Any) -> set[str] | None:
+    members: set[str] = set()
+    for op, argument in items:
+        if op == _CONSTANTS.LITERAL:
+            members.add(chr(argument))
+        elif op == _CONSTANTS.RANGE and argument[1] - argument[0] < _MAX_NEEDLES:
+            members.update(map(chr, range(argument[0], argument[1] + 1)))
+        else:
+            return None
+    return members
