@@ -22,7 +22,7 @@ from inquiry import mail_files, outbox
 from inquiry.audit import Caller, record
 from inquiry.callbacks import queue
 from inquiry.callbacks.models import ACTIVE_STATUSES, TaskStatus, attempt_table, task_table
-from inquiry.callbacks.transitions import close, follow_status
+from inquiry.callbacks.transitions import close, follow_status, follow_unlink
 from inquiry.config import Settings
 from inquiry.errors import InquiryError
 from inquiry.lifecycle import Lifecycle
@@ -175,6 +175,7 @@ async def _close(
     """Close each inquiry still open as withdrawn, its call cancelled; returns the references
     and how many calls were cancelled."""
     lifecycle = Lifecycle(session, caller)
+    await _unlink_the_others(session, settings, caller, lifecycle, ids)
     references: list[str] = []
     cancelled = 0
     for inquiry_id in ids:
@@ -189,6 +190,34 @@ async def _close(
                 close(task, TaskStatus.CANCELLED, CAUSE, caller.now)
             cancelled += 1
     return references, cancelled
+
+
+async def _unlink_the_others(
+    session: AsyncSession,
+    settings: Settings,
+    caller: Caller,
+    lifecycle: Lifecycle,
+    ids: Sequence[int],
+) -> None:
+    """Inquiries linked to one being erased, and not erased themselves, stand on their own
+    again first: the call they were owed is the erased one's task, which is about to be
+    cancelled."""
+    query = sa.select(inquiry_table.c.id, inquiry_table.c.duplicate_of).where(
+        inquiry_table.c.duplicate_of.in_(ids), inquiry_table.c.id.not_in(ids)
+    )
+    for linked_id, first_id in (await session.execute(query.order_by(inquiry_table.c.id))).all():
+        # The shared task's row first, then the inquiries', as every path locks them.
+        shared = await queue.task_of(session, first_id, lock=True)
+        first = await lifecycle.locked(first_id)
+        linked = await lifecycle.locked(linked_id)
+        linked.duplicate_of = None
+        await session.flush()  # the shared task's priority is read without it
+        task = await follow_unlink(
+            session, linked, first, shared, now=caller.now, settings=settings
+        )
+        await session.flush()
+        record(session, caller, "inquiry.unlink", ("inquiry", linked_id), previous=first_id,
+               callback=task, cause=CAUSE)  # fmt: skip
 
 
 async def _count(session: AsyncSession, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:

@@ -130,6 +130,34 @@ class TestErase:
         assert task_status == "open"  # tried once (voicemail), due again: not cancelled
         assert first == "Hélène Tremblay"  # only the inquiry named was erased
 
+    async def test_erasing_the_first_of_two_linked_leaves_the_second_its_own_call(
+        self, engine: AsyncEngine, settings: Settings, visitor: Visitor
+    ) -> None:
+        # The first inquiry holds the task the second was linked to: erasing the first alone
+        # must not take the second's call away with it.
+        plan = await planned(
+            engine, settings, SelectorKind.REFERENCE, visitor.references[0].lower()
+        )
+        await erased(engine, settings, plan)
+        async with engine.connect() as connection:
+            shared = await connection.scalar(
+                sa.select(task_table.c.status).where(task_table.c.id == visitor.task_id)
+            )
+            second = (
+                await connection.execute(
+                    sa.select(inquiry_table.c.duplicate_of, inquiry_table.c.status).where(
+                        inquiry_table.c.id == visitor.ids[1]
+                    )
+                )
+            ).one()
+            own = await connection.scalars(
+                sa.select(task_table.c.status).where(task_table.c.inquiry_id == visitor.ids[1])
+            )
+            own_statuses = list(own)
+        assert shared == "cancelled"
+        assert tuple(second) == (None, "in_progress")  # as it was; linked no more
+        assert own_statuses == ["open"]
+
     async def test_the_open_call_is_cancelled(
         self, engine: AsyncEngine, settings: Settings, visitor: Visitor
     ) -> None:
