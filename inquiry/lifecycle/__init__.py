@@ -10,6 +10,6 @@ Staff move inquiries through it (inquiry.staff), and so do callback task outcome
 """
 
 from inquiry.lifecycle.rules import TRANSITIONS, Transition, allowed
-from inquiry.lifecycle.service import Lifecycle
+from inquiry.lifecycle.service import Lifecycle, refuse_if_redacted
 
-__all__ = ["TRANSITIONS", "Lifecycle", "Transition", "allowed"]
+__all__ = ["TRANSITIONS", "Lifecycle", "Transition", "allowed", "refuse_if_redacted"]

@@ -25,6 +25,17 @@ _FURTHEST_WAIT = timedelta(days=366)
 _WAITING = sa.text(f"inquiry.{WAITING_SQL}")
 
 
+def refuse_if_redacted(inquiry: Inquiry) -> None:
+    """An inquiry whose personal details were removed (retention or erasure) is not worked on
+    again: nothing is left to work with, and a note or a status added now would outlive the
+    removal."""
+    if inquiry.redacted_at is not None:
+        raise TransitionNotAllowed(
+            "This inquiry's personal details were removed (retention or erasure): it stays "
+            "closed, and nothing more is added to it."
+        )
+
+
 class Lifecycle:
     """Moves inquiries between statuses for the caller (or automatically, for nobody)."""
 
@@ -99,12 +110,7 @@ class Lifecycle:
         """Move the inquiry as the caller chose (audited as inquiry.status); refused unless the
         table allows it."""
         current = InquiryStatus(inquiry.status)
-        if inquiry.redacted_at is not None:
-            # Nothing is left to work with, and what was added now would outlive retention.
-            raise TransitionNotAllowed(
-                "This inquiry's personal details were removed (retention or erasure): it stays "
-                "closed."
-            )
+        refuse_if_redacted(inquiry)
         if not allowed(current, inquiry.close_reason, to):
             if (current, to) == (CLOSED, NEW):
                 raise TransitionNotAllowed("Only an inquiry closed as spam can be released.")

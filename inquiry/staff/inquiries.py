@@ -16,7 +16,7 @@ from inquiry.callbacks.models import CallbackTask, attempt_table, task_table
 from inquiry.callbacks.transitions import SPAM_OVERRIDE, follow_triage
 from inquiry.config import Settings
 from inquiry.errors import TransitionNotAllowed
-from inquiry.lifecycle import Lifecycle
+from inquiry.lifecycle import Lifecycle, refuse_if_redacted
 from inquiry.lifecycle.models import StatusChange, status_change_table
 from inquiry.models import CloseReason, Inquiry, Staff, as_utc, inquiry_table, staff_table
 from inquiry.outbox import reorder_unsent
@@ -86,10 +86,13 @@ async def locked(
     session: AsyncSession, lifecycle: Lifecycle, key: str
 ) -> tuple[Inquiry, CallbackTask | None]:
     """The inquiry with this id or reference and its callback task, both rows held until
-    commit (PostgreSQL): the task's first, as the callback queue locks them."""
+    commit (PostgreSQL): the task's first, as the callback queue locks them. Staff change
+    nothing on an inquiry whose personal details were removed."""
     inquiry_id = await inquiry_id_of(session, key)
     task = await queue.task_of(session, inquiry_id, lock=True)
-    return await lifecycle.locked(inquiry_id), task
+    inquiry = await lifecycle.locked(inquiry_id)
+    refuse_if_redacted(inquiry)
+    return inquiry, task
 
 
 class StaffInquiries:

@@ -217,6 +217,16 @@ class TestErase:
 
         assert reopened.status_code == 409
         assert reopened.json()["error"]["code"] == "transition_not_allowed"
+        # Nothing new is attached to it either: it would outlive the erasure.
+        before = await everything(engine)
+        for action, body in (
+            ("notes", {"text": "Called back, she is doing better."}),
+            ("assign", {"staff_id": agent.id}),
+            ("triage", {"topic": "clinical", "reason": "a side effect question"}),
+        ):
+            refused = await on_inquiry(client, agent, visitor.ids[0], action, body)
+            assert refused.status_code == 409, (action, refused.text)
+        assert await everything(engine) == before
         shown = await client.get(f"/api/v1/staff/inquiries/{visitor.ids[0]}", headers=agent.headers)
         assert shown.status_code == 200
         assert (shown.json()["name"], shown.json()["message"]) == ("", "")
