@@ -1,19 +1,27 @@
-"""Staff routes refuse query parameters they do not take.
+"""Query parameters of the staff routes: unknown ones refused, times read one way.
 
 A misspelt or unknown filter (`?q=Dana` where there is no search, `?reference=`) would
 otherwise be ignored, and the answer would be everything, as if nothing had been asked:
 a 422 naming the parameter says what went wrong. Routers declare `refuse_unknown_query`
 after authentication, so that a caller without a token learns nothing from it.
+
+`Instant` is a time filter (`since`, `until`): an ISO 8601 date and time with its offset,
+turned into UTC, the form times are stored in. A number ("0.5" read as seconds since 1970) or
+a time without an offset (whose zone nobody can know) is a 422, not a silent guess.
 """
 
 from __future__ import annotations
 
+import re
 import weakref
+from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 # By the route's id, with the route itself (weakly) to tell a new route from a dead one.
 _known: dict[int, tuple[weakref.ref[APIRoute], frozenset[str]]] = {}
@@ -56,3 +64,21 @@ async def refuse_unknown_query(request: Request) -> None:
                 for name in unknown
             ]
         )
+
+
+_DATE_FIRST = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]")
+
+
+def _date_and_time(value: object) -> object:
+    if isinstance(value, str) and not _DATE_FIRST.match(value):
+        raise ValueError(
+            "expected a date and time with its offset, such as 2026-06-03T09:00:00-04:00"
+        )
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_date_and_time), AfterValidator(_in_utc)]

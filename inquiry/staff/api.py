@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -35,7 +35,7 @@ from inquiry.errors import (
 )
 from inquiry.http_errors import errors
 from inquiry.models import MAX_ROW_ID
-from inquiry.query_params import refuse_unknown_query
+from inquiry.query_params import Instant, refuse_unknown_query
 from inquiry.staff import two_factor
 from inquiry.staff.login import sign_in
 from inquiry.staff.passwords import PasswordChecks
@@ -241,8 +241,8 @@ async def read_audit(
     action: Annotated[str | None, Query(max_length=40)] = None,
     target_type: Annotated[str | None, Query(max_length=20)] = None,
     target_id: Annotated[str | None, Query(max_length=40)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[AuditEntryOut]:

@@ -6,7 +6,6 @@ Wherever an inquiry is named, its id or its reference will do (`/inquiries/INQ-7
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query
@@ -17,7 +16,7 @@ from inquiry.auth import CallerDep, authenticate, require_admin, require_second_
 from inquiry.deps import EngineDep, Offset, SessionDep, SettingsDep
 from inquiry.http_errors import errors
 from inquiry.models import CloseReason, InquiryStatus
-from inquiry.query_params import refuse_unknown_query
+from inquiry.query_params import Instant, refuse_unknown_query
 from inquiry.staff.casework import Casework
 from inquiry.staff.export_csv import csv_text
 from inquiry.staff.inquiries import EXPORT_COLUMNS, StaffInquiries, export_rows, view_of
@@ -79,8 +78,8 @@ async def get_filter(
     ] = None,
     topic: Topic | None = None,
     priority: Priority | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     q: Annotated[
         str | None,
         Query(max_length=200, description="a reference, a name, an email or a phone number"),

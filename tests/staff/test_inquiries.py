@@ -47,6 +47,14 @@ class TestReadInquiries:
         assert await refs("?priority=urgent") == ["crisis"]
         assert await refs("?status=new&limit=2") == ["crisis", "general"]
         assert await refs("?since=2026-06-02T00:00:00Z&until=2026-06-03T00:00:00Z") == ["general"]
+        # An offset is a time like any other: 10:30 in Toronto is after the 10:00 arrival.
+        assert await refs("?since=2026-06-02T10:30:00-04:00&until=2026-06-03T00:00:00Z") == []
+        assert await refs("?since=2026-06-02T09:30:00-04:00&until=2026-06-03T00:00:00Z") == [
+            "general"
+        ]
+        for vague in ("since=0.5", "until=1780000000", "since=2026-06-02T10:00:00"):
+            answer = await client.get(f"{S}/inquiries?{vague}", headers=agent.headers)
+            assert answer.status_code == 422, vague
         assert (
             await client.get(f"{S}/inquiries?topic=nope", headers=agent.headers)
         ).status_code == 422
