@@ -118,6 +118,9 @@ class CallbackTask(SQLModel, table=True):
     # Urgent tasks keep the time they were first due: they stay overdue until someone reaches
     # the visitor, whatever the next attempt's time.
     due_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # When the task was first due, kept through reschedules: the service level is measured
+    # against what was promised when the task was made.
+    first_due_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     next_attempt_at: datetime = Field(sa_type=sa.DateTime(timezone=True))  # not before
     claimed_by: int | None = Field(default=None, foreign_key="staff.id", index=True)
     claimed_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
