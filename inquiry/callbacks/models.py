@@ -125,6 +125,9 @@ class CallbackTask(SQLModel, table=True):
     claimed_by: int | None = Field(default=None, foreign_key="staff.id", index=True)
     claimed_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     attempts: int = 0  # every attempt recorded
+    # The first attempt's time, kept on the task so the dashboard's service level and time
+    # to first attempt read one table (joined to the attempts they took 0.4-0.9 s at 100,000).
+    first_attempt_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     # Attempts that count toward giving up: each at least the retry interval after the last.
     counted_attempts: int = 0
     last_counted_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

@@ -230,7 +230,8 @@ class TestMigration0010:
 
 
 class TestMigration0012:
-    async def test_stored_tasks_were_first_due_when_they_are_due_and_it_downgrades(
+    # first_due_at from due_at, first_attempt_at from the earliest attempt.
+    async def test_stored_tasks_get_their_first_due_time_and_first_attempt_and_it_downgrades(
         self, engine: AsyncEngine
     ) -> None:
         async with engine.begin() as connection:
@@ -242,7 +243,8 @@ class TestMigration0012:
             await connection.run_sync(move, "upgrade", "head")
         async with engine.connect() as connection:
             tasks = await rows(
-                connection, "SELECT id, due_at, first_due_at FROM callback_task ORDER BY id"
+                connection,
+                "SELECT id, due_at, first_due_at, first_attempt_at FROM callback_task ORDER BY id",
             )
             assert await connection.run_sync(differences) == []
         assert [(task.id, utc(task.first_due_at)) for task in tasks] == [
@@ -250,6 +252,7 @@ class TestMigration0012:
             (2, AT + timedelta(days=2)),
         ]
         assert all(utc(task.first_due_at) == utc(task.due_at) for task in tasks)
+        assert [utc(task.first_attempt_at) for task in tasks] == [AT + timedelta(hours=2), None]
         async with engine.begin() as connection:
             await connection.run_sync(move, "downgrade", "0011")
         async with engine.connect() as connection:
@@ -257,10 +260,15 @@ class TestMigration0012:
                 (1,),
                 (2,),
             ]
+        async with engine.begin() as connection:
+            await connection.run_sync(move, "upgrade", "head")
+        async with engine.connect() as connection:
+            assert await connection.run_sync(differences) == []
 
 
 async def seed_before_0012(connection: AsyncConnection) -> None:
-    """Two tasks as revision 0011 stores them: one due in an hour, one put off two days."""
+    """Two tasks as revision 0011 stores them: one due in an hour and attempted twice, one
+    put off two days."""
     await connection.execute(
         sa.insert(STAFF).values(
             id=1, email="agent@example.ca", name="", role="agent", active=True, created_at=AT
@@ -286,4 +294,10 @@ async def seed_before_0012(connection: AsyncConnection) -> None:
                 " true, 'normal', 2, 1, false, 'open', :at, :due, :due, 0, 0, 0)"
             ),
             {"id": number, "at": AT, "due": due},
+        )
+    for hours in (3, 2):  # the first task's attempts, not stored in order
+        await connection.execute(
+            sa.insert(ATTEMPT).values(
+                task_id=1, staff_id=1, outcome="no_answer", note="", at=AT + timedelta(hours=hours)
+            )
         )

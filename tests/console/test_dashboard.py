@@ -57,6 +57,7 @@ async def task_with_attempts(
                 first_due_at=at + first_due,
                 due_at=task.pop("due_at", at + first_due),
                 attempts=len(attempts),
+                first_attempt_at=at + min(attempts) if attempts else None,
                 **task,
             )
         )

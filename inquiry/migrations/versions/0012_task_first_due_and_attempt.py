@@ -1,9 +1,11 @@
-"""Each callback task keeps the time it was first due.
+"""Each callback task keeps the time it was first due and the time of its first attempt.
 
 A task's due_at moves when it is rescheduled, re-ranked or reopened, so the dashboard's
 service level (tasks first attempted before they were due) needs the time promised when
 the task was made: first_due_at, set from due_at for the tasks already stored (for a task
 rescheduled before this revision that is the time it is due now, the best left to know).
+first_attempt_at, the earliest of the task's attempts, lets the service level and the time
+to first attempt read the task table alone.
 
 SQLite adds a NOT NULL column in place only with a constant default: the column keeps one
 there (the epoch), which no row uses, since every task is made with its first due time
@@ -24,6 +26,10 @@ branch_labels = None
 depends_on = None
 
 _TS = sa.DateTime(timezone=True)
+_FIRST_ATTEMPT = (
+    "UPDATE callback_task SET first_attempt_at ="
+    " (SELECT min(a.at) FROM callback_attempt a WHERE a.task_id = callback_task.id)"
+)
 
 
 def upgrade() -> None:
@@ -39,7 +45,10 @@ def upgrade() -> None:
         op.add_column("callback_task", sa.Column("first_due_at", _TS, nullable=True))
         op.execute("UPDATE callback_task SET first_due_at = due_at")
         op.alter_column("callback_task", "first_due_at", existing_type=_TS, nullable=False)
+    op.add_column("callback_task", sa.Column("first_attempt_at", _TS, nullable=True))
+    op.execute(_FIRST_ATTEMPT)
 
 
 def downgrade() -> None:
+    op.drop_column("callback_task", "first_attempt_at")
     op.drop_column("callback_task", "first_due_at")
