@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inquiry import outbox
-from inquiry.callbacks.models import ACTIVE_STATUSES, task_table
+from inquiry.callbacks.queue import OPEN_BY_PRIORITY
 from inquiry.models import inquiry_table
 from inquiry.outbox import Backlog
 from inquiry.staff.response_times import (
@@ -81,6 +81,10 @@ async def dashboard(session: AsyncSession, *, zone: ZoneInfo, now: datetime) -> 
     days = [today - timedelta(days=back) for back in range(DAYS - 1, -1, -1)]
     since = _start_of(days[0], zone)
     connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        # Without fresh statistics the planner's estimates for these aggregates pass
+        # jit_above_cost, and compiling them took 0.6 s against the 30 ms they run for.
+        await session.execute(sa.text("SET LOCAL jit = off"))
     t = inquiry_table
     day = _clinic_day(connection.dialect.name, t.c.created_at, zone, now).label("day")
     rows = await session.execute(
@@ -93,23 +97,16 @@ async def dashboard(session: AsyncSession, *, zone: ZoneInfo, now: datetime) -> 
         key = date.fromisoformat(str(found_day)[:10])
         if key in per_day:
             per_day[key][str(topic)] = int(count)
-    active = task_table.c.status.in_([status.value for status in ACTIVE_STATUSES])
-    by_priority = {
-        str(priority): int(count)
-        for priority, count in await session.execute(
-            sa.select(task_table.c.priority, sa.func.count())
-            .where(active)
-            .group_by(task_table.c.priority)
-        )
-    }
-    overdue = await session.scalar(
-        sa.select(sa.func.count()).select_from(task_table).where(active, task_table.c.due_at < now)
-    )
+    by_priority: dict[str, int] = dict.fromkeys((p.value for p in Priority), 0)
+    overdue = 0
+    for priority, count, late, _ in await session.execute(OPEN_BY_PRIORITY, {"now": now}):
+        by_priority[str(priority)] = int(count)
+        overdue += int(late or 0)
     return Dashboard(
         days=days,
         per_day=per_day,
-        open_by_priority={p.value: by_priority.get(p.value, 0) for p in Priority},
-        overdue=int(overdue or 0),
+        open_by_priority=by_priority,
+        overdue=overdue,
         mail=await outbox.backlog(connection),
         service_level=await service_levels(
             session,

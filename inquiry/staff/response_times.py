@@ -5,16 +5,16 @@
   counts once it is decided: attempted, or its first due time passed with no attempt while
   it was still open (missed). A task still open and not yet due, or closed without an
   attempt before it was due (the inquiry closed, nobody to call), is not counted.
-- Median time from a task's creation to its first attempt, by priority.
+- Median time from a task's creation to its first attempt, by priority (to the minute).
 - Crisis inquiries: how many, and the time from each one's arrival to the first attempt on
   its task (or, for a duplicate folded into an earlier inquiry's task, on that task after
   it arrived): median, longest, and how many are not attempted yet.
 
 A task's first attempt is its first_attempt_at (set when the first attempt is recorded):
-the service level and the time to first attempt read the task table alone. Medians are the
-middle row (or the mean of the middle two) picked by row_number() and count() over a window:
-SQLite has no percentile_cont, and one statement serves both databases. Durations are
-seconds: julianday on SQLite, the epoch of the interval on PostgreSQL.
+the service level and the time to first attempt read the task table alone. The crisis median
+is the middle row (or the mean of the middle two) picked by row_number() and count() over a
+window: SQLite has no percentile_cont, and one statement serves both databases. Durations
+are seconds: julianday on SQLite, the epoch of the interval on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ from inquiry.models import inquiry_table
 from inquiry.triage.taxonomy import Priority
 
 a, t, i = attempt_table, task_table, inquiry_table
+# Word for word the partial index ix_inquiry_crisis_at's condition, which SQLite needs to
+# choose it (SQLAlchemy writes a boolean test as "crisis = 1" or "crisis IS 1" there).
+_CRISIS = sa.literal_column("inquiry.crisis", sa.Boolean)
+# Durations worked out once a row: inlined, SQLite works each one out again wherever the
+# ranking and the median read it (0.2-0.5 s instead of tens of ms over 40,000 tasks).
+_MATERIALIZED = "MATERIALIZED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,18 +72,6 @@ def _seconds(
     if dialect == "postgresql":
         return sa.cast(sa.extract("epoch", end - start), sa.Float)
     return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0
-
-
-def _first_attempt_after(
-    inquiry_id: sa.ColumnElement[int | None], arrived: sa.ColumnElement[datetime]
-) -> sa.ScalarSelect[datetime]:
-    """The first attempt on a task of this inquiry made at or after `arrived` (NULL if none)."""
-    return (
-        sa.select(sa.func.min(a.c.at))
-        .select_from(t.join(a, a.c.task_id == t.c.id))
-        .where(t.c.inquiry_id == inquiry_id, a.c.at >= arrived)
-        .scalar_subquery()
-    )
 
 
 def _earlier(
@@ -134,52 +128,81 @@ async def service_levels(
 
 
 async def first_attempts(session: AsyncSession, *, since: datetime) -> dict[str, FirstAttempts]:
-    """By priority, the median time from a task's creation to its first attempt, for the
-    tasks made since `since` that have been attempted."""
+    """By priority, the median time from a task's creation to its first attempt (to the
+    minute), for the tasks made since `since` that have been attempted.
+
+    The database counts the tasks of each priority by whole minutes waited; the middle of
+    those few hundred counts is found here. Ranking every task by its wait in a window took
+    SQLite 190 ms and PostgreSQL 130 ms at 40,000 tasks, against 50 and 30 for the counts.
+    """
     dialect = (await session.connection()).dialect.name
-    timed = (
-        sa.select(
-            t.c.priority, _seconds(dialect, t.c.created_at, t.c.first_attempt_at).label("wait")
-        )
-        .where(t.c.created_at >= since, t.c.first_attempt_at.is_not(None))
-        .subquery()
-    )
-    ranked = (
-        sa.select(
-            timed.c.priority,
-            timed.c.wait,
-            sa.func.row_number()
-            .over(partition_by=timed.c.priority, order_by=timed.c.wait)
-            .label("rank"),
-            sa.func.count().over(partition_by=timed.c.priority).label("size"),
-        )
-        .where(timed.c.wait.is_not(None))
-        .subquery()
-    )
+    # Whole seconds first: julianday's arithmetic makes 300 s 299.99999.
+    waited = sa.func.round(_seconds(dialect, t.c.created_at, t.c.first_attempt_at)) / 60
+    # Truncated: waits are never negative, so this is the whole minutes on both databases.
+    minutes = sa.cast(sa.func.floor(waited) if dialect == "postgresql" else waited, sa.Integer)
     rows = await session.execute(
-        sa.select(
-            ranked.c.priority,
-            sa.func.count(),
-            sa.func.avg(sa.case((_middle(ranked.c.rank, ranked.c.size), ranked.c.wait))),
-        ).group_by(ranked.c.priority)
+        sa.select(t.c.priority, minutes.label("minutes"), sa.func.count())
+        .where(t.c.created_at >= since, t.c.first_attempt_at.is_not(None))
+        .group_by(t.c.priority, minutes)
     )
-    found = {str(priority): FirstAttempts(int(n), _span(median)) for priority, n, median in rows}
-    return {p.value: found.get(p.value, FirstAttempts(0, None)) for p in Priority}
+    counts: dict[str, dict[int, int]] = {p.value: {} for p in Priority}
+    for priority, waited_minutes, count in rows:
+        counts.setdefault(str(priority), {})[int(waited_minutes)] = int(count)
+    return {p.value: _median_of_counts(counts[p.value]) for p in Priority}
+
+
+def _median_of_counts(counts: dict[int, int]) -> FirstAttempts:
+    """The median of values given as {value: how many}: the middle one, or the mean of the
+    middle two."""
+    size = sum(counts.values())
+    if not size:
+        return FirstAttempts(0, None)
+    wanted = sorted({(size + 1) // 2, size // 2 + 1})  # 1-based positions in order
+    found: list[int] = []
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        while wanted and wanted[0] <= seen:
+            found.append(value)
+            wanted.pop(0)
+    middle = found[0] if len(found) == 1 or size % 2 else (found[0] + found[1]) / 2
+    return FirstAttempts(size, timedelta(minutes=middle))
 
 
 async def crisis_calls(session: AsyncSession, *, since: datetime) -> CrisisCalls:
     """The crisis inquiries received since `since`, and how soon each was first attempted."""
     dialect = (await session.connection()).dialect.name
-    # Its own task, and the task of the inquiry it was folded into: two lookups by
-    # inquiry_id rather than one by either (an OR no index serves).
-    first = _earlier(
-        _first_attempt_after(i.c.id, i.c.created_at),
-        _first_attempt_after(i.c.duplicate_of, i.c.created_at),
+    received = sa.and_(_CRISIS, i.c.created_at >= since)
+    # What answers each one: the first attempt on its own tasks, or, for a message folded
+    # into the task of the same person's earlier inquiry, the first attempt on that task
+    # after it arrived (read only for those few). Looked up for each crisis inquiry by
+    # inquiry_id: joined, both databases without statistics read every task or attempt.
+    own = (
+        sa.select(sa.func.min(t.c.first_attempt_at))
+        .where(t.c.inquiry_id == i.c.id)
+        .scalar_subquery()
     )
+    folded = (
+        sa.select(sa.func.min(a.c.at))
+        .select_from(t.join(a, a.c.task_id == t.c.id))
+        .where(t.c.inquiry_id == i.c.duplicate_of, a.c.at >= i.c.created_at)
+        .scalar_subquery()
+    )
+    answered = (
+        sa.select(
+            i.c.created_at,
+            own.label("own_at"),
+            sa.case((i.c.duplicate_of.is_not(None), folded)).label("folded_at"),
+        )
+        .where(received)
+        .cte("answered")
+        .prefix_with(_MATERIALIZED)
+    )
+    first = _earlier(answered.c.own_at, answered.c.folded_at)
     timed = (
-        sa.select(_seconds(dialect, i.c.created_at, first).label("wait"))
-        .where(i.c.crisis.is_(True), i.c.created_at >= since)
-        .subquery()
+        sa.select(_seconds(dialect, answered.c.created_at, first).label("wait"))
+        .cte("timed")
+        .prefix_with(_MATERIALIZED)
     )
     ranked = sa.select(
         timed.c.wait,

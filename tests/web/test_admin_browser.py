@@ -197,6 +197,7 @@ def test_retried_mail_arrives_released_spam_is_answered_and_the_dashboard_shows_
         page = context.new_page()
         page.goto("/staff/admin/mail")
         sign_in(page, EMAIL, PASSWORD)
+        expect(page.get_by_role("heading", level=1)).to_have_text("Mail")
         dead = page.get_by_role("row").filter(has_text=first)
         acknowledged = dead.filter(has_text="visitor_acknowledgement")
 
