@@ -32,7 +32,7 @@ from inquiry.triage.taxonomy import Priority
 a, t, i = attempt_table, task_table, inquiry_table
 # Word for word the partial index ix_inquiry_crisis_at's condition, which SQLite needs to
 # choose it (SQLAlchemy writes a boolean test as "crisis = 1" or "crisis IS 1" there).
-_CRISIS = sa.literal_column("inquiry.crisis", sa.Boolean)
+_CRISIS = sa.text("inquiry.crisis")
 # Durations worked out once a row: inlined, SQLite works each one out again wherever the
 # ranking and the median read it (0.2-0.5 s instead of tens of ms over 40,000 tasks).
 _MATERIALIZED = "MATERIALIZED"
