@@ -54,7 +54,7 @@ def upgrade() -> None:
     op.execute(_FIRST_ATTEMPT)
     op.create_index("ix_callback_task_created_at", "callback_task", _TASK_FIGURES)
     op.drop_index("ix_inquiry_created_at", table_name="inquiry")
-    op.create_index("ix_inquiry_created_at_topic", "inquiry", ["created_at", "topic"])
+    op.create_index("ix_inquiry_created_at_topic", "inquiry", ["created_at", "id", "topic"])
 
 
 def downgrade() -> None:
