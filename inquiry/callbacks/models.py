@@ -96,6 +96,16 @@ class CallbackTask(SQLModel, table=True):
         # Finished work, newest first. Deliberately no index led by status: without planner
         # statistics SQLite would pick it for the queue and sort the whole backlog.
         sa.Index("ix_callback_task_closed_at", "closed_at"),
+        # The tasks made since a day, with what the dashboard's service level and time to
+        # first attempt read: served from the index alone, not the rows.
+        sa.Index(
+            "ix_callback_task_created_at",
+            "created_at",
+            "priority",
+            "first_attempt_at",
+            "first_due_at",
+            "closed_at",
+        ),
         # An inquiry's tasks: a bounced email task is followed by a phone task, and so on.
         sa.Index("ix_callback_task_inquiry_id", "inquiry_id"),
     )
@@ -118,10 +128,16 @@ class CallbackTask(SQLModel, table=True):
     # Urgent tasks keep the time they were first due: they stay overdue until someone reaches
     # the visitor, whatever the next attempt's time.
     due_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # When the task was first due, kept through reschedules: the service level is measured
+    # against what was promised when the task was made.
+    first_due_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     next_attempt_at: datetime = Field(sa_type=sa.DateTime(timezone=True))  # not before
     claimed_by: int | None = Field(default=None, foreign_key="staff.id", index=True)
     claimed_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     attempts: int = 0  # every attempt recorded
+    # The first attempt's time, kept on the task so the dashboard's service level and time
+    # to first attempt read one table (joined to the attempts they took 0.4-0.9 s at 100,000).
+    first_attempt_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     # Attempts that count toward giving up: each at least the retry interval after the last.
     counted_attempts: int = 0
     last_counted_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

@@ -31,6 +31,20 @@ def active() -> sa.TextClause:
     return sa.text(f"callback_task.{ACTIVE_SQL}")
 
 
+# Open tasks by priority: how many, how many overdue at :now, the earliest due time. Read
+# from the partial queue index's rows alone (its condition word for word).
+OPEN_BY_PRIORITY = (
+    sa.select(
+        t.c.priority,
+        sa.func.count(),
+        sa.func.sum(sa.case((t.c.due_at < sa.bindparam("now", type_=t.c.due_at.type), 1), else_=0)),
+        sa.func.min(t.c.due_at),
+    )
+    .where(sa.text(ACTIVE_SQL))
+    .group_by(t.c.priority)
+)
+
+
 def claimable(now: datetime) -> sa.ColumnElement[bool]:
     """Open (or claimed on a lapsed lease) and not scheduled for later."""
     return sa.and_(

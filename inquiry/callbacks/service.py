@@ -236,6 +236,8 @@ class CallbackService:
             )
         )
         task.attempts += 1
+        if task.first_attempt_at is None:
+            task.first_attempt_at = self._now
         if counted:
             task.counted_attempts += 1
             task.last_counted_at = self._now

@@ -72,6 +72,7 @@ def task_row(
         raise ValueError("a phone task needs a phone number")
     if channel is Channel.EMAIL and not email:
         raise ValueError("an email task needs an email address")
+    due = calendar_for(settings).due_at(priority, now)
     return {
         "channel": channel.value,
         "phone": phone,
@@ -83,7 +84,8 @@ def task_row(
         **ranking(priority),
         "status": TaskStatus.OPEN.value,
         "created_at": now,
-        "due_at": calendar_for(settings).due_at(priority, now),
+        "due_at": due,
+        "first_due_at": due,
         "next_attempt_at": now,
         "attempts": 0,
         "counted_attempts": 0,

@@ -19,6 +19,26 @@ ADMIN_TEXT: dict[str, dict[str, str]] = {
         "table_view": "Table view",
         "day": "Day",
         "total": "Total",
+        "answering_title": "How quickly we answer",
+        "answering_help": "Counted in clinic days. A task counts toward the service level "
+        "once it is decided: attempted (met when the first call or email reply came before the "
+        "time the task was first due, whatever it was put off to later), or missed (its first "
+        "due time passed with no attempt while it was open). Tasks not yet due, and tasks "
+        "closed without an attempt before they were due, are left out.",
+        "service_level": "Service level, last {days} days",
+        "service_level_value": "{percent}% ({met} of {counted} tasks first attempted on time)",
+        "service_level_none": "No task decided yet.",
+        "first_attempt_title": "Median time to first attempt by priority, last 30 days",
+        "tasks_attempted": "Tasks attempted",
+        "median": "Median",
+        "no_attempt": "No attempt yet",
+        "crisis_calls_title": "Crisis inquiries and time to first call, last 30 days",
+        "crisis_attempted": "First call made",
+        "crisis_waiting": "Not called yet",
+        "crisis_median": "Median time to first call",
+        "crisis_longest": "Longest time to first call",
+        "crisis_help": "From the inquiry's arrival to the first attempt on its task (an email "
+        "reply when no phone number was given).",
         "privacy_title": "Privacy",
         "privacy_intro": "A person's request about their information: give them everything "
         "held about them, or erase it. Name the person by the email address or phone number "
@@ -208,6 +228,29 @@ ADMIN_TEXT: dict[str, dict[str, str]] = {
         "table_view": "Vue en tableau",
         "day": "Jour",
         "total": "Total",
+        "answering_title": "Rapidité de réponse",
+        "answering_help": "Compté en jours de la clinique. Une tâche compte dans le niveau "
+        "de service une fois tranchée : tentée (à temps quand le premier appel ou la première "
+        "réponse par courriel a eu lieu avant l'échéance initiale de la tâche, même reportée "
+        "ensuite), ou manquée (son échéance initiale est passée sans tentative alors qu'elle "
+        "était ouverte). Les tâches pas encore dues, et celles fermées sans tentative avant "
+        "leur échéance, ne sont pas comptées.",
+        "service_level": "Niveau de service, {days} derniers jours",
+        "service_level_value": "{percent}\u202f% ({met} sur {counted} tâches tentées à temps)",
+        "service_level_none": "Aucune tâche tranchée pour l'instant.",
+        "first_attempt_title": "Délai médian avant la première tentative par priorité, "
+        "30 derniers jours",
+        "tasks_attempted": "Tâches tentées",
+        "median": "Médiane",
+        "no_attempt": "Aucune tentative",
+        "crisis_calls_title": "Demandes de crise et délai avant le premier appel, "
+        "30 derniers jours",
+        "crisis_attempted": "Premier appel fait",
+        "crisis_waiting": "Pas encore appelées",
+        "crisis_median": "Délai médian avant le premier appel",
+        "crisis_longest": "Délai le plus long avant le premier appel",
+        "crisis_help": "De l'arrivée de la demande à la première tentative sur sa tâche (une "
+        "réponse par courriel quand aucun numéro n'a été donné).",
         "privacy_title": "Confidentialité",
         "privacy_intro": "La demande d'une personne au sujet de ses renseignements : lui "
         "remettre tout ce qui est conservé à son sujet, ou l'effacer. Désignez la personne par "

@@ -1,7 +1,7 @@
 """The dashboard (`/staff/dashboard`, every staff member): how the team is keeping up.
 
-The figures are inquiry.staff.dashboard's aggregate queries; the chart is drawn here as SVG
-(no script), with the same figures in a table for screen readers.
+The figures are inquiry.staff.dashboard's aggregate queries; the charts are drawn by the
+template as SVG (no script), each with the same figures in a table for screen readers.
 """
 
 from __future__ import annotations
@@ -29,10 +29,13 @@ TOPIC_COLOURS = {
     "spam": "#c9d3da",
 }
 
+PRIORITY_COLOURS = {"urgent": "#a4161a", "high": "#b35c00", "normal": "#1f5f7a", "low": "#4d5b66"}
+
 
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard_page(console: ConsoleDep) -> HTMLResponse:
-    """Inquiries a day by topic, open and overdue calls, crisis inquiries, mail health."""
+    """Inquiries a day by topic, open and overdue calls, how quickly the team answers
+    (service level, time to first attempt, crisis inquiries), mail health."""
     figures = await dashboard(
         console.session,
         zone=ZoneInfo(console.settings.clinic_timezone),
@@ -43,4 +46,5 @@ async def dashboard_page(console: ConsoleDep) -> HTMLResponse:
         a=ADMIN_TEXT[console.language],
         figures=figures,
         colours=TOPIC_COLOURS,
+        priority_colours=PRIORITY_COLOURS,
     )

@@ -118,6 +118,9 @@ def merge_task(connection: sa.Connection, first_id: int, owed: dict[str, Any]) -
         )
     if owed["due_at"] < as_utc(task.due_at):
         changes["due_at"] = owed["due_at"]
+    # The service level holds the task to the earlier of the two promises.
+    if owed["first_due_at"] < as_utc(task.first_due_at):
+        changes["first_due_at"] = owed["first_due_at"]
     if owed["channel"] == Channel.PHONE and task.channel == Channel.EMAIL:
         changes.update(channel=Channel.PHONE.value, voicemail_ok=owed["voicemail_ok"])
     for contact in ("phone", "email"):

@@ -26,25 +26,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry import outbox
-from inquiry.callbacks.models import ACTIVE_SQL, task_table
+from inquiry.callbacks.queue import OPEN_BY_PRIORITY
 from inquiry.models import as_utc, inquiry_table, utcnow
 from inquiry.triage.taxonomy import Priority
 
 log = logging.getLogger(__name__)
 
 QUERY_SECONDS = 2.0
-_NOW = sa.bindparam("now", type_=task_table.c.due_at.type)
-_TASKS = (
-    sa.select(
-        task_table.c.priority,
-        sa.func.count(),
-        sa.func.sum(sa.case((task_table.c.due_at < _NOW, 1), else_=0)),
-        sa.func.min(task_table.c.due_at),
-    )
-    # Word for word the partial queue index's condition, so that SQLite reads only that index.
-    .where(sa.text(ACTIVE_SQL))
-    .group_by(task_table.c.priority)
-)
 _NEWEST_INQUIRY = sa.select(sa.func.max(inquiry_table.c.created_at))
 
 
@@ -68,7 +56,8 @@ async def read_snapshot(engine: AsyncEngine, now: datetime) -> Snapshot:
         tasks_open = dict.fromkeys(priorities, 0)
         overdue = dict.fromkeys(priorities, 0)
         overdue_for = dict.fromkeys(priorities, 0.0)
-        for priority, count, late, earliest_due in await connection.execute(_TASKS, {"now": now}):
+        rows = await connection.execute(OPEN_BY_PRIORITY, {"now": now})
+        for priority, count, late, earliest_due in rows:
             tasks_open[priority] = int(count)
             overdue[priority] = int(late or 0)
             if earliest_due is not None:

@@ -143,6 +143,7 @@ def _rows(count: int, staff_id: int) -> dict[sa.Table, list[dict[str, Any]]]:
                     "status": "done" if done else "open",
                     "created_at": created,
                     "due_at": created,
+                    "first_due_at": created,
                     "next_attempt_at": created,
                     "attempts": 1 if done else 0,
                     "closed_at": created if done else None,

@@ -108,6 +108,7 @@ def _rows(count: int, settings: Settings) -> tuple[list[dict[str, Any]], list[di
                 "status": "awaiting_decision" if awaiting else "open",
                 "created_at": created,
                 "due_at": calendar.due_at(priority, created),
+                "first_due_at": calendar.due_at(priority, created),
                 "next_attempt_at": created,
                 "attempts": 5 if awaiting else 0,
                 "counted_attempts": 5 if awaiting else 0,

@@ -178,10 +178,10 @@ class TestMigration0010:
                 sa.text(
                     "INSERT INTO callback_task (id, inquiry_id, channel, phone, email, name,"
                     " language, callback_window, voicemail_ok, priority, priority_rank,"
-                    " queue_band, on_call, status, created_at, due_at, next_attempt_at,"
-                    " attempts, counted_attempts, extra_attempts) VALUES (5, 1, 'email', NULL,"
-                    " 'a@example.ca', 'M', 'en', 'any', true, 'urgent', 0, 0, true,"
-                    " 'awaiting_decision', :at, :at, :at, 5, 5, 0)"
+                    " queue_band, on_call, status, created_at, due_at, first_due_at,"
+                    " next_attempt_at, attempts, counted_attempts, extra_attempts) VALUES (5, 1,"
+                    " 'email', NULL, 'a@example.ca', 'M', 'en', 'any', true, 'urgent', 0, 0,"
+                    " true, 'awaiting_decision', :at, :at, :at, :at, 5, 5, 0)"
                 ),
                 {"at": AT},
             )
@@ -201,10 +201,10 @@ class TestMigration0010:
                 sa.text(
                     "INSERT INTO callback_task (id, inquiry_id, channel, phone, email, name,"
                     " language, callback_window, voicemail_ok, priority, priority_rank,"
-                    " queue_band, on_call, status, created_at, due_at, next_attempt_at,"
-                    " attempts, counted_attempts, extra_attempts) VALUES (5, 2, 'email', NULL,"
-                    " 'b@example.ca', 'M', 'en', 'any', true, 'normal', 2, 1, false,"
-                    " 'open', :at, :at, :at, 0, 0, 0)"
+                    " queue_band, on_call, status, created_at, due_at, first_due_at,"
+                    " next_attempt_at, attempts, counted_attempts, extra_attempts) VALUES (5, 2,"
+                    " 'email', NULL, 'b@example.ca', 'M', 'en', 'any', true, 'normal', 2, 1,"
+                    " false, 'open', :at, :at, :at, :at, 0, 0, 0)"
                 ),
                 {"at": AT},
             )
@@ -227,3 +227,77 @@ class TestMigration0010:
             await connection.run_sync(move, "upgrade", "head")
         async with migrated.connect() as connection:
             assert await connection.run_sync(differences) == []
+
+
+class TestMigration0012:
+    # first_due_at from due_at, first_attempt_at from the earliest attempt.
+    async def test_stored_tasks_get_their_first_due_time_and_first_attempt_and_it_downgrades(
+        self, engine: AsyncEngine
+    ) -> None:
+        async with engine.begin() as connection:
+            await connection.run_sync(move, "downgrade", "0011")
+            await connection.execute(sa.text("DELETE FROM callback_attempt"))
+            await connection.execute(sa.text("DELETE FROM callback_task"))
+            await seed_before_0012(connection)
+        async with engine.begin() as connection:
+            await connection.run_sync(move, "upgrade", "head")
+        async with engine.connect() as connection:
+            tasks = await rows(
+                connection,
+                "SELECT id, due_at, first_due_at, first_attempt_at FROM callback_task ORDER BY id",
+            )
+            assert await connection.run_sync(differences) == []
+        assert [(task.id, utc(task.first_due_at)) for task in tasks] == [
+            (1, AT + timedelta(hours=1)),
+            (2, AT + timedelta(days=2)),
+        ]
+        assert all(utc(task.first_due_at) == utc(task.due_at) for task in tasks)
+        assert [utc(task.first_attempt_at) for task in tasks] == [AT + timedelta(hours=2), None]
+        async with engine.begin() as connection:
+            await connection.run_sync(move, "downgrade", "0011")
+        async with engine.connect() as connection:
+            assert await rows(connection, "SELECT id FROM callback_task ORDER BY id") == [
+                (1,),
+                (2,),
+            ]
+        async with engine.begin() as connection:
+            await connection.run_sync(move, "upgrade", "head")
+        async with engine.connect() as connection:
+            assert await connection.run_sync(differences) == []
+
+
+async def seed_before_0012(connection: AsyncConnection) -> None:
+    """Two tasks as revision 0011 stores them: one due in an hour and attempted twice, one
+    put off two days."""
+    await connection.execute(
+        sa.insert(STAFF).values(
+            id=1, email="agent@example.ca", name="", role="agent", active=True, created_at=AT
+        )
+    )
+    for number, due in ((1, AT + timedelta(hours=1)), (2, AT + timedelta(days=2))):
+        await connection.execute(
+            sa.text(
+                "INSERT INTO inquiry (id, reference, created_at, status, name, email, phone,"
+                " preferred_contact, callback_window, voicemail_ok, subject, message, language,"
+                " consent, source, topic, priority, crisis, triage_reasons) VALUES (:id, :ref,"
+                " :at, 'new', 'M', NULL, '+14165550100', 'phone', 'any', true, '', 'Call me.',"
+                " 'en', true, 'api', 'new_patient', 'normal', false, '[]')"
+            ),
+            {"id": number, "ref": f"INQ-D{number:05d}", "at": AT},
+        )
+        await connection.execute(
+            sa.text(
+                "INSERT INTO callback_task (id, inquiry_id, channel, phone, name, language,"
+                " callback_window, voicemail_ok, priority, priority_rank, queue_band, on_call,"
+                " status, created_at, due_at, next_attempt_at, attempts, counted_attempts,"
+                " extra_attempts) VALUES (:id, :id, 'phone', '+14165550100', 'M', 'en', 'any',"
+                " true, 'normal', 2, 1, false, 'open', :at, :due, :due, 0, 0, 0)"
+            ),
+            {"id": number, "at": AT, "due": due},
+        )
+    for hours in (3, 2):  # the first task's attempts, not stored in order
+        await connection.execute(
+            sa.insert(ATTEMPT).values(
+                task_id=1, staff_id=1, outcome="no_answer", note="", at=AT + timedelta(hours=hours)
+            )
+        )

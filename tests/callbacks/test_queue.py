@@ -9,8 +9,10 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inquiry.models import outbox_table
-from inquiry.triage.taxonomy import Topic
+from inquiry.callbacks.models import task_table
+from inquiry.callbacks.schedule import calendar_for
+from inquiry.models import as_utc, outbox_table
+from inquiry.triage.taxonomy import Priority, Topic
 from tests.staff.fixtures import (
     FakeClock,
     StaffUser,
@@ -255,6 +257,33 @@ class TestAttempts:
         again = await claim_next(client, agent)
         assert again is not None
         assert again["id"] == task_id
+
+    async def test_the_first_attempt_and_the_first_due_time_stay_as_the_task_moves(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        engine: AsyncEngine,
+        agent: StaffUser,
+        clock: FakeClock,
+    ) -> None:
+        _, task_id = await seed_task(app, window="afternoon")
+        first_call = clock.now
+        for _ in range(2):
+            await act(client, agent, task_id, "claim")
+            response = await act(client, agent, task_id, "attempts", outcome="no_answer")
+            assert response.status_code == 200, response.text
+            clock.advance(hours=3)
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(sa.select(task_table).where(task_table.c.id == task_id))
+            ).one()
+        made_at = first_call
+        assert as_utc(row.first_due_at) == calendar_for(app.state.settings).due_at(
+            Priority.NORMAL, made_at
+        )
+        assert as_utc(row.due_at) != as_utc(row.first_due_at)  # the retry moved due_at
+        assert as_utc(row.first_attempt_at) == first_call
+        assert row.attempts == 2
 
     async def test_after_the_maximum_misses_the_task_is_unreachable_and_the_visitor_emailed(
         self,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inquiry.app import create_app
 from inquiry.callbacks.models import task_table
 from inquiry.config import Settings
-from inquiry.models import OutboxKind, inquiry_table, outbox_table
+from inquiry.models import OutboxKind, as_utc, inquiry_table, outbox_table
 from tests.conftest import make_settings, valid_inquiry
 from tests.staff.fixtures import StaffUser, agent, clock, inquiry_detail, on_inquiry
 
@@ -77,6 +77,23 @@ class TestLinking:
                 .where(outbox_table.c.kind == OutboxKind.VISITOR_ACKNOWLEDGEMENT)
             )
         assert acknowledged == 2
+
+    async def test_the_shared_task_is_held_to_the_earlier_promise(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        async def due_times() -> list[tuple[Any, Any]]:
+            async with engine.connect() as connection:
+                rows = await connection.execute(
+                    sa.select(task_table.c.first_due_at, task_table.c.due_at)
+                )
+                return [(as_utc(first), as_utc(due)) for first, due in rows]
+
+        await submit(client)  # a normal task, due within days
+        [(normal, _)] = await due_times()
+        await submit(client, phone="416 555 0199", message=CRISIS)  # urgent: due at once
+        [(first_due, due)] = await due_times()
+        assert first_due == due
+        assert first_due < normal
 
     async def test_a_call_owed_by_the_duplicate_turns_an_email_task_into_a_call(
         self, client: httpx.AsyncClient, engine: AsyncEngine
