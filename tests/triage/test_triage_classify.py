@@ -5,6 +5,8 @@ import dataclasses
 import pytest
 
 from inquiry.triage import Priority, Topic, TriageResult, reason_categories, triage
+from inquiry.triage.classify import model_features, read
+from inquiry.triage.rules import Rules, default_rules
 from inquiry.triage.taxonomy import PRIORITY_OF_TOPIC
 
 
@@ -71,6 +73,44 @@ class TestCrisis:
         result = triage("", "I'm not suicidal, but I have been hurting myself again.")
         assert result.crisis
         assert any("negated, cancelled" in reason for reason in result.reasons)
+
+
+class TestModelThresholds:
+    """A concept cancelled by its context leaves the model to decide, with a higher bar: the
+    highest when the words were denied outright."""
+
+    DENIED = "I don't want to die or anything, but the dissociation scared me."
+    HISTORY = "I had suicidal thoughts years ago; can I start ketamine?"
+
+    def test_a_denied_concept_needs_the_denied_threshold(self) -> None:
+        p = crisis_probability(self.DENIED)
+        below_cancelled = dataclasses.replace(default_rules(), cancelled_threshold=p / 2)
+        assert not triage("", self.DENIED, rules=replace_denied(below_cancelled, p * 2)).crisis
+        assert triage("", self.DENIED, rules=replace_denied(below_cancelled, p)).crisis
+
+    def test_a_concept_cancelled_by_its_time_needs_the_cancelled_threshold(self) -> None:
+        p = crisis_probability(self.HISTORY)
+        below_denied = replace_denied(default_rules(), p / 2)
+        above = dataclasses.replace(below_denied, cancelled_threshold=p * 2)
+        assert not triage("", self.HISTORY, rules=above).crisis
+        assert triage(
+            "", self.HISTORY, rules=dataclasses.replace(above, cancelled_threshold=p)
+        ).crisis
+
+    def test_the_length_band_is_a_feature(self) -> None:
+        rules = default_rules()
+        assert "@length 0+" in model_features(read("", "hi there", rules))
+        assert "@length 6+" in model_features(read("", "I would like to book an infusion", rules))
+        assert "@length 60+" in model_features(read("", "word " * 70, rules))
+
+
+def replace_denied(rules: Rules, threshold: float) -> Rules:
+    return dataclasses.replace(rules, denied_threshold=threshold)
+
+
+def crisis_probability(message: str) -> float:
+    rules = default_rules()
+    return rules.model.probabilities(model_features(read("", message, rules)))[Topic.CRISIS]
 
 
 class TestVisitorHint:
