@@ -65,15 +65,6 @@ class Dashboard:
         return sorted({topic for topics in self.per_day.values() for topic in topics})
 
 
-def _clinic_day(
-    dialect: str, column: sa.ColumnElement[datetime], zone: ZoneInfo, now: datetime
-) -> sa.ColumnElement[str]:
-    if dialect == "postgresql":
-        return sa.cast(sa.func.date(sa.func.timezone(zone.key, column)), sa.String)
-    offset = now.astimezone(zone).utcoffset() or timedelta(0)
-    return sa.func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
-
-
 async def dashboard(session: AsyncSession, *, zone: ZoneInfo, now: datetime) -> Dashboard:
     """Inquiries a day by topic (the last DAYS days), open calls by priority, overdue calls,
     service levels, time to first attempt, crisis inquiries, and the mail backlog."""
@@ -114,7 +105,8 @@ async def _per_day(
     t = inquiry_table
     per_day: dict[date, dict[str, int]] = {d: {} for d in days}
     if dialect == "postgresql":
-        day = _clinic_day(dialect, t.c.created_at, zone, now).label("day")
+        # Grouped on the date itself: made text first, each of 50,000 arrivals cost 10 ms more.
+        day = sa.func.date(sa.func.timezone(zone.key, t.c.created_at)).label("day")
         rows = await session.execute(
             sa.select(day, t.c.topic, sa.func.count())
             .where(t.c.created_at >= _start_of(days[0], zone))
@@ -126,8 +118,8 @@ async def _per_day(
                 per_day[key][str(topic)] = int(count)
         return per_day
     # SQLite: each day's arrivals counted over its own range of the index on arrival (the
-    # day's bounds shifted by the zone's offset now, as _clinic_day shifts each time), not a
-    # clinic day worked out for each of 50,000 arrivals and sorted: 25 ms against 50.
+    # day's bounds in UTC at the zone's offset now, see the module's notes), not a clinic
+    # day worked out for each of 50,000 arrivals and sorted: 25 ms against 50.
     offset = now.astimezone(zone).utcoffset() or timedelta(0)
     bounds = [
         datetime.combine(d, datetime.min.time(), UTC) - offset
