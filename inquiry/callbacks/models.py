@@ -71,13 +71,16 @@ class CallbackTask(SQLModel, table=True):
 
     __tablename__ = "callback_task"
     __table_args__ = (
-        # Serves the queue order and "claim next": band (urgent first), due time, age.
+        # Serves the queue order and "claim next": band (urgent first), due time, age. The
+        # priority and status go last so the open calls by priority read the index alone.
         sa.Index(
             "ix_callback_task_queue",
             "queue_band",
             "due_at",
             "created_at",
             "id",
+            "priority",
+            "status",
             sqlite_where=sa.text(ACTIVE_SQL),
             postgresql_where=sa.text(ACTIVE_SQL),
         ),

@@ -32,7 +32,7 @@ def active() -> sa.TextClause:
 
 
 # Open tasks by priority: how many, how many overdue at :now, the earliest due time. Read
-# from the partial queue index's rows alone (its condition word for word).
+# from the partial queue index alone (its condition word for word; it holds the priority).
 OPEN_BY_PRIORITY = (
     sa.select(
         t.c.priority,

@@ -65,15 +65,6 @@ class Dashboard:
         return sorted({topic for topics in self.per_day.values() for topic in topics})
 
 
-def _clinic_day(
-    dialect: str, column: sa.ColumnElement[datetime], zone: ZoneInfo, now: datetime
-) -> sa.ColumnElement[str]:
-    if dialect == "postgresql":
-        return sa.cast(sa.func.date(sa.func.timezone(zone.key, column)), sa.String)
-    offset = now.astimezone(zone).utcoffset() or timedelta(0)
-    return sa.func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
-
-
 async def dashboard(session: AsyncSession, *, zone: ZoneInfo, now: datetime) -> Dashboard:
     """Inquiries a day by topic (the last DAYS days), open calls by priority, overdue calls,
     service levels, time to first attempt, crisis inquiries, and the mail backlog."""
@@ -85,18 +76,7 @@ async def dashboard(session: AsyncSession, *, zone: ZoneInfo, now: datetime) -> 
         # Without fresh statistics the planner's estimates for these aggregates pass
         # jit_above_cost, and compiling them took 0.6 s against the 30 ms they run for.
         await session.execute(sa.text("SET LOCAL jit = off"))
-    t = inquiry_table
-    day = _clinic_day(connection.dialect.name, t.c.created_at, zone, now).label("day")
-    rows = await session.execute(
-        sa.select(day, t.c.topic, sa.func.count())
-        .where(t.c.created_at >= since)
-        .group_by(day, t.c.topic)
-    )
-    per_day: dict[date, dict[str, int]] = {d: {} for d in days}
-    for found_day, topic, count in rows:
-        key = date.fromisoformat(str(found_day)[:10])
-        if key in per_day:
-            per_day[key][str(topic)] = int(count)
+    per_day = await _per_day(session, connection.dialect.name, days, zone=zone, now=now)
     by_priority: dict[str, int] = dict.fromkeys((p.value for p in Priority), 0)
     overdue = 0
     for priority, count, late, _ in await session.execute(OPEN_BY_PRIORITY, {"now": now}):
@@ -116,6 +96,45 @@ async def dashboard(session: AsyncSession, *, zone: ZoneInfo, now: datetime) -> 
         first_attempt=await first_attempts(session, since=since),
         crisis_calls=await crisis_calls(session, since=since),
     )
+
+
+async def _per_day(
+    session: AsyncSession, dialect: str, days: list[date], *, zone: ZoneInfo, now: datetime
+) -> dict[date, dict[str, int]]:
+    """The inquiries received on each of these clinic days, by topic."""
+    t = inquiry_table
+    per_day: dict[date, dict[str, int]] = {d: {} for d in days}
+    if dialect == "postgresql":
+        # Grouped on the date itself: made text first, each of 50,000 arrivals cost 10 ms more.
+        day = sa.func.date(sa.func.timezone(zone.key, t.c.created_at)).label("day")
+        rows = await session.execute(
+            sa.select(day, t.c.topic, sa.func.count())
+            .where(t.c.created_at >= _start_of(days[0], zone))
+            .group_by(day, t.c.topic)
+        )
+        for found_day, topic, count in rows:
+            key = date.fromisoformat(str(found_day)[:10])
+            if key in per_day:
+                per_day[key][str(topic)] = int(count)
+        return per_day
+    # SQLite: each day's arrivals counted over its own range of the index on arrival (the
+    # day's bounds in UTC at the zone's offset now, see the module's notes), not a clinic
+    # day worked out for each of 50,000 arrivals and sorted: 25 ms against 50.
+    offset = now.astimezone(zone).utcoffset() or timedelta(0)
+    bounds = [
+        datetime.combine(d, datetime.min.time(), UTC) - offset
+        for d in [*days, days[-1] + timedelta(days=1)]
+    ]
+    bounds[0] = max(bounds[0], _start_of(days[0], zone))  # the page's window starts there
+    counts = [
+        sa.select(sa.literal(n).label("day"), t.c.topic, sa.func.count())
+        .where(t.c.created_at >= bounds[n], t.c.created_at < bounds[n + 1])
+        .group_by(t.c.topic)
+        for n in range(len(days))
+    ]
+    for n, topic, count in await session.execute(sa.union_all(*counts)):
+        per_day[days[int(n)]][str(topic)] = int(count)
+    return per_day
 
 
 def _start_of(day: date, zone: ZoneInfo) -> datetime:

