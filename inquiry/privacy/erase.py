@@ -216,8 +216,15 @@ async def _unlink_the_others(
             session, linked, first, shared, now=caller.now, settings=settings
         )
         await session.flush()
-        record(session, caller, "inquiry.unlink", ("inquiry", linked_id), previous=first_id,
-               callback=task, cause=CAUSE)  # fmt: skip
+        record(
+            session,
+            caller,
+            "inquiry.unlink",
+            ("inquiry", linked_id),
+            previous=first_id,
+            callback=task,
+            cause=CAUSE,
+        )
 
 
 async def _count(session: AsyncSession, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
