@@ -6,6 +6,7 @@ vocabulary. Each mention is then modified, as NegEx and ConText do, by trigger w
 the same clause: a negation or an idiom cancels it; a time in the past (history) or a question
 about treatment (hypothetical) cancels it unless a present-time signal is in the clause too;
 someone else as the experiencer only labels it, since present danger to another person counts.
+A pseudo-trigger ("don't worry", "it's not me who") hides the triggers inside it.
 
 Speed: the concepts are read as one regex whose alternatives are the concepts in order, and
 the context rules each on its own, both through a scanner (scan.py): one regex of the texts the
@@ -97,6 +98,8 @@ class ConceptMatcher:
             return []
         rules = self.context_rules
         triggers = [(m.start(), m.end(), rules[rule]) for rule, m in self.context.find(text)]
+        if any(rule.effect == "pseudo" for *_, rule in triggers):
+            triggers = _without_pseudo(triggers)
         cuts = [m.start() for m in self.breaks.finditer(text)]
         return [self._mention(text, concept, match, triggers, cuts) for concept, match in found]
 
@@ -144,6 +147,24 @@ class ConceptMatcher:
         )
         ordered = tuple(effect for effect in _LABEL if effect in effects)
         return Mention(concept, level, match.group().strip(), ordered, counts)
+
+
+def _without_pseudo(
+    triggers: list[tuple[int, int, ContextRule]],
+) -> list[tuple[int, int, ContextRule]]:
+    """Drop the pseudo-triggers and every trigger strictly inside one: the "pas" of
+    "t' inquiete pas" negates nothing the writer says about themselves. A trigger that spans
+    the same words ("none currently") is the real one and stays."""
+    pseudo = [(start, end) for start, end, rule in triggers if rule.effect == "pseudo"]
+    return [
+        (start, end, rule)
+        for start, end, rule in triggers
+        if rule.effect != "pseudo"
+        and not any(
+            p_start <= start and end <= p_end and (start, end) != (p_start, p_end)
+            for p_start, p_end in pseudo
+        )
+    ]
 
 
 def build_concept_matcher(

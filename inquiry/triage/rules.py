@@ -83,7 +83,11 @@ class ContextRule(_Strict):
     """Words that modify a concept mention near them in the same clause (ConText)."""
 
     note: str = ""
-    effect: Literal["negation", "history", "hypothetical", "experiencer", "present", "idiom"]
+    # pseudo: words that hold a trigger without being one ("don't worry", "not only"): the
+    # other rules' triggers inside them are ignored (NegEx's pseudo-triggers).
+    effect: Literal[
+        "negation", "history", "hypothetical", "experiencer", "present", "idiom", "pseudo"
+    ]
     # forward: the trigger comes before the concept; backward: after it; both: either.
     direction: Literal["forward", "backward", "both"]
     window: int = Field(ge=0, le=40)

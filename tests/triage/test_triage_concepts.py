@@ -32,6 +32,10 @@ class TestConcepts:
             ("les voix me disent de me tuer", "voices"),
             ("the letters to my kids are written", "intent_plan"),
             ("vous entendrez plus parler de moi", "intent_plan"),
+            ("c quoi la dose de tylenol qui tue quelqu'un", "means"),
+            ("mon chum est descendu chercher son fusil", "means"),
+            ("my brother just went to get his rifle", "means"),
+            ("cest de pire en pire jpourrai pas me retenir longtemps", "unsafe"),
         ],
     )
     def test_each_concept_is_found_in_both_languages(self, message: str, concept: str) -> None:
@@ -71,6 +75,13 @@ class TestContext:
             ("Do you treat patients with suicidal depression?", "hypothetical"),
             ("Est-ce que des antécédents suicidaires m'excluent du traitement?", "hypothetical"),
             ("Ce trafic va me tuer, je serai en retard", "idiom"),
+            ("jai fait une tentative ya longtemps pis ca va mieux", "history"),
+            ("Avant j'avais des idées suicidaires, ça fait 3 ans que c'est fini", "history"),
+            ("Plusieurs de mes clients ont des antécédents suicidaires", "history"),
+            ("Can ketamine itself cause suicidal thoughts as a side effect?", "hypothetical"),
+            ("Est-ce que vous traitez la dépression avec idées suicidaires?", "hypothetical"),
+            ("Moins de symptômes suicidaires chez vos patients?", "hypothetical"),
+            ("Suicidal visitors into bookings: our landing pages convert", "hypothetical"),
         ],
     )
     def test_context_cancels_a_mention_without_present_risk(
@@ -105,6 +116,42 @@ class TestContext:
         assert present.reasons[0] == "wish_dead: 'want to die' \u2014 present"
         past = triage("", "I was suicidal in 2012; how do I book an assessment?")
         assert "ideation: 'suicidal' \u2014 history, cancelled" in past.reasons
+
+    @pytest.mark.parametrize(
+        "message",
+        [
+            "tkt pas pour moi, je veux mourir a soir",
+            "Ce n'est pas moi qui veux mourir, c'est la voix. Mais elle gagne.",
+            "don't worry about calling back, I want to die",
+        ],
+    )
+    def test_a_pseudo_negation_negates_nothing(self, message: str) -> None:
+        found = mentions(message)
+        assert found
+        assert all("negation" not in effects for _, _, effects in found)
+        assert triage("", message).crisis
+
+    @pytest.mark.parametrize(
+        ("message", "effect"),
+        [
+            ("History of suicidal ideation in 2019, none currently.", "history"),
+            ("Suicide attempt last year, she is now stable.", "history"),
+            ("Idéation suicidaire passive en 2020, évaluée hier, sans plan.", "history"),
+            ("Suicidal thoughts years ago. Can ketamine bring those thoughts back?", "history"),
+        ],
+    )
+    def test_present_words_that_state_safety_do_not_make_the_past_present(
+        self, message: str, effect: str
+    ) -> None:
+        found = mentions(message)
+        assert found
+        assert all("present" not in effects for _, _, effects in found)
+        assert any(effect in effects for _, _, effects in found)
+        assert not triage("", message).crisis
+
+    def test_an_advert_elsewhere_does_not_cancel_a_visitor_at_risk(self) -> None:
+        message = "I saw your google ads and got a free quote. I want to kill myself tonight."
+        assert triage("", message).crisis
 
     def test_a_denial_does_not_cancel_another_mention(self) -> None:
         result = triage("", "I'm not suicidal, but I have been cutting myself again.")
