@@ -74,8 +74,10 @@ def _score(weights: dict[str, float], matches: list[re.Match[str]]) -> tuple[flo
     return sum(seen.values()), ranked
 
 
-def _links(original: str) -> int:
+def _links(original: str, own_sites: re.Pattern[str] | None) -> int:
     lowered = original.lower()
+    if own_sites is not None:
+        lowered = own_sites.sub(" ", lowered)
     urls = len(_URL.findall(lowered)) if "http" in lowered or "www." in lowered else 0
     return max(urls, len(_DOMAIN.findall(lowered)))
 
@@ -98,7 +100,7 @@ def read(subject: str, message: str, rules: Rules) -> Reading:
         if matches
     }
     spam_score, spam_terms = _score(rules.spam.weights, by_category[-1])
-    links = min(_links(original), rules.max_links_counted)
+    links = min(_links(original, rules.own_sites), rules.max_links_counted)
     return Reading(
         text=text,
         language=language,

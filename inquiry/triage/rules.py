@@ -118,11 +118,17 @@ class ModelSection(_Strict):
     hint_bonus: float = Field(ge=0)
 
 
+# A host name of the clinic's own: "ketaminetherapyclinic.ca".
+Domain = Annotated[str, Field(pattern=r"^[a-z0-9-]+(?:[.][a-z0-9-]+)+$")]
+
+
 class SpamSection(_Strict):
     note: str = ""
     threshold: float = Field(gt=0)
     link_weight: float = Field(ge=0)
     max_links_counted: int = Field(ge=0)
+    # A link to the clinic's own site is a visitor quoting its page, not an advert.
+    own_sites: list[Domain] = []
     groups: list[TermGroup] = Field(min_length=1)
 
 
@@ -172,6 +178,7 @@ class Rules:
     version: int = 1  # the file's format version
     digest: str = ""  # the start of the file's SHA-256: which edit of the file is in use
     loaded_at: datetime | None = None
+    own_sites: re.Pattern[str] | None = None  # links that are not counted
 
 
 def _weighted(groups: list[TermGroup]) -> WeightedMatcher:
@@ -266,7 +273,16 @@ def _compile(document: RulesFile, source: str, model: LinearModel) -> Rules:
         risk_threshold=document.model.risk_threshold,
         spam_model_threshold=document.model.spam_threshold,
         hint_bonus=document.model.hint_bonus,
+        own_sites=_own_sites(document.spam.own_sites),
     )
+
+
+def _own_sites(domains: list[str]) -> re.Pattern[str] | None:
+    """A regex of links to these sites and their subdomains, with any path."""
+    if not domains:
+        return None
+    hosts = "|".join(re.escape(domain) for domain in domains)
+    return re.compile(rf"(?:https?://)?(?:[a-z0-9-]+[.])*(?:{hosts})(?![a-z0-9-])[^\s]*")
 
 
 def _describe(error: ValidationError) -> str:

@@ -156,6 +156,13 @@ class TestSpam:
         )
         assert triage("", message).topic == Topic.NEW_PATIENT
 
+    def test_a_link_to_the_clinics_own_site_is_not_counted(self) -> None:
+        own = "Vu https://www.ketaminetherapyclinic.ca/contact et admin@ketaminetherapyclinic.ca"
+        other = "Vu https://www.example-ads.ca/contact et admin@example-ads.ca"
+        rules = default_rules()
+        assert read("", own, rules).links == 0
+        assert read("", other, rules).links >= 2
+
     def test_spam_ignores_the_visitor_hint(self) -> None:
         assert triage("", "Buy bitcoin now, guaranteed returns!", Topic.BILLING).topic == Topic.SPAM
 

@@ -36,6 +36,13 @@ class TestConcepts:
             ("mon chum est descendu chercher son fusil", "means"),
             ("my brother just went to get his rifle", "means"),
             ("cest de pire en pire jpourrai pas me retenir longtemps", "unsafe"),
+            ("i'm not safe tonight", "unsafe"),
+            ("pas sure de me rendre au rdv sans me faire du mal", "unsafe"),
+            ("chu au bord de la voie ferrée derrière chez nous", "means"),
+            ("si je prends toute ma quetiapine d'un coup, c'est tu assez?", "means"),
+            ("bon ben cest mon dernier message, bye", "intent_plan"),
+            ("Il m'a envoyé un texto d'adieu", "intent_plan"),
+            ("After the 20th I'm going to be gone for good", "intent_plan"),
         ],
     )
     def test_each_concept_is_found_in_both_languages(self, message: str, concept: str) -> None:
@@ -82,6 +89,10 @@ class TestContext:
             ("Est-ce que vous traitez la dépression avec idées suicidaires?", "hypothetical"),
             ("Moins de symptômes suicidaires chez vos patients?", "hypothetical"),
             ("Suicidal visitors into bookings: our landing pages convert", "hypothetical"),
+            ("J'ai lu que ça aide pour les pensées suicidaires, c'est vrai?", "hypothetical"),
+            ("C'est reconnu officiellement pour les idées suicidaires?", "hypothetical"),
+            ("I had suicidal thoughts in college. They went away with therapy.", "history"),
+            ("Au questionnaire d'hier j'ai coché non: idées suicidaires", "negation"),
         ],
     )
     def test_context_cancels_a_mention_without_present_risk(
@@ -148,6 +159,9 @@ class TestContext:
         assert all("present" not in effects for _, _, effects in found)
         assert any(effect in effects for _, _, effects in found)
         assert not triage("", message).crisis
+
+    def test_not_safe_said_of_a_thing_is_not_a_person_unsafe(self) -> None:
+        assert mentions("How long after an infusion should I pump, or is it not safe?") == []
 
     def test_an_advert_elsewhere_does_not_cancel_a_visitor_at_risk(self) -> None:
         message = "I saw your google ads and got a free quote. I want to kill myself tonight."

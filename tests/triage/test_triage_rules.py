@@ -90,6 +90,7 @@ class TestLoadRules:
             (lambda d: d.pop("model"), r"model: Field required"),
             (lambda d: d.update(tie_order=["billing"]), r"tie_order"),
             (lambda d: d["spam"].update(threshold=0), r"spam\.threshold"),
+            (lambda d: d["spam"].update(own_sites=["https://x.ca/"]), r"spam\.own_sites\.0"),
         ],
     )
     def test_invalid_content_is_refused_clearly(
