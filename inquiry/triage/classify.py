@@ -88,9 +88,10 @@ def read(subject: str, message: str, rules: Rules) -> Reading:
     language = detect_language(folded, original)
     # The leading space lets a phrase at the very start match like any other word.
     text = " " + rules.concepts.normalise(folded)
-    mentions = rules.concepts.mentions(text)
+    concept_places, topic_places, context_places = rules.candidates.find(text)
+    mentions = rules.concepts.mentions(text, concept_places, context_places)
     by_category: list[list[re.Match[str]]] = [[] for _ in rules.scanner.categories]
-    for category, match in rules.scanner.find(text):
+    for category, match in rules.scanner.find(text, topic_places):
         by_category[category].append(match)
     topic_terms = {
         topic: _score(matcher.weights, matches)
