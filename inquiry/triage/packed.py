@@ -23,14 +23,20 @@ class PackedTable:
     offset: int  # added to every value, which makes it positive
     field: int  # bits per value
 
+    # The packed row of a feature without weights: the offset in every field.
+    zero: int
+
     def sums(self, features: Iterable[str]) -> list[int] | None:
         """Return, per value, the sum over the features that have a row (None if none do)."""
         # A packed row is never 0: every field holds at least 1.
         rows = list(filter(None, map(self.rows.get, features)))
         if not rows:
             return None
-        total = sum(rows)
-        shift = len(rows) * self.offset
+        return self.unpack(sum(rows), len(rows))
+
+    def unpack(self, total: int, rows: int) -> list[int]:
+        """Return, per value, the sum that total, the sum of this many packed rows, holds."""
+        shift = rows * self.offset
         mask = (1 << self.field) - 1
         return [((total >> (self.field * index)) & mask) - shift for index in range(self.width)]
 
@@ -40,10 +46,12 @@ def pack_table(table: Mapping[str, Sequence[int]], width: int) -> PackedTable:
     largest = max((abs(value) for row in table.values() for value in row), default=0)
     offset = 1 << largest.bit_length()
     field = (2 * offset).bit_length() + _ROOM
-    rows = {}
-    for feature, row in table.items():
+
+    def pack(row: Sequence[int]) -> int:
         packed = 0
         for index, value in enumerate(row):
             packed |= (value + offset) << (field * index)
-        rows[feature] = packed
-    return PackedTable(rows=rows, width=width, offset=offset, field=field)
+        return packed
+
+    rows = {feature: pack(row) for feature, row in table.items()}
+    return PackedTable(rows=rows, width=width, offset=offset, field=field, zero=pack([0] * width))

@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 
 from inquiry.triage import load_rules
-from inquiry.triage.classify import model_features, read
-from inquiry.triage.features import ngrams
+from inquiry.triage.classify import model_features, read, signals
+from inquiry.triage.features import ngrams, words
+from inquiry.triage.model import LinearModel
 from inquiry.triage.packed import pack_table
 from inquiry.triage.patterns import heads, needles
 from inquiry.triage.rules import Rules
 from inquiry.triage.scan import Scanner, build_candidates
+from inquiry.triage.taxonomy import Topic
 from inquiry.triage.text import fold
 
 CORPUS = Path(__file__).with_name("corpus.jsonl")
@@ -205,6 +207,39 @@ class TestPackedRows:
         features = model_features(reading)
         rows = [rules.model.weights[f] for f in features if f in rules.model.weights]
         assert rules.model.packed.sums(features) == [sum(c) for c in zip(*rows, strict=True)]
+
+
+class TestWordRows:
+    """The model's sum over a text from rows kept per word equals the sum over its features."""
+
+    def test_probabilities_equal_those_of_the_features_exactly(
+        self, rules: Rules, texts: list[str], random_texts: list[str]
+    ) -> None:
+        model = rules.model
+        for text in texts + random_texts[:1000]:
+            reading = read("", text, rules)
+            plain = model.probabilities(model_features(reading, Topic.BILLING))
+            fast = model.text_probabilities(words(reading.text), signals(reading, Topic.BILLING))
+            assert fast == plain, text
+
+    def test_the_count_is_the_number_of_distinct_features(
+        self, rules: Rules, texts: list[str]
+    ) -> None:
+        for text in texts[:300] + [" ", " word word word", " a b a b a b"]:
+            reading = read("", text, rules)
+            features = model_features(reading)
+            _, count = rules.model.word_rows.total(words(reading.text), signals(reading))
+            assert count == len(features), text
+
+    def test_a_piece_two_words_share_is_added_once(self) -> None:
+        ones = (1,) * len(Topic)
+        weights = {"<thi": ones, "hing": ones, "b thing things": ones, "@links": ones}
+        model = LinearModel(topics=tuple(Topic), bias=(0.0,) * len(Topic), weights=weights)
+        text_words = words(" thing things thing")
+        total, count = model.word_rows.total(text_words, {"@links", "@spam 2"})
+        features = ngrams(" thing things thing") | {"@links", "@spam 2"}
+        assert count == len(features)
+        assert model.packed.unpack(total, count) == model.packed.sums(features) == [4] * len(Topic)
 
 
 class TestNeedles:
