@@ -3,10 +3,11 @@
 A fast path of features.ngrams() followed by PackedTable.sums(). A text's features are its
 word pairs, and for each distinct word the word and its letter pieces (features.py); the
 model adds the packed row of each distinct feature (packed.py). Building the ~270 feature names
-of a 300-character inquiry and looking each up in the model's table of ~16,000 rows takes 62 us
-with the softmax. Here each word's features and their rows are looked up once and kept (for up
-to _WORDS words), so a text costs one dict merge per distinct word, and each word pair is
-looked up as the pair of words, without building its name: 46 us for the same work.
+of a 300-character inquiry and looking each up in the model's table of ~16,000 rows takes
+62-75 us with the softmax. Here each word's features and their rows are looked up once and kept
+(for up to _WORDS words), so a text costs one dict merge per distinct word, and each word pair
+is looked up as the pair of words, without building its name: 46-52 us for the same work,
+measured in the same runs.
 
 A feature without a weight gets the packed row of zeros, so the number of distinct features
 (the model's scale) is the length of the merged dict plus the number of distinct pairs, and
