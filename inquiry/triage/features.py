@@ -22,7 +22,7 @@ def words(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _pieces(token: str) -> frozenset[str]:
+def pieces(token: str) -> frozenset[str]:
     """The word itself and its letter pieces: worked out once per distinct word."""
     padded = f"<{token}>"
     length = len(padded)
@@ -32,9 +32,14 @@ def _pieces(token: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def pairs(tokens: list[str]) -> set[str]:
+    """The features of the word pairs."""
+    return {f"b {a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)}
+
+
 def ngrams(text: str) -> set[str]:
     """Return the feature names of normalised text."""
     tokens = words(text)
-    found = {f"b {a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)}
-    found.update(*map(_pieces, set(tokens)))
+    found = pairs(tokens)
+    found.update(*map(pieces, set(tokens)))
     return found

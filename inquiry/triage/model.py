@@ -8,6 +8,8 @@ the softmax of the logits gives probabilities. Only features with a weight are s
 Weights are whole numbers of 1/SCALE (four decimals): sums of integers are exact, so the result
 does not depend on the order the features come in, and adding integers is fast: each row is
 packed into one integer (packed.py), so a set of features adds up in one addition per feature.
+Triage itself gives the words of the text rather than the set of feature names, and the rows
+are looked up once per word (word_rows.py).
 """
 
 import json
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from inquiry.triage.packed import PackedTable, pack_table
 from inquiry.triage.taxonomy import Topic
+from inquiry.triage.word_rows import WordRows
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("model.json")
 MODEL_FORMAT = 2
@@ -36,14 +39,25 @@ class LinearModel:
     weights: dict[str, tuple[int, ...]]  # in units of 1/SCALE
     # The same rows, each packed into one integer so that a set of them adds up fast.
     packed: PackedTable = field(init=False, repr=False, compare=False)
+    # The rows of each word's features, looked up once per word (word_rows.py).
+    word_rows: WordRows = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "packed", pack_table(self.weights, len(self.topics)))
+        packed = pack_table(self.weights, len(self.topics))
+        object.__setattr__(self, "packed", packed)
+        object.__setattr__(self, "word_rows", WordRows(packed))
 
     def probabilities(self, features: set[str]) -> dict[Topic, float]:
         """Return the probability of each topic for a set of feature names."""
-        totals = self.packed.sums(features)
-        scale = 1 / (SCALE * math.sqrt(len(features))) if features else 0.0
+        return self._softmax(self.packed.sums(features), len(features))
+
+    def text_probabilities(self, words: list[str], signals: set[str]) -> dict[Topic, float]:
+        """Return probabilities(ngrams(text) | signals) for the words of a text, faster."""
+        total, features = self.word_rows.total(words, signals)
+        return self._softmax(self.packed.unpack(total, features), features)
+
+    def _softmax(self, totals: list[int] | None, features: int) -> dict[Topic, float]:
+        scale = 1 / (SCALE * math.sqrt(features)) if features else 0.0
         if totals is not None:
             logits = [b + s * scale for b, s in zip(self.bias, totals, strict=True)]
         else:

@@ -9,6 +9,7 @@ are expanded) and then folded into a character trie: "cost|covered" becomes "co(
 import importlib
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 # Expanding a term with many leading choices multiplies the pattern; past this, keep it as is.
@@ -39,15 +40,26 @@ def _structure(term: str) -> Iterator[tuple[int, str, int]]:
         index += 1
 
 
+# Reading a regex character by character is most of what compiling the rules costs, and the
+# same pieces are read again and again (every alternative of a group is followed by the same
+# rest): each answer is kept, across loads too, so a reload of the same rules is quicker.
+_READ_CACHE = 1 << 15
+
+
+@lru_cache(maxsize=_READ_CACHE)
 def _close_paren(term: str) -> int:
     """Return the index of the parenthesis closing the group the term opens with, or -1."""
     return next((i for i, char, depth in _structure(term) if char == ")" and depth == 0), -1)
 
 
+@lru_cache(maxsize=_READ_CACHE)
+def _top_bars(term: str) -> tuple[int, ...]:
+    return tuple(i for i, char, depth in _structure(term) if char == "|" and depth == 0)
+
+
 def split_top(term: str) -> list[str]:
     """Split a regex on the "|" that are not inside a group or a character class."""
-    cuts = [i for i, char, depth in _structure(term) if char == "|" and depth == 0]
-    bounds = [-1, *cuts, len(term)]
+    bounds = [-1, *_top_bars(term), len(term)]
     return [term[start + 1 : end] for start, end in zip(bounds, bounds[1:], strict=False)]
 
 

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from inquiry.triage.concepts import ConceptMatcher, build_concept_matcher
 from inquiry.triage.model import DEFAULT_MODEL_PATH, LinearModel, ModelError, load_model
 from inquiry.triage.patterns import alternation, split_top
-from inquiry.triage.scan import Scanner, build_scanner
+from inquiry.triage.scan import Candidates, Scanner, build_candidates
 from inquiry.triage.taxonomy import VISITOR_TOPICS, Topic
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.json")
@@ -168,6 +168,8 @@ class Rules:
     tie_rank: dict[Topic, int]
     # The topics in tie order, then spam.
     scanner: Scanner
+    # One pass over a text for the places to ask the concepts, the topics and the context rules.
+    candidates: Candidates
     model: LinearModel
     crisis_threshold: float
     cancelled_threshold: float
@@ -229,18 +231,11 @@ def _compile(document: RulesFile, source: str, model: LinearModel) -> Rules:
         spelling=crisis.spelling,
         clause_breaks=_plain(crisis.clause_breaks),
         concepts=[
-            (name, c.level, c.terms, alternation(c.terms, _CONCEPT_VARIANTS))
+            (name, c.level, alternation(c.terms, _CONCEPT_VARIANTS))
             for name, c in crisis.concepts.items()
         ],
         context=[
-            (
-                rule.effect,
-                rule.direction,
-                rule.window,
-                rule.whole_message,
-                rule.terms,
-                _plain(rule.terms),
-            )
+            (rule.effect, rule.direction, rule.window, rule.whole_message, _plain(rule.terms))
             for rule in crisis.context
         ],
         before=_BEFORE,
@@ -250,9 +245,12 @@ def _compile(document: RulesFile, source: str, model: LinearModel) -> Rules:
     spam = _weighted(document.spam.groups)
     matchers = [matcher for _, matcher in topics] + [spam]
     term_groups = [document.topics[topic] for topic in document.tie_order] + [document.spam.groups]
-    scanner = build_scanner(
-        [[term for group in groups for term in group.terms] for groups in term_groups],
-        [matcher.regex for matcher in matchers],
+    candidates = build_candidates(
+        [
+            [concept.terms for concept in crisis.concepts.values()],
+            [[term for group in groups for term in group.terms] for groups in term_groups],
+            [rule.terms for rule in crisis.context],
+        ],
         before=_BEFORE,
     )
     return Rules(
@@ -265,7 +263,8 @@ def _compile(document: RulesFile, source: str, model: LinearModel) -> Rules:
         max_links_counted=document.spam.max_links_counted,
         visitor_hint_weight=document.visitor_hint_weight,
         tie_rank={topic: rank for rank, topic in enumerate(document.tie_order)},
-        scanner=scanner,
+        scanner=Scanner(tuple(matcher.regex for matcher in matchers)),
+        candidates=candidates,
         model=model,
         crisis_threshold=document.model.crisis_threshold,
         cancelled_threshold=document.model.cancelled_threshold,
