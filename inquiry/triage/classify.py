@@ -10,6 +10,7 @@ and the rest is the most probable topic, the visitor's choice counting as a smal
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from inquiry.triage.concepts import Mention
 from inquiry.triage.features import ngrams, words
@@ -74,12 +75,20 @@ def _score(weights: dict[str, float], matches: list[re.Match[str]]) -> tuple[flo
     return sum(seen.values()), ranked
 
 
-def _links(original: str, own_sites: re.Pattern[str] | None) -> int:
+def _links(original: str, own_sites: tuple[str, ...]) -> int:
     lowered = original.lower()
-    if own_sites is not None:
-        lowered = own_sites.sub(" ", lowered)
+    # The regex tries each place, so it runs only on a message that names one of the sites.
+    if any(site in lowered for site in own_sites):
+        lowered = _own_site_links(own_sites).sub(" ", lowered)
     urls = len(_URL.findall(lowered)) if "http" in lowered or "www." in lowered else 0
     return max(urls, len(_DOMAIN.findall(lowered)))
+
+
+@lru_cache(maxsize=4)
+def _own_site_links(sites: tuple[str, ...]) -> re.Pattern[str]:
+    """Links to these sites or their subdomains, with any path, and addresses at them."""
+    hosts = "|".join(re.escape(site) for site in sites)
+    return re.compile(rf"(?:https?://)?(?:[a-z0-9-]+[.@])*(?:{hosts})(?![a-z0-9-])[^\s]*")
 
 
 def read(subject: str, message: str, rules: Rules) -> Reading:
