@@ -118,9 +118,11 @@ class RequestGuard:
         finally:
             REQUEST_ID.reset(token)
             seconds = time.perf_counter() - started
-            # The template the request matched, never its path: paths carry ids. A body
-            # refused here never reached the router, but its path is a fixed one.
-            route = getattr(scope.get("route"), "path", None) or (
+            # The template the request matched, never its path: paths carry ids. It is
+            # written as the API's documentation writes it, without convertors ("{task_id}",
+            # not "{task_id:int}"). A body refused here never reached the router, but its
+            # path is a fixed one.
+            route = getattr(scope.get("route"), "path_format", None) or (
                 path if path in self.content_types else UNMATCHED
             )
             # Path only: query strings can carry references, and bodies are health information.

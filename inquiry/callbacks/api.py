@@ -43,6 +43,8 @@ async def get_callbacks(
 
 CallbacksDep = Annotated[CallbackService, Depends(get_callbacks)]
 _TRANSITION = errors(404, 409)
+# The task routes take `{task_id:int}`: only digits reach them, so GET /claim-next is not read
+# as a task id (405, Allow: POST) and a word is 404. A number out of range stays RowId's 422.
 
 
 @router.get("", response_model=CallbackPage, responses=errors(422))
@@ -75,7 +77,7 @@ async def claim_next(callbacks: CallbacksDep, caller: CallerDep) -> ClaimNextOut
     return ClaimNextOut(task=CallbackTaskOut.of(await callbacks.view(task), caller.now))
 
 
-@router.get("/{task_id}", response_model=CallbackTaskOut, responses=errors(404))
+@router.get("/{task_id:int}", response_model=CallbackTaskOut, responses=errors(404))
 async def read_callback(
     task_id: RowId, callbacks: CallbacksDep, caller: CallerDep
 ) -> CallbackTaskOut:
@@ -83,21 +85,23 @@ async def read_callback(
     return CallbackTaskOut.of(await callbacks.read(task_id), caller.now)
 
 
-@router.post("/{task_id}/claim", response_model=CallbackTaskOut, responses=_TRANSITION)
+@router.post("/{task_id:int}/claim", response_model=CallbackTaskOut, responses=_TRANSITION)
 async def claim(task_id: RowId, callbacks: CallbacksDep, caller: CallerDep) -> CallbackTaskOut:
     """Claim this task on a lease; claiming a task you hold renews the lease."""
     task = await callbacks.claim(task_id)
     return CallbackTaskOut.of(await callbacks.view(task), caller.now)
 
 
-@router.post("/{task_id}/release", response_model=CallbackTaskOut, responses=_TRANSITION)
+@router.post("/{task_id:int}/release", response_model=CallbackTaskOut, responses=_TRANSITION)
 async def release(task_id: RowId, callbacks: CallbacksDep, caller: CallerDep) -> CallbackTaskOut:
     """Give a task you hold back to the queue."""
     task = await callbacks.release(task_id)
     return CallbackTaskOut.of(await callbacks.view(task), caller.now)
 
 
-@router.post("/{task_id}/attempts", response_model=CallbackTaskOut, responses=errors(404, 409, 422))
+@router.post(
+    "/{task_id:int}/attempts", response_model=CallbackTaskOut, responses=errors(404, 409, 422)
+)
 async def record_attempt(
     task_id: RowId, body: AttemptIn, callbacks: CallbacksDep, caller: CallerDep
 ) -> CallbackTaskOut:
@@ -107,7 +111,9 @@ async def record_attempt(
 
 
 @router.post(
-    "/{task_id}/reschedule", response_model=CallbackTaskOut, responses=errors(403, 404, 409, 422)
+    "/{task_id:int}/reschedule",
+    response_model=CallbackTaskOut,
+    responses=errors(403, 404, 409, 422),
 )
 async def reschedule(
     task_id: RowId, body: RescheduleIn, callbacks: CallbacksDep, caller: CallerDep
@@ -118,7 +124,9 @@ async def reschedule(
     return CallbackTaskOut.of(await callbacks.view(task), caller.now)
 
 
-@router.post("/{task_id}/cancel", response_model=CallbackTaskOut, responses=errors(404, 409, 422))
+@router.post(
+    "/{task_id:int}/cancel", response_model=CallbackTaskOut, responses=errors(404, 409, 422)
+)
 async def cancel(
     task_id: RowId, body: CancelIn, callbacks: CallbacksDep, caller: CallerDep
 ) -> CallbackTaskOut:
@@ -128,7 +136,7 @@ async def cancel(
 
 
 @router.post(
-    "/{task_id}/reassign",
+    "/{task_id:int}/reassign",
     response_model=CallbackTaskOut,
     responses=errors(403, 404, 409, 422),
     dependencies=[Depends(require_admin)],
@@ -142,7 +150,7 @@ async def reassign(
 
 
 @router.post(
-    "/{task_id}/decision",
+    "/{task_id:int}/decision",
     response_model=CallbackTaskOut,
     responses=errors(403, 404, 409, 422),
     dependencies=[Depends(require_admin)],

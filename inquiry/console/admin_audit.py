@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
 from inquiry import audit
@@ -62,9 +62,18 @@ class AuditFilter:
         return {key: value for key, value in typed.items() if value}
 
 
-async def _filter(
-    console: Console, staff: str, action: str, reference: str, since: str, until: str
+Text = Annotated[str, Query(max_length=40)]
+
+
+async def audit_filter(
+    console: AdminDep,
+    staff: Text = "",
+    action: Text = "",
+    reference: Text = "",
+    since: Text = "",
+    until: Text = "",
 ) -> AuditFilter:
+    """The filters of the page and its CSV, read from the query and resolved for the log."""
     typed = AuditFilter(staff, action.strip(), reference.strip(), since, until)
     zone = ZoneInfo(console.settings.clinic_timezone)
     staff_id = int(staff) if staff.isdigit() and 1 <= int(staff) <= MAX_ROW_ID else None
@@ -96,6 +105,9 @@ async def _filter(
         to_at=end,
         empty=empty,
     )
+
+
+AuditFilterDep = Annotated[AuditFilter, Depends(audit_filter)]
 
 
 async def _entries(
@@ -150,21 +162,13 @@ async def _lines(console: Console, entries: list[AuditEntry], members: list[Staf
     ]
 
 
-Text = Annotated[str, Query(max_length=40)]
-
-
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_page(
     console: AdminDep,
-    staff: Text = "",
-    action: Text = "",
-    reference: Text = "",
-    since: Text = "",
-    until: Text = "",
+    chosen: AuditFilterDep,
     offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> HTMLResponse:
     """The audit log, newest first, a page at a time; reading it is audited."""
-    chosen = await _filter(console, staff, action, reference, since, until)
     found = await _entries(console, chosen, PAGE_SIZE + 1, offset)
     members = await StaffService(console.session, console.settings, console.caller).all()
     audit.record(console.session, console.caller, "audit.read", filters=chosen.shown)
@@ -184,18 +188,10 @@ async def audit_page(
 
 
 @router.get("/audit.csv")
-async def audit_csv(
-    console: AdminDep,
-    staff: Text = "",
-    action: Text = "",
-    reference: Text = "",
-    since: Text = "",
-    until: Text = "",
-) -> Response:
+async def audit_csv(console: AdminDep, chosen: AuditFilterDep) -> Response:
     """The filtered log as CSV (the newest 10,000 entries), times in clinic time; audited."""
-    chosen = await _filter(console, staff, action, reference, since, until)
     if not chosen.valid:
-        return await audit_page(console, staff, action, reference, since, until)
+        return await audit_page(console, chosen)
     entries = await _entries(console, chosen, CSV_LIMIT, 0)
     members = await StaffService(console.session, console.settings, console.caller).all()
     lines = await _lines(console, entries, members)

@@ -52,6 +52,11 @@ class Selector:
 
     def condition(self) -> sa.ColumnElement[bool]:
         """The inquiries this selector names."""
+        # Not inquiry.staff.search.matching, though both read the same contact keys: search
+        # guesses what was typed, reads a malformed address as written and finds names by
+        # their words. An export or an erasure must reach only the inquiries stored with this
+        # exact detail, of the kind the admin chose, so a detail that is not one was refused
+        # in parse() and a name is never a selector.
         if self.kind is SelectorKind.REFERENCE:
             return inquiry_table.c.reference == self.value
         key = email_key(self.value) if self.kind is SelectorKind.EMAIL else phone_key(self.value)

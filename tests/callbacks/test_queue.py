@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry.callbacks.models import task_table
 from inquiry.callbacks.schedule import calendar_for
-from inquiry.models import as_utc, outbox_table
+from inquiry.models import MAX_ROW_ID, as_utc, outbox_table
 from inquiry.triage.taxonomy import Priority, Topic
 from tests.staff.fixtures import (
     FakeClock,
@@ -217,6 +217,31 @@ class TestClaim:
         ]:
             response = await act(client, agent, 999, action, **body)
             assert (response.status_code, error_code(response)) == (404, "not_found"), action
+
+
+class TestTaskPaths:
+    async def test_get_on_claim_next_is_405_allowing_post(
+        self, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        response = await client.get(f"{Q}/claim-next", headers=agent.headers)
+        assert (response.status_code, error_code(response)) == (405, "method_not_allowed")
+        assert "POST" in response.headers["allow"]
+
+    async def test_a_task_id_that_is_not_a_number_is_404(
+        self, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        for path in ("abc", "-1", "1.5"):
+            response = await client.get(f"{Q}/{path}", headers=agent.headers)
+            assert (response.status_code, error_code(response)) == (404, "not_found"), path
+        response = await client.post(f"{Q}/abc/claim", headers=agent.headers)
+        assert (response.status_code, error_code(response)) == (404, "not_found")
+
+    async def test_a_number_past_the_row_ids_is_still_422(
+        self, client: httpx.AsyncClient, agent: StaffUser
+    ) -> None:
+        for task_id in (0, MAX_ROW_ID + 1):
+            response = await client.get(f"{Q}/{task_id}", headers=agent.headers)
+            assert response.status_code == 422, task_id
 
 
 class TestAttempts:

@@ -118,12 +118,48 @@ class TestAuditPage:
         assert rows[1][0].endswith("-04:00")  # Toronto in June, with its offset
         assert ("audit.export", admin_with_password.id, None) in await audit_actions(app)
 
+    async def test_csv_takes_the_same_filters_as_the_page(
+        self,
+        app: FastAPI,
+        admin_console: Browser,
+        clock: FakeClock,
+        admin_with_password: StaffUser,
+    ) -> None:
+        await write_entries(app, 2, "test.before", at=toronto(2026, 6, 2, 23, 30))
+        await write_entries(app, 1, "test.after", at=clock.now - timedelta(hours=1))
+        inquiry_id, _ = await seed_task(app)
+        async with sessions(app)() as session:
+            query = sa.select(inquiry_table.c.reference).where(inquiry_table.c.id == inquiry_id)
+            reference = str(await session.scalar(query))
+        await admin_console.get(f"/staff/inquiries/{reference}")
+        expected = {
+            "action=test.before": 2,
+            "action=test.after&since=2026-06-03&until=2026-06-03": 1,
+            "until=2026-06-02": 2,
+            f"reference={reference.lower()}": 1,
+            f"staff={admin_with_password.id}&action=session.create": 1,
+            "reference=INQ-ZZZZZZ": 0,
+        }
+        for filters, count in expected.items():
+            page = await admin_console.get(f"/staff/admin/audit?{filters}")
+            exported = await admin_console.get(f"/staff/admin/audit.csv?{filters}")
+            assert exported.status_code == 200, filters
+            assert len(entry_ids(page.text)) == count, filters
+            assert len(list(csv.reader(io.StringIO(exported.text)))) == 1 + count, filters
+        for bad in ("since=yesterday&staff=x", f"action={'x' * 41}"):
+            assert (await admin_console.get(f"/staff/admin/audit?{bad}")).status_code == 422
+            assert (await admin_console.get(f"/staff/admin/audit.csv?{bad}")).status_code == 422
+        full_length = await admin_console.get(f"/staff/admin/audit.csv?action={'x' * 40}")
+        assert full_length.status_code == 200
+
     async def test_an_agent_reads_no_log(
         self, app: FastAPI, browser_client: Browser, agent_with_password: StaffUser
     ) -> None:
         await browser_client.sign_in()
         assert (await browser_client.get("/staff/admin/audit")).status_code == 403
         assert (await browser_client.get("/staff/admin/audit.csv")).status_code == 403
+        too_long = f"/staff/admin/audit.csv?action={'x' * 41}"
+        assert (await browser_client.get(too_long)).status_code == 403
         actions = [a for a, _, _ in await audit_actions(app)]
         assert "audit.read" not in actions
         assert "audit.export" not in actions

@@ -238,11 +238,11 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 
 
 def staff_routes(app: FastAPI) -> list[tuple[str, str, set[Callable[..., Any]]]]:
-    """(method, path, every dependency) of each route under /api/v1/staff, as the app serves it."""
+    """(method, path as documented, every dependency) of each route under /api/v1/staff."""
     routes: list[tuple[str, str, set[Callable[..., Any]]]] = []
     for context in iter_route_contexts(app.routes):
         route = context.original_route
-        path = context.path or ""
+        path = context.path_format or ""
         if isinstance(route, APIRoute) and path.startswith(STAFF_PREFIX):
             calls = set(_calls(route.dependant))
             routes.extend((method, path, calls) for method in sorted(context.methods or ()))
