@@ -17,6 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from inquiry import __version__, api_docs, console, health
 from inquiry.callbacks import api as callbacks_api
+from inquiry.callbacks.schedule import calendar_for
 from inquiry.config import Settings
 from inquiry.db import create_engine, create_transactor
 from inquiry.http_errors import install_error_handlers
@@ -90,7 +91,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics_server = None
         if metrics is not None and settings.metrics_port is not None:
             metrics_server = MetricsServer(
-                metrics, engine, host=settings.metrics_host, port=settings.metrics_port
+                metrics,
+                engine,
+                host=settings.metrics_host,
+                port=settings.metrics_port,
+                calendar=calendar_for(settings),
             )
             try:
                 await metrics_server.start()

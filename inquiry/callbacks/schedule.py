@@ -69,6 +69,25 @@ class BusinessCalendar:
             day, clock = day + timedelta(days=1), time.min
         raise ValueError("no business day within a year: check INQUIRY_BUSINESS_DAYS")
 
+    def business_days_between(self, start: datetime, end: datetime) -> float:
+        """The open hours from `start` to `end`, in business days (a whole day is 1.0); at
+        most a year back, so the work stays bounded."""
+        day_length = datetime.combine(date.min, self.closes) - datetime.combine(
+            date.min, self.opens
+        )
+        start = max(start, end - timedelta(days=_MAX_DAYS_AHEAD))
+        local_start, local_end = start.astimezone(self.zone), end.astimezone(self.zone)
+        open_time = timedelta()
+        day = local_start.date()
+        while day <= local_end.date():
+            if self.is_business_day(day):
+                begin = max(self._at(day, self.opens), local_start)
+                finish = min(self._at(day, self.closes), local_end)
+                if finish > begin:
+                    open_time += finish - begin
+            day += timedelta(days=1)
+        return open_time / day_length
+
     def next_attempt_at(self, after: datetime, window: str, retry_hours: float) -> datetime:
         """The next call after a missed one: `retry_hours` later, inside the visitor's window."""
         return self.first_in_window(self.add_business_hours(after, retry_hours), window)

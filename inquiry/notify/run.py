@@ -11,6 +11,7 @@ import signal
 from typing import TextIO
 
 from inquiry import outbox
+from inquiry.callbacks.schedule import calendar_for
 from inquiry.config import Settings
 from inquiry.db import check_schema, create_engine
 from inquiry.metrics import Metrics
@@ -39,7 +40,11 @@ async def run_worker(settings: Settings) -> None:
         async with contextlib.AsyncExitStack() as stack:
             if metrics is not None and settings.metrics_port is not None:
                 server = MetricsServer(
-                    metrics, engine, host=settings.metrics_host, port=settings.metrics_port
+                    metrics,
+                    engine,
+                    host=settings.metrics_host,
+                    port=settings.metrics_port,
+                    calendar=calendar_for(settings),
                 )
                 await server.start()
                 stack.push_async_callback(server.stop)

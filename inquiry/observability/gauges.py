@@ -1,5 +1,6 @@
 """Gauges read from the database when Prometheus scrapes: the outbox backlog, the callback
-queue, the newest inquiry, and whether the database answered at all.
+queue, the newest inquiry (and the business days since it, on the clinic's calendar), and
+whether the database answered at all.
 
 Read at scrape time rather than kept up to date: every process would otherwise have to see
 every other process's writes. Three cheap queries, each served by an index or a partial index:
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inquiry import outbox
 from inquiry.callbacks.queue import OPEN_BY_PRIORITY
+from inquiry.callbacks.schedule import BusinessCalendar
 from inquiry.models import as_utc, inquiry_table, utcnow
 from inquiry.triage.taxonomy import Priority
 
@@ -46,9 +48,12 @@ class Snapshot:
     tasks_overdue: dict[str, int]
     oldest_overdue_seconds: dict[str, float]
     newest_inquiry_at: float | None
+    business_days_since_newest: float | None
 
 
-async def read_snapshot(engine: AsyncEngine, now: datetime) -> Snapshot:
+async def read_snapshot(
+    engine: AsyncEngine, now: datetime, calendar: BusinessCalendar | None = None
+) -> Snapshot:
     """Run the three queries on one connection."""
     async with engine.connect() as connection:
         backlog = await outbox.backlog(connection)
@@ -64,13 +69,18 @@ async def read_snapshot(engine: AsyncEngine, now: datetime) -> Snapshot:
                 overdue_for[priority] = max(0.0, (now - as_utc(earliest_due)).total_seconds())
         newest = await connection.scalar(_NEWEST_INQUIRY)
     oldest = backlog.oldest_undelivered
+    newest_at = None if newest is None else as_utc(newest)
+    quiet_days = None
+    if newest_at is not None and calendar is not None:
+        quiet_days = calendar.business_days_between(newest_at, now)
     return Snapshot(
         outbox=backlog.counts,
         oldest_undelivered_seconds=0.0 if oldest is None else (now - oldest).total_seconds(),
         tasks_open=tasks_open,
         tasks_overdue=overdue,
         oldest_overdue_seconds=overdue_for,
-        newest_inquiry_at=None if newest is None else as_utc(newest).timestamp(),
+        newest_inquiry_at=None if newest_at is None else newest_at.timestamp(),
+        business_days_since_newest=quiet_days,
     )
 
 
@@ -108,6 +118,11 @@ def _families(snapshot: Snapshot | None, ready: bool) -> Iterator[Metric]:
         "inquiry_last_inquiry_timestamp_seconds",
         "When the newest inquiry was received (Unix time); absent while there is none.",
     )
+    quiet = GaugeMetricFamily(
+        "inquiry_business_days_since_last_inquiry",
+        "Business days (the clinic's open hours, holidays skipped) since the newest inquiry; "
+        "absent while there is none.",
+    )
     if snapshot is not None:
         for status, count in snapshot.outbox.items():
             outbox.add_metric([status], count)
@@ -118,7 +133,9 @@ def _families(snapshot: Snapshot | None, ready: bool) -> Iterator[Metric]:
             overdue_for.add_metric([priority], snapshot.oldest_overdue_seconds[priority])
         if snapshot.newest_inquiry_at is not None:
             newest.add_metric([], snapshot.newest_inquiry_at)
-    yield from (outbox, oldest, tasks, overdue, overdue_for, newest)
+        if snapshot.business_days_since_newest is not None:
+            quiet.add_metric([], snapshot.business_days_since_newest)
+    yield from (outbox, oldest, tasks, overdue, overdue_for, newest, quiet)
 
 
 def described() -> Iterator[Metric]:
@@ -136,8 +153,10 @@ class DatabaseGauges:
         *,
         clock: Callable[[], datetime] = utcnow,
         timeout: float = QUERY_SECONDS,
+        calendar: BusinessCalendar | None = None,
     ) -> None:
         self._engine = engine
+        self._calendar = calendar
         self._loop = loop
         self._loop_thread = threading.get_ident()  # built on the loop it reads through
         self._clock = clock
@@ -175,4 +194,4 @@ class DatabaseGauges:
 
     async def _timed(self) -> Snapshot:
         async with asyncio.timeout(self._timeout):
-            return await read_snapshot(self._engine, self._clock())
+            return await read_snapshot(self._engine, self._clock(), self._calendar)

@@ -14,6 +14,7 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import start_http_server
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inquiry.callbacks.schedule import BusinessCalendar
 from inquiry.metrics import Metrics
 from inquiry.observability.gauges import DatabaseGauges
 
@@ -23,9 +24,18 @@ log = logging.getLogger(__name__)
 class MetricsServer:
     """Serves a process's metrics, with the database gauges read through its engine."""
 
-    def __init__(self, metrics: Metrics, engine: AsyncEngine, *, host: str, port: int) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        engine: AsyncEngine,
+        *,
+        host: str,
+        port: int,
+        calendar: BusinessCalendar | None = None,
+    ) -> None:
         self._metrics = metrics
         self._engine = engine
+        self._calendar = calendar
         self._host = host
         self._port = port
         self._gauges: DatabaseGauges | None = None
@@ -33,7 +43,9 @@ class MetricsServer:
 
     async def start(self) -> None:
         """Bind the port (a port in use stops the process with a clear message) and serve."""
-        self._gauges = DatabaseGauges(self._engine, asyncio.get_running_loop())
+        self._gauges = DatabaseGauges(
+            self._engine, asyncio.get_running_loop(), calendar=self._calendar
+        )
         self._metrics.registry.register(self._gauges)
         try:
             self._server, _ = start_http_server(

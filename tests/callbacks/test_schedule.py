@@ -76,6 +76,22 @@ class TestDueTime:
             2026, 7, 2, 16, 0
         )
 
+    def test_business_days_between_count_open_hours_only(self, calendar: BusinessCalendar) -> None:
+        # Friday 5 June 13:00 to Monday 8 June 13:00: four open hours each side of a weekend.
+        days = calendar.business_days_between(toronto(2026, 6, 5, 13, 0), toronto(2026, 6, 8, 13))
+        assert days == 1.0
+        # Tuesday 30 June at closing to Thursday 2 July at closing: Canada Day is skipped.
+        holiday = calendar.business_days_between(
+            toronto(2026, 6, 30, 17, 0), toronto(2026, 7, 2, 17, 0)
+        )
+        assert holiday == 1.0
+        # An evening and a night before opening: no open time at all.
+        night = calendar.business_days_between(toronto(2026, 6, 9, 18), toronto(2026, 6, 10, 8))
+        assert night == 0.0
+        # A start years back is counted from at most a year and a month back.
+        years = calendar.business_days_between(toronto(2016, 1, 4, 9), toronto(2026, 6, 10, 9))
+        assert 250 < years < 290
+
     def test_family_day_weekend_is_skipped(self, calendar: BusinessCalendar) -> None:
         # Friday 13 February 2026 16:30; Monday 16 February is Family Day in Ontario.
         assert calendar.due_at(Priority.HIGH, toronto(2026, 2, 13, 16, 30)) == toronto(

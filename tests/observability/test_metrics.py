@@ -303,6 +303,10 @@ class TestDatabaseGauges:
         newest = scraped.value("inquiry_last_inquiry_timestamp_seconds")
         assert newest is not None
         assert abs(newest - (now - timedelta(minutes=1)).timestamp()) < 1
+        # A minute ago, on the clinic's calendar: at most a minute of an eight-hour day.
+        quiet = scraped.value("inquiry_business_days_since_last_inquiry")
+        assert quiet is not None
+        assert 0 <= quiet <= 2 / (8 * 60)
 
     async def test_an_unreachable_database_costs_the_gauges_not_the_scrape(
         self, tmp_path: Path
