@@ -201,17 +201,33 @@ class TestNetworkPolicy:
                 ports |= {port["port"] for port in rule["ports"]}
             assert ports == self.allowed[name], name
 
-    def test_only_the_ingress_controller_reaches_web_and_nothing_reaches_the_rest(
+    def test_only_the_ingress_controller_reaches_web_and_only_prometheus_the_metrics(
         self, example: list[Manifest]
     ) -> None:
         policies = {component(m): m["spec"] for m in example if m["kind"] == "NetworkPolicy"}
-        [web_ingress] = policies["web"]["ingress"]
+        web_ingress, web_metrics = policies["web"]["ingress"]
         assert web_ingress["ports"] == [{"port": 8000, "protocol": "TCP"}]
         [source] = web_ingress["from"]
-        assert source["namespaceSelector"]
-        assert source["podSelector"]
-        assert "ingress" not in policies["worker"]
+        assert source["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "ingress-nginx"}
+        [worker_metrics] = policies["worker"]["ingress"]
+        for rule in (web_metrics, worker_metrics):
+            assert rule["ports"] == [{"port": 9100, "protocol": "TCP"}]
+            [source] = rule["from"]
+            assert source["namespaceSelector"]
+            assert source["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
         assert "ingress" not in policies["migrate"]
+
+    def test_every_long_running_pod_serves_metrics_on_the_configured_port(
+        self, example: list[Manifest]
+    ) -> None:
+        [settings] = [m for m in example if m["kind"] == "ConfigMap"]
+        port = int(settings["data"]["INQUIRY_METRICS_PORT"])
+        assert settings["data"]["INQUIRY_METRICS_HOST"] == "0.0.0.0"  # noqa: S104 - the pod's own
+        assert port != int(settings["data"]["INQUIRY_PORT"])
+        for name in ("inquiry-web", "inquiry-worker"):
+            [container] = one(example, "Deployment", name)["spec"]["template"]["spec"]["containers"]
+            declared = {p["name"]: p["containerPort"] for p in container["ports"]}
+            assert declared["metrics"] == port, name
 
     def test_the_overlay_gives_every_address_and_leaves_no_placeholder(
         self, example: list[Manifest]
