@@ -43,6 +43,12 @@ class TestConcepts:
             ("bon ben cest mon dernier message, bye", "intent_plan"),
             ("Il m'a envoyé un texto d'adieu", "intent_plan"),
             ("After the 20th I'm going to be gone for good", "intent_plan"),
+            ("Cancel my infusions. I won't need them where I'm going.", "intent_plan"),
+            ("Won't have to worry about any of it after Friday", "intent_plan"),
+            ("I've stopped being able to promise myself I'll make it through", "unsafe"),
+            ("Mon coloc a vidé son compte. J'ai peur pour lui cette nuit.", "unsafe"),
+            ("the voice says walk into traffic", "voices"),
+            ("burning my arm with the lighter again", "self_harm"),
         ],
     )
     def test_each_concept_is_found_in_both_languages(self, message: str, concept: str) -> None:

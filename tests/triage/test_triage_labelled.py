@@ -71,21 +71,7 @@ class TestLabelledSet:
         assert report.false_crisis_rate <= 0.05
         assert report.real_marked_spam == 0
 
-    @pytest.mark.parametrize(
-        "path",
-        [
-            DEV,
-            pytest.param(
-                HELDOUT,
-                # Topic accuracy is 0.895 here (119 of 133): the model reads eligibility
-                # questions that name a condition as clinical where this older set says
-                # new_patient, and one short advert as possible risk. Strict, so that reaching
-                # the target fails this mark and it is removed.
-                marks=pytest.mark.xfail(strict=True, reason="topic accuracy below 0.9"),
-            ),
-        ],
-        ids=["dev", "heldout"],
-    )
+    @pytest.mark.parametrize("path", [DEV, HELDOUT], ids=["dev", "heldout"])
     def test_meets_the_clinic_topic_target(self, path: Path) -> None:
         assert evaluate(load(path)).accuracy >= 0.9
 
