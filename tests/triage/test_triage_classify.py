@@ -203,7 +203,8 @@ class TestResult:
         assert first.topic == Topic.CLINICAL
 
     def test_subject_counts(self) -> None:
-        assert triage("Reschedule please", "Thursday does not work.").topic == Topic.APPOINTMENT
+        assert triage("", "Thursday won't be possible.").topic == Topic.GENERAL
+        assert triage("Reschedule please", "Thursday won't be possible.").topic == Topic.APPOINTMENT
 
     def test_empty_and_odd_text(self) -> None:
         assert triage("", "").topic == Topic.GENERAL
