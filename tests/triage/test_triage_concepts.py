@@ -49,6 +49,13 @@ class TestConcepts:
             ("Mon coloc a vidé son compte. J'ai peur pour lui cette nuit.", "unsafe"),
             ("the voice says walk into traffic", "voices"),
             ("burning my arm with the lighter again", "self_harm"),
+            ("Après mardi, plus rien n'aura d'importance.", "intent_plan"),
+            ("Je suis pas certaine d'être encore en vie samedi.", "intent_plan"),
+            ("Ma soeur a laissé une lettre sur son lit pis elle répond pas", "intent_plan"),
+            ("c'est ici que ma vie s'arrête", "intent_plan"),
+            ("They'll get the insurance money soon enough", "intent_plan"),
+            ("je sais pas si je vais me rendre à vendredi", "unsafe"),
+            ("took both plus a bunch of my clonazepam like an hour ago", "overdose_act"),
         ],
     )
     def test_each_concept_is_found_in_both_languages(self, message: str, concept: str) -> None:
@@ -99,6 +106,21 @@ class TestContext:
             ("C'est reconnu officiellement pour les idées suicidaires?", "hypothetical"),
             ("I had suicidal thoughts in college. They went away with therapy.", "history"),
             ("Au questionnaire d'hier j'ai coché non: idées suicidaires", "negation"),
+            ("My suicidal thoughts never came back after the third infusion", "history"),
+            ("Les idées suicidaires ne sont jamais revenues", "history"),
+            ("I had suicidal thoughts, but they've been gone for about 6 years", "history"),
+            ("The drive up the 400 at rush hour is pure suicide", "idiom"),
+            ("Ce bouchon-là va finir par me tuer", "idiom"),
+            ("Three winters ago I was writing goodbye letters", "history"),
+            ("They asked about suicide and self-harm and I said no to both", "negation"),
+            ("Is it true ketamine can reduce suicidal thinking in hours?", "hypothetical"),
+            ("Nos pages convertissent les visiteurs anxieux et suicidaires", "hypothetical"),
+            ("Ketamine and suicidal ideation: what does the research say?", "hypothetical"),
+            ("Les idées suicidaires sont-elles un critère d'exclusion?", "hypothetical"),
+            ("Des gens tapent « comment en finir » sur Google, on les envoie chez vous", "hypothetical"),
+            ("Référée pour une automutilation passée, rien depuis dix ans", "history"),
+            ("Pt with remote self-harm, currently denies any thoughts", "history"),
+            ("Mes idées suicidaires ont disparu depuis longtemps", "history"),
         ],
     )
     def test_context_cancels_a_mention_without_present_risk(
@@ -115,6 +137,9 @@ class TestContext:
         [
             "I attempted suicide years ago and the thoughts came back this week",
             "J'ai fait une tentative il y a longtemps et les idées reviennent ces temps-ci",
+            "I had thoughts of suicide years ago and they never came back until this week",
+            "Ma dépression va finir par me tuer",
+            "currently suicidal, had an attempt in 2019",
         ],
     )
     def test_present_risk_wins_over_history(self, message: str) -> None:
