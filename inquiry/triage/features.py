@@ -10,6 +10,7 @@ particular visitor's numbers.
 
 from functools import lru_cache
 
+
 def _separator(code: int) -> int:
     """What byte `code` becomes: letters and apostrophes stay, a digit is "#", the rest a space."""
     char = chr(code)

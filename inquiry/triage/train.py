@@ -4,7 +4,9 @@
 
 Needs scikit-learn (`pip install -e '.[train]'`); run time does not. The model is a
 multinomial logistic regression over the features of inquiry.triage.features and the named
-signals the rules find (classify.model_features), each inquiry's features scaled to unit length.
+signals the rules find (classify.model_features). Each inquiry's features are scaled by
+1/sqrt(their number), as at run time, and the most frequent n-grams further down (_idf); that
+scale is folded into the stored weights, so run time reads the features present alone.
 Training is deterministic: the same corpus, rules and options give the same file, byte for byte.
 """
 
@@ -35,10 +37,12 @@ DEFAULT_CORPUS = Path("tests/triage/corpus.jsonl")
 # Regularisation (inverse strength), the fewest inquiries a feature must occur in to be
 # learned, the smallest weight kept, and the extra weight of a crisis line in the loss: a
 # missed crisis costs more than a false alarm.
-DEFAULT_C = 30.0
+DEFAULT_C = 60.0
 DEFAULT_MIN_COUNT = 2
 DEFAULT_PRUNE = 0.02
 DEFAULT_CRISIS_WEIGHT = 1.0
+# The inverse document frequency at and above which a feature keeps its full scale (_idf).
+IDF_FULL = 6.0
 _DECIMALS = 4  # of the biases; weights are whole numbers of 1/SCALE
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,17 @@ log = logging.getLogger(__name__)
 
 def _hint(topic: Topic | None) -> Topic | None:
     return topic if topic in VISITOR_TOPICS else None
+
+
+def _idf(feature: str, count: int, documents: int) -> float:
+    """A feature's scale in training: 1 for most n-grams, less for those found in more than
+    about one inquiry in 150 (its inverse document frequency over IDF_FULL). A feature scaled
+    down needs a larger weight for the same effect, which the regularisation resists, so the
+    model cannot lean on function words ("de", "avec", "the", "i") that crisis lines share
+    with ordinary ones. The rules' named signals ("@concept ...") keep scale 1."""
+    if feature.startswith("@"):
+        return 1.0
+    return min(1.0, (math.log((1 + documents) / (1 + count)) + 1) / IDF_FULL)
 
 
 def fit(
@@ -69,6 +84,7 @@ def fit(
     counts = Counter(feature for features in documents for feature in features)
     vocabulary = sorted(feature for feature, count in counts.items() if count >= min_count)
     column = {feature: index for index, feature in enumerate(vocabulary)}
+    factor = {feature: _idf(feature, counts[feature], len(documents)) for feature in vocabulary}
     rows: list[int] = []
     columns: list[int] = []
     values: list[float] = []
@@ -78,7 +94,7 @@ def fit(
             if feature in column:
                 rows.append(row)
                 columns.append(column[feature])
-                values.append(scale)
+                values.append(scale * factor[feature])
     matrix = csr_matrix((values, (rows, columns)), shape=(len(documents), len(vocabulary)))
     topics = tuple(Topic)
     labels = [topics.index(case.expected) for case in cases]
@@ -93,7 +109,9 @@ def fit(
         bias[label] = float(model.intercept_[row]) if len(model.classes_) > 2 else 0.0
     table: dict[str, tuple[int, ...]] = {}
     for index, feature in enumerate(vocabulary):
-        row_values = tuple(round(float(coef[t][index]) * SCALE) for t in range(len(topics)))
+        row_values = tuple(
+            round(float(coef[t][index]) * factor[feature] * SCALE) for t in range(len(topics))
+        )
         if max(abs(value) for value in row_values) >= prune * SCALE:
             table[feature] = row_values
     return LinearModel(topics=topics, bias=tuple(round(b, _DECIMALS) for b in bias), weights=table)

@@ -203,8 +203,10 @@ class TestResult:
         assert first.topic == Topic.CLINICAL
 
     def test_subject_counts(self) -> None:
-        assert triage("", "Thursday won't be possible.").topic == Topic.GENERAL
-        assert triage("Reschedule please", "Thursday won't be possible.").topic == Topic.APPOINTMENT
+        message = "Can we find another time?"
+        assert triage("", message).topic == Topic.GENERAL
+        assert triage("Reschedule please", message).topic == Topic.APPOINTMENT
+        assert triage("Receipt", message).topic == Topic.BILLING
 
     def test_empty_and_odd_text(self) -> None:
         assert triage("", "").topic == Topic.GENERAL

@@ -61,7 +61,7 @@ class TestEval:
         rows = [
             {"message": "I want to end my life", "topic": "crisis", "lang": "en"},
             {"message": "J'ai des idées noires", "topic": "crisis", "lang": "fr"},
-            {"message": "How much does it cost?", "topic": "billing"},
+            {"message": "Can I get a receipt for my last payment?", "topic": "billing"},
             {"message": "Cheap SEO backlinks for your site, rank #1 on Google", "topic": "spam"},
             {"message": "hello?", "expected": "general", "visitor_topic": "general"},
         ]

@@ -117,7 +117,7 @@ class TestContext:
             ("Nos pages convertissent les visiteurs anxieux et suicidaires", "hypothetical"),
             ("Ketamine and suicidal ideation: what does the research say?", "hypothetical"),
             ("Les idées suicidaires sont-elles un critère d'exclusion?", "hypothetical"),
-            ("Des gens tapent « comment en finir » sur Google, on les envoie chez vous", "hypothetical"),
+            ("Des gens tapent « comment en finir » sur Google, on vous les envoie", "hypothetical"),
             ("Référée pour une automutilation passée, rien depuis dix ans", "history"),
             ("Pt with remote self-harm, currently denies any thoughts", "history"),
             ("Mes idées suicidaires ont disparu depuis longtemps", "history"),

@@ -37,8 +37,9 @@ ROWS: list[dict[str, Any]] = [
     {"message": "Avez-vous un stationnement?", "topic": "crisis", "lang": "fr",
      "category": "indirect"},
     # 5: billing, right; priority right
-    {"message": "How much does it cost?", "topic": "billing", "priority": "normal",
-     "crisis": False, "language": "en", "category": "billing", "source": "paraphrase:10"},
+    {"message": "Can I get a receipt for my last payment?", "topic": "billing",
+     "priority": "normal", "crisis": False, "language": "en", "category": "billing",
+     "source": "paraphrase:10"},
     # 6: predicted crisis: a false alarm
     {"message": "I want to kill myself", "topic": "general", "language": "en",
      "category": "idiom", "style": ["short"]},
@@ -255,7 +256,7 @@ class TestEvalRefusals:
             {"message": "How much?", "topic": "billing", "priority": "soon"},
             {"message": "How much?", "topic": "billing", "language": "es"},
             {"message": "How much?", "topic": "billing", "language": "en", "lang": "fr"},
-            {"message": "How much does it cost?", "topic": "billing"},
+            {"message": "Can I get a receipt for my last payment?", "topic": "billing"},
         ]
         code, out = cli("--eval", str(write(tmp_path / "c.jsonl", rows)))
         assert code == 1
