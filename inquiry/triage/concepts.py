@@ -194,6 +194,7 @@ def build_concept_matcher(
             ContextRule(effect, direction, window, whole)
             for effect, direction, window, whole, *_ in context
         ),
-        # A sentence end, or a word that turns the clause ("but", "mais").
-        breaks=re.compile(f"[.!?;\\n]|{before}{clause_breaks}{after}"),
+        # A sentence end, or a word that turns the clause ("but", "mais"). A mark that closes
+        # a quotation ('our "Feeling suicidal?" quiz') ends the quotation, not the sentence.
+        breaks=re.compile(f"[.!?;\\n](?![\"'])|{before}{clause_breaks}{after}"),
     )

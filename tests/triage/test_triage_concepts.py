@@ -121,6 +121,12 @@ class TestContext:
             ("Référée pour une automutilation passée, rien depuis dix ans", "history"),
             ("Pt with remote self-harm, currently denies any thoughts", "history"),
             ("Mes idées suicidaires ont disparu depuis longtemps", "history"),
+            ('Embed our "Thinking of suicide?" quiz on your site, 5 leads a day', "hypothetical"),
+            ("Grandma keeps asking whether I'm suicidal now that I'm on ketamine", "hypothetical"),
+            ("Could suicidal ideation be a side effect of the spravato?", "hypothetical"),
+            ("Tentative de suicide à 19 ans, stable depuis", "history"),
+            ("She had dark thoughts last summer, nothing since", "history"),
+            ("Est-ce que c'est couvert, la kétamine pour les idées suicidaires?", "hypothetical"),
         ],
     )
     def test_context_cancels_a_mention_without_present_risk(
@@ -140,10 +146,25 @@ class TestContext:
             "I had thoughts of suicide years ago and they never came back until this week",
             "Ma dépression va finir par me tuer",
             "currently suicidal, had an attempt in 2019",
+            "The doctor asked if I was suicidal and I said yes",
         ],
     )
     def test_present_risk_wins_over_history(self, message: str) -> None:
         assert triage("", message).crisis
+
+    @pytest.mark.parametrize(
+        "message",
+        [
+            "cant make it tonight, car wont start, can we do sat",
+            "Something odd happened with my payment last week",
+        ],
+    )
+    def test_ordinary_words_near_risk_vocabulary_are_not_concepts(self, message: str) -> None:
+        assert mentions(message) == []
+
+    def test_an_age_said_after_the_words_is_history_but_not_an_age_said_later(self) -> None:
+        assert not triage("", "J'ai fait une tentative à 20 ans. J'en ai 44.").crisis
+        assert triage("", "Mon fils parle de se suicider, il a 16 ans.").crisis
 
     def test_danger_to_someone_else_now_counts(self) -> None:
         result = triage("", "My husband says he is going to kill himself tonight")
