@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inquiry.app import create_app
 from inquiry.callbacks.models import task_table
 from inquiry.config import Settings
-from inquiry.models import OutboxKind, as_utc, inquiry_table, outbox_table
+from inquiry.intake import duplicates
+from inquiry.models import (
+    OutboxKind,
+    as_utc,
+    contact_key_table,
+    inquiry_table,
+    outbox_table,
+    utcnow,
+)
 from tests.conftest import make_settings, valid_inquiry
 from tests.staff.fixtures import StaffUser, agent, clock, inquiry_detail, on_inquiry
 
@@ -261,3 +270,42 @@ class TestWithoutAWindow:
         await submit(client, message=CRISIS)
         await asyncio.gather(*(submit(client, message=CRISIS) for _ in range(2)))
         assert len(await tasks(engine)) == 3
+
+
+class TestLookupPlan:
+    async def test_keys_and_inquiries_are_read_by_index_without_statistics(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        """A batch's lookup reads each of its keys and each inquiry found by index, on tables
+        never analysed: planned as joins without statistics, PostgreSQL scanned whole tables,
+        and every batch took longer as the inquiries grew."""
+        await submit(client)
+        keys = [f"e:visitor{n}@example.com" for n in range(64)]
+        async with engine.begin() as connection:
+            first = (await connection.execute(sa.select(sa.func.min(inquiry_table.c.id)))).scalar()
+            await connection.execute(
+                sa.insert(contact_key_table),
+                [{"key": f"e:other{n}@example.com", "inquiry_id": first} for n in range(20_000)],
+            )
+        plan = await _lookup_plan(engine, keys)
+        if engine.dialect.name == "postgresql":
+            assert "Seq Scan" not in plan, plan
+            assert "inquiry_contact_key_pkey" in plan, plan
+            assert "inquiry_pkey" in plan, plan
+        else:
+            assert "SEARCH k USING PRIMARY KEY (key=?)" in plan, plan
+            assert "SEARCH i USING INTEGER PRIMARY KEY" in plan, plan
+
+
+async def _lookup_plan(engine: AsyncEngine, keys: list[str]) -> str:
+    """The database's plan for the duplicate lookup of these keys, as text."""
+    pg = engine.dialect.name == "postgresql"
+    statement = duplicates._OPEN_BY_KEY_PG if pg else duplicates._OPEN_BY_KEY
+    since = utcnow() - timedelta(days=14)
+    values: dict[str, Any] = {"keys": keys, "batch_ids": [10**6], "since": since}
+    if not pg:
+        values |= {"keys": json.dumps(keys), "batch_ids": json.dumps([10**6])}
+    explain = sa.text(("EXPLAIN " if pg else "EXPLAIN QUERY PLAN ") + statement.text)
+    async with engine.connect() as connection:
+        rows = await connection.execute(explain.bindparams(duplicates._SINCE), values)
+        return "\n".join(" ".join(map(str, row)) for row in rows)
