@@ -91,44 +91,95 @@ def link(
     return links
 
 
-def merge_task(connection: sa.Connection, first_id: int, owed: dict[str, Any]) -> bool:
-    """The open task of the inquiry linked to takes over the task the duplicate owed: the
-    higher priority of the two, the earlier due time, a call rather than an email when the
-    duplicate gave a number. False when that inquiry has no open task."""
-    t = task_table
-    task = connection.execute(
-        sa.select(t)
-        .where(
-            t.c.inquiry_id == first_id,
-            t.c.status.in_([s.value for s in ACTIVE_STATUSES]),
+# The columns a merge may change on the open task.
+_MERGED = (
+    "priority",
+    "priority_rank",
+    "queue_band",
+    "on_call",
+    "due_at",
+    "first_due_at",
+    "channel",
+    "voicemail_ok",
+    "phone",
+    "email",
+)
+_ACTIVE = sorted(status.value for status in ACTIVE_STATUSES)
+_OPEN_TASKS = (
+    sa.select(task_table.c.id, task_table.c.inquiry_id, *(task_table.c[c] for c in _MERGED))
+    .where(
+        task_table.c.inquiry_id.in_(sa.bindparam("first_ids", expanding=True)),
+        task_table.c.status.in_(_ACTIVE),
+    )
+    .order_by(task_table.c.id)
+    .with_for_update()
+)
+_UPDATE_MERGED = (
+    sa.update(task_table)
+    .where(task_table.c.id == sa.bindparam("task_id"))
+    .values({column: sa.bindparam(f"new_{column}") for column in _MERGED})
+)
+
+
+def merge_tasks(connection: sa.Connection, owed: Sequence[tuple[int, dict[str, Any]]]) -> set[int]:
+    """Fold the tasks a batch's duplicates owe, (id linked to, task owed) in the batch's
+    order, into the open task of the inquiry each is linked to: the higher priority of the
+    two, the earlier due time, a call rather than an email when the duplicate gave a number.
+    Returns the ids linked to that have no open task: their duplicates keep their own.
+
+    One read and one update for the whole batch, where a read and an update per duplicate
+    made a person who writes again and again cost two statements a message.
+    """
+    if not owed:
+        return set()
+    rows = connection.execute(_OPEN_TASKS, {"first_ids": sorted({first for first, _ in owed})})
+    # Ascending ids: an inquiry's newest open task is the one kept.
+    open_task = {row.inquiry_id: _as_merged(row._mapping) for row in rows}
+    changed: dict[int, dict[str, Any]] = {}
+    for first_id, task_owed in owed:
+        task = open_task.get(first_id)
+        if task is not None and _merge(task, task_owed):
+            changed[task["id"]] = task
+    if changed:
+        connection.execute(
+            _UPDATE_MERGED,
+            [
+                {"task_id": task_id, **{f"new_{c}": task[c] for c in _MERGED}}
+                for task_id, task in changed.items()
+            ],
         )
-        .order_by(t.c.id.desc())
-        .limit(1)
-        .with_for_update()
-    ).first()
-    if task is None:
-        return False
+    return {first_id for first_id, _ in owed if first_id not in open_task}
+
+
+def _as_merged(row: Any) -> dict[str, Any]:
+    task = dict(row)
+    task["due_at"] = as_utc(task["due_at"])
+    task["first_due_at"] = as_utc(task["first_due_at"])
+    return task
+
+
+def _merge(task: dict[str, Any], owed: dict[str, Any]) -> bool:
+    """Apply what the duplicate owes to the open task's columns; whether any changed."""
     changes: dict[str, Any] = {}
-    if owed["priority_rank"] < task.priority_rank:
+    if owed["priority_rank"] < task["priority_rank"]:
         changes.update(
             {
                 column: owed[column]
                 for column in ("priority", "priority_rank", "queue_band", "on_call")
             }
         )
-    if owed["due_at"] < as_utc(task.due_at):
+    if owed["due_at"] < task["due_at"]:
         changes["due_at"] = owed["due_at"]
     # The service level holds the task to the earlier of the two promises.
-    if owed["first_due_at"] < as_utc(task.first_due_at):
+    if owed["first_due_at"] < task["first_due_at"]:
         changes["first_due_at"] = owed["first_due_at"]
-    if owed["channel"] == Channel.PHONE and task.channel == Channel.EMAIL:
+    if owed["channel"] == Channel.PHONE and task["channel"] == Channel.EMAIL:
         changes.update(channel=Channel.PHONE.value, voicemail_ok=owed["voicemail_ok"])
     for contact in ("phone", "email"):
-        if getattr(task, contact) is None and owed[contact] is not None:
+        if task[contact] is None and owed[contact] is not None:
             changes[contact] = owed[contact]
-    if changes:
-        connection.execute(sa.update(t).where(t.c.id == task.id).values(**changes))
-    return True
+    task.update(changes)
+    return bool(changes)
 
 
 def _name_keys(connection: sa.Connection, inquiry_ids: set[int]) -> dict[int, set[str]]:

@@ -207,6 +207,19 @@ class TestConcurrentDuplicates:
         await asyncio.gather(*(submit(client, message=CRISIS) for _ in range(4)))
         assert len(await tasks(engine)) == 1
 
+    async def test_duplicates_stored_together_each_fold_into_the_open_task(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        """One batch's duplicates of one person merge in turn: the routine one changes
+        nothing, the crisis with a number makes the shared task an urgent call."""
+        first = await submit(client, phone=None)
+        await asyncio.gather(
+            submit(client, phone=None),
+            submit(client, phone="416 555 0199", message=CRISIS),
+            submit(client, phone=None),
+        )
+        assert await tasks(engine) == [(first, "phone", "urgent", "open")]
+
 
 class TestLinkedInquiriesFollow:
     async def test_the_shared_task_moves_both_inquiries(
