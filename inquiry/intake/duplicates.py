@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from inquiry.callbacks.models import ACTIVE_STATUSES, Channel, task_table
 from inquiry.contacts import EMAIL_KEY, NAME_KEY, PHONE_KEY
-from inquiry.models import as_utc, contact_key_table, inquiry_table
+from inquiry.models import as_utc, inquiry_table
 
 _LOCKS = sa.text(
     "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
@@ -63,7 +63,8 @@ def link(
     if connection.dialect.name == "postgresql":
         connection.execute(_LOCKS, {"keys": keys})
     stored = _open_by_key(connection, keys, [c.inquiry_id for c in batch], now - window)
-    names = _name_keys(connection, set(stored.values()))
+    batch_names = sorted({key for c in batch if c.open for key in name_keys_of(c.keys)})
+    names = _shared_name_keys(connection, set(stored.values()), batch_names)
     links: dict[int, int] = {}
     for candidate in batch:
         own = contact_keys_of(candidate.keys)
@@ -182,20 +183,41 @@ def _merge(task: dict[str, Any], owed: dict[str, Any]) -> bool:
     return bool(changes)
 
 
-def _name_keys(connection: sa.Connection, inquiry_ids: set[int]) -> dict[int, set[str]]:
-    """The name-word keys of each of these inquiries (each has at least one)."""
+def _shared_name_keys(
+    connection: sa.Connection, inquiry_ids: set[int], name_keys: list[str]
+) -> dict[int, set[str]]:
+    """Which of these name-word keys (the batch's) each of these inquiries has: all that the
+    comparison with the batch's names needs, read by primary key (key, inquiry id) where all
+    of an inquiry's name keys were a scan of every name key stored."""
     names: dict[int, set[str]] = {inquiry_id: set() for inquiry_id in inquiry_ids}
-    if not inquiry_ids:
+    if not inquiry_ids or not name_keys:
         return names
-    k = contact_key_table
-    rows = connection.execute(
-        sa.select(k.c.key, k.c.inquiry_id).where(
-            k.c.inquiry_id.in_(list(inquiry_ids)), k.c.key.startswith(NAME_KEY, autoescape=True)
-        )
-    )
-    for key, inquiry_id in rows:
+    ids = sorted(inquiry_ids)
+    if connection.dialect.name == "postgresql":
+        rows = connection.execute(_SHARED_NAMES_PG, {"keys": name_keys, "ids": ids})
+        found = [(key, inquiry_id) for key, found_ids in rows for inquiry_id in found_ids or ()]
+    else:
+        values = {"keys": json.dumps(name_keys), "ids": json.dumps(ids)}
+        found = [(key, inquiry_id) for key, inquiry_id in connection.execute(_SHARED_NAMES, values)]
+    for key, inquiry_id in found:
         names[inquiry_id].add(key)
     return names
+
+
+_SHARED_NAMES = sa.text(
+    "SELECT key, inquiry_id FROM inquiry_contact_key"
+    " WHERE key IN (SELECT value FROM json_each(:keys))"
+    " AND inquiry_id IN (SELECT value FROM json_each(:ids))"
+)
+# Key by key (the aggregate keeps the planner from turning it into a join that, without
+# statistics, scans the table).
+_SHARED_NAMES_PG = sa.text(
+    "SELECT wanted.key, found.ids FROM unnest(CAST(:keys AS text[])) AS wanted(key)"
+    " JOIN LATERAL ("
+    "  SELECT array_agg(k.inquiry_id) AS ids FROM inquiry_contact_key AS k"
+    "  WHERE k.key = wanted.key AND k.inquiry_id = ANY(CAST(:ids AS integer[]))"
+    " ) AS found ON true"
+)
 
 
 def _open_by_key(

@@ -289,9 +289,9 @@ class TestLookupPlan:
     async def test_keys_and_inquiries_are_read_by_index_without_statistics(
         self, client: httpx.AsyncClient, engine: AsyncEngine
     ) -> None:
-        """A batch's lookup reads each of its keys and each inquiry found by index, on tables
-        never analysed: planned as joins without statistics, PostgreSQL scanned whole tables,
-        and every batch took longer as the inquiries grew."""
+        """A batch's lookups read each of its keys, each inquiry found and each name word by
+        index, on tables never analysed: planned as joins without statistics, PostgreSQL
+        scanned whole tables, and every batch took longer as the inquiries grew."""
         await submit(client)
         keys = [f"e:visitor{n}@example.com" for n in range(64)]
         async with engine.begin() as connection:
@@ -300,25 +300,41 @@ class TestLookupPlan:
                 sa.insert(contact_key_table),
                 [{"key": f"e:other{n}@example.com", "inquiry_id": first} for n in range(20_000)],
             )
-        plan = await _lookup_plan(engine, keys)
-        if engine.dialect.name == "postgresql":
-            assert "Seq Scan" not in plan, plan
-            assert "inquiry_contact_key_pkey" in plan, plan
-            assert "inquiry_pkey" in plan, plan
+        pg = engine.dialect.name == "postgresql"
+        since = utcnow() - timedelta(days=14)
+        names = [f"n:name{n}" for n in range(8)]
+        if pg:
+            plans = [
+                await _plan(
+                    engine,
+                    duplicates._OPEN_BY_KEY_PG,
+                    {"keys": keys, "batch_ids": [10**6], "since": since},
+                ),
+                await _plan(engine, duplicates._SHARED_NAMES_PG, {"keys": names, "ids": [first]}),
+            ]
+            for plan in plans:
+                assert "Seq Scan" not in plan, plan
+                assert "inquiry_contact_key_pkey" in plan, plan
+            assert "inquiry_pkey" in plans[0], plans[0]
         else:
+            plan = await _plan(
+                engine,
+                duplicates._OPEN_BY_KEY,
+                {"keys": json.dumps(keys), "batch_ids": json.dumps([10**6]), "since": since},
+            )
             assert "SEARCH k USING PRIMARY KEY (key=?)" in plan, plan
             assert "SEARCH i USING INTEGER PRIMARY KEY" in plan, plan
+            values = {"keys": json.dumps(names), "ids": json.dumps([first])}
+            plan = await _plan(engine, duplicates._SHARED_NAMES, values)
+            assert "PRIMARY KEY (key=? AND inquiry_id=?)" in plan, plan
 
 
-async def _lookup_plan(engine: AsyncEngine, keys: list[str]) -> str:
-    """The database's plan for the duplicate lookup of these keys, as text."""
+async def _plan(engine: AsyncEngine, statement: sa.TextClause, values: dict[str, Any]) -> str:
+    """The database's plan for one of the duplicate check's statements, as text."""
     pg = engine.dialect.name == "postgresql"
-    statement = duplicates._OPEN_BY_KEY_PG if pg else duplicates._OPEN_BY_KEY
-    since = utcnow() - timedelta(days=14)
-    values: dict[str, Any] = {"keys": keys, "batch_ids": [10**6], "since": since}
-    if not pg:
-        values |= {"keys": json.dumps(keys), "batch_ids": json.dumps([10**6])}
     explain = sa.text(("EXPLAIN " if pg else "EXPLAIN QUERY PLAN ") + statement.text)
+    if "since" in values:
+        explain = explain.bindparams(duplicates._SINCE)
     async with engine.connect() as connection:
-        rows = await connection.execute(explain.bindparams(duplicates._SINCE), values)
+        rows = await connection.execute(explain, values)
         return "\n".join(" ".join(map(str, row)) for row in rows)
