@@ -7,6 +7,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from inquiry import db
 from inquiry.config import Settings
 from inquiry.db import MIGRATIONS_DIR, create_engine, migrate, refresh_sqlite_statistics
 from inquiry.models import utcnow
@@ -299,3 +301,55 @@ class TestSqliteDurability:
             await engine.dispose()
         # With deferred transactions both would read, then one would fail with "database is locked".
         assert order == ["a began", "a committed", "b began", "b committed"]
+
+
+class TestPostgresPool:
+    @pytest.fixture
+    def pg_settings(self, settings: Settings) -> Settings:
+        if not settings.database_url.startswith("postgresql"):
+            pytest.skip("SQLite's connections are files in this process: nothing to ping")
+        return settings
+
+    async def test_a_connection_given_back_a_moment_ago_is_taken_without_a_ping(
+        self, pg_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        engine = create_engine(pg_settings)
+        pings: list[object] = []
+        ping = engine.sync_engine.dialect.do_ping
+
+        def counted(dbapi_connection: Any) -> bool:
+            pings.append(dbapi_connection)
+            return ping(dbapi_connection)
+
+        monkeypatch.setattr(engine.sync_engine.dialect, "do_ping", counted)
+        try:
+            for _ in range(3):
+                async with engine.connect() as connection:
+                    await connection.exec_driver_sql("SELECT 1")
+            assert pings == []
+            monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)  # every one is "idle"
+            async with engine.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+            assert len(pings) == 1
+        finally:
+            await engine.dispose()
+
+    async def test_an_idle_connection_the_server_closed_is_replaced_before_use(
+        self, pg_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """As after a database restart: the ping fails, and the pool connects again."""
+        engine = create_engine(pg_settings)
+        try:
+            async with engine.connect() as connection:
+                pid = (await connection.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
+            admin = await asyncpg.connect(pg_settings.database_url.replace("+asyncpg", ""))
+            try:
+                await admin.execute("SELECT pg_terminate_backend($1)", pid)
+            finally:
+                await admin.close()
+            monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+            async with engine.connect() as connection:
+                now = (await connection.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
+            assert now != pid
+        finally:
+            await engine.dispose()

@@ -375,9 +375,17 @@ def _insert_tasks(
     ]
     if rows:
         insert_rows(connection, task_table, rows)
-    for inquiry_id, task in owed:
-        if inquiry_id in links and not duplicates.merge_task(connection, links[inquiry_id], task):
-            insert_rows(connection, task_table, [{**task, "inquiry_id": inquiry_id}])
+    linked = [(inquiry_id, task) for inquiry_id, task in owed if inquiry_id in links]
+    without_task = duplicates.merge_tasks(
+        connection, [(links[inquiry_id], task) for inquiry_id, task in linked]
+    )
+    own = [
+        {**task, "inquiry_id": inquiry_id}
+        for inquiry_id, task in linked
+        if links[inquiry_id] in without_task
+    ]
+    if own:
+        insert_rows(connection, task_table, own)
 
 
 def _insert_inquiries(connection: sa.Connection, rows: list[dict[str, Any]]) -> dict[str, int]:

@@ -2,7 +2,8 @@
 
 Starts each server as one process (like `inquiry serve`), drives it with wrk at a fixed
 concurrency for a fixed time after a warm-up, and prints requests/s, p50/p99 latency,
-errors and the ratio to a bare FastAPI app that only validates the same body.
+errors, the server's CPU time per request and the ratio to a bare FastAPI app that only
+validates the same body.
 
     .venv/bin/python tests/bench/intake_bench.py [--seconds 10] [--connections 32]
         [--only bare,sqlite,postgres,ratelimit] [--no-pin] [--worker-in-process] [--profile DIR]
@@ -275,6 +276,13 @@ class Result:
     rows: int | None = None
     observed: bool = False  # metrics and JSON logs were on
     counted: float | None = None  # inquiries the metrics counted, at the last scrape
+    cpu_us: float = 0.0  # the server's CPU time (all its threads) per request of the run
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system, all threads) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Scraper:
@@ -372,10 +380,13 @@ def run_scenario(
                 stderr=subprocess.DEVNULL,
             )
         with Scraper(metrics_port) if metrics_port else contextlib.nullcontext() as scraper:
+            cpu_before = cpu_seconds(pid)
             load = drive(url, lua, args.seconds, args.connections, load_cpu)
+            cpu_used = cpu_seconds(pid) - cpu_before
         if profiler:
             profiler.wait()
     result = Result(scenario, load, observed=metrics_port is not None)
+    result.cpu_us = cpu_used / max(1, load.requests) * 1e6
     if scraper is not None:
         result.counted = scraper.accepted()
     if scenario.database:
@@ -410,7 +421,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     bare = next((r for r in results if r.scenario.database is None), None)
     ceiling = bare.load.requests / bare.load.seconds if bare else None
     head = f"{'scenario':<10} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
-    print(head + f"{'ratio':>6} {'rows/201s':>12}  verdict")
+    print(head + f"{'ratio':>6} {'cpu µs':>7} {'rows/201s':>12}  verdict")
     for result in results:
         load = result.load
         ratio, outcome = verdict(result, ceiling)
@@ -418,9 +429,10 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         print(
             f"{result.scenario.name:<10} {load.requests / load.seconds:>8.0f} "
             f"{load.p50_ms:>7.1f} {load.p99_ms:>7.1f} {load.errors(result.scenario.expected):>6} "
-            f"{ratio:>6} {stored:>12}  {outcome}"
+            f"{ratio:>6} {result.cpu_us:>7.0f} {stored:>12}  {outcome}"
         )
     print(f"statuses: { {r.scenario.name: r.load.statuses for r in results} }")
+    print("cpu µs: the server process's CPU time (every thread) per request of the run")
     print(
         "rows/201s: inquiry rows stored vs 201s received over warm-up + run; rows may exceed "
         f"201s by up to 2x{args.connections} (requests in flight when wrk stops), never trail."

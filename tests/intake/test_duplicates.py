@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inquiry.app import create_app
 from inquiry.callbacks.models import task_table
 from inquiry.config import Settings
-from inquiry.models import OutboxKind, as_utc, inquiry_table, outbox_table
+from inquiry.intake import duplicates
+from inquiry.models import (
+    OutboxKind,
+    as_utc,
+    contact_key_table,
+    inquiry_table,
+    outbox_table,
+    utcnow,
+)
 from tests.conftest import make_settings, valid_inquiry
 from tests.staff.fixtures import StaffUser, agent, clock, inquiry_detail, on_inquiry
 
@@ -198,6 +207,19 @@ class TestConcurrentDuplicates:
         await asyncio.gather(*(submit(client, message=CRISIS) for _ in range(4)))
         assert len(await tasks(engine)) == 1
 
+    async def test_duplicates_stored_together_each_fold_into_the_open_task(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        """One batch's duplicates of one person merge in turn: the routine one changes
+        nothing, the crisis with a number makes the shared task an urgent call."""
+        first = await submit(client, phone=None)
+        await asyncio.gather(
+            submit(client, phone=None),
+            submit(client, phone="416 555 0199", message=CRISIS),
+            submit(client, phone=None),
+        )
+        assert await tasks(engine) == [(first, "phone", "urgent", "open")]
+
 
 class TestLinkedInquiriesFollow:
     async def test_the_shared_task_moves_both_inquiries(
@@ -261,3 +283,58 @@ class TestWithoutAWindow:
         await submit(client, message=CRISIS)
         await asyncio.gather(*(submit(client, message=CRISIS) for _ in range(2)))
         assert len(await tasks(engine)) == 3
+
+
+class TestLookupPlan:
+    async def test_keys_and_inquiries_are_read_by_index_without_statistics(
+        self, client: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        """A batch's lookups read each of its keys, each inquiry found and each name word by
+        index, on tables never analysed: planned as joins without statistics, PostgreSQL
+        scanned whole tables, and every batch took longer as the inquiries grew."""
+        await submit(client)
+        keys = [f"e:visitor{n}@example.com" for n in range(64)]
+        async with engine.begin() as connection:
+            first = (await connection.execute(sa.select(sa.func.min(inquiry_table.c.id)))).scalar()
+            await connection.execute(
+                sa.insert(contact_key_table),
+                [{"key": f"e:other{n}@example.com", "inquiry_id": first} for n in range(20_000)],
+            )
+        pg = engine.dialect.name == "postgresql"
+        since = utcnow() - timedelta(days=14)
+        names = [f"n:name{n}" for n in range(8)]
+        if pg:
+            plans = [
+                await _plan(
+                    engine,
+                    duplicates._OPEN_BY_KEY_PG,
+                    {"keys": keys, "batch_ids": [10**6], "since": since},
+                ),
+                await _plan(engine, duplicates._SHARED_NAMES_PG, {"keys": names, "ids": [first]}),
+            ]
+            for plan in plans:
+                assert "Seq Scan" not in plan, plan
+                assert "inquiry_contact_key_pkey" in plan, plan
+            assert "inquiry_pkey" in plans[0], plans[0]
+        else:
+            plan = await _plan(
+                engine,
+                duplicates._OPEN_BY_KEY,
+                {"keys": json.dumps(keys), "batch_ids": json.dumps([10**6]), "since": since},
+            )
+            assert "SEARCH k USING PRIMARY KEY (key=?)" in plan, plan
+            assert "SEARCH i USING INTEGER PRIMARY KEY" in plan, plan
+            values = {"keys": json.dumps(names), "ids": json.dumps([first])}
+            plan = await _plan(engine, duplicates._SHARED_NAMES, values)
+            assert "PRIMARY KEY (key=? AND inquiry_id=?)" in plan, plan
+
+
+async def _plan(engine: AsyncEngine, statement: sa.TextClause, values: dict[str, Any]) -> str:
+    """The database's plan for one of the duplicate check's statements, as text."""
+    pg = engine.dialect.name == "postgresql"
+    explain = sa.text(("EXPLAIN " if pg else "EXPLAIN QUERY PLAN ") + statement.text)
+    if "since" in values:
+        explain = explain.bindparams(duplicates._SINCE)
+    async with engine.connect() as connection:
+        rows = await connection.execute(explain, values)
+        return "\n".join(" ".join(map(str, row)) for row in rows)
