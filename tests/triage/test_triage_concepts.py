@@ -52,6 +52,14 @@ class TestConcepts:
             ("ma blonde dit qu'elle va se tirer une balle à soir", "ideation"),
             ("he keeps saying he'll blow his brains out", "ideation"),
             ("gonna shoot myself this weekend", "ideation"),
+            ("the tablets are counted and lined up on the desk", "means"),
+            ("jai tout ce qu'il me faut sous la main", "means"),
+            ("ça fait 3 semaines que je fais semblant de prendre mes pilules", "means"),
+            ("Le pistolet de mon oncle est dans mon char", "means"),
+            ("tout le monde va enfin être débarrassé de moi", "intent_plan"),
+            ("The envelopes for my kids are sealed", "intent_plan"),
+            ("Essayez pas de m'appeler après ce soir", "intent_plan"),
+            ("no point in the appt, i wont b here", "intent_plan"),
             ("Après mardi, plus rien n'aura d'importance.", "intent_plan"),
             ("Je suis pas certaine d'être encore en vie samedi.", "intent_plan"),
             ("Ma soeur a laissé une lettre sur son lit pis elle répond pas", "intent_plan"),
@@ -164,6 +172,11 @@ class TestContext:
     )
     def test_ordinary_words_near_risk_vocabulary_are_not_concepts(self, message: str) -> None:
         assert mentions(message) == []
+
+    def test_a_negation_that_is_a_figure_of_speech_negates_nothing(self) -> None:
+        message = "Parking is fine, it doesn't matter, the letters are written anyway"
+        assert triage("", message).crisis
+        assert triage("", "Le prenez pas personnel, cette nuit je vais jusqu'au bout").crisis
 
     def test_an_age_said_after_the_words_is_history_but_not_an_age_said_later(self) -> None:
         assert not triage("", "J'ai fait une tentative à 20 ans. J'en ai 44.").crisis
