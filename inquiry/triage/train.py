@@ -38,7 +38,7 @@ DEFAULT_CORPUS = Path("tests/triage/corpus.jsonl")
 # learned, the smallest weight kept, and the extra weight of a crisis line in the loss: a
 # missed crisis costs more than a false alarm.
 DEFAULT_C = 60.0
-DEFAULT_MIN_COUNT = 2
+DEFAULT_MIN_COUNT = 3
 DEFAULT_PRUNE = 0.02
 DEFAULT_CRISIS_WEIGHT = 1.0
 # The inverse document frequency at and above which a feature keeps its full scale (_idf).

@@ -60,6 +60,12 @@ class TestConcepts:
             ("The envelopes for my kids are sealed", "intent_plan"),
             ("Essayez pas de m'appeler après ce soir", "intent_plan"),
             ("no point in the appt, i wont b here", "intent_plan"),
+            ("sitting on the bluffs, legs dangling over the edge", "means"),
+            ("chu sua track en arrière du dépanneur", "means"),
+            ("The voices are back and louder tonight", "voices"),
+            ("jles ai toutes prises", "overdose_act"),
+            ("J'pense pas être encore de ce monde en mars", "intent_plan"),
+            ("Dites-lui que c'était pas sa faute pis que je l'aimais", "intent_plan"),
             ("Après mardi, plus rien n'aura d'importance.", "intent_plan"),
             ("Je suis pas certaine d'être encore en vie samedi.", "intent_plan"),
             ("Ma soeur a laissé une lettre sur son lit pis elle répond pas", "intent_plan"),
@@ -168,6 +174,9 @@ class TestContext:
         [
             "cant make it tonight, car wont start, can we do sat",
             "Something odd happened with my payment last week",
+            "Do you validate parking on the roof level of the garage?",
+            "Le stationnement sur le toit a-t-il un ascenseur?",
+            "Our new sign on the ledge is blocking yours, want us to move it?",
         ],
     )
     def test_ordinary_words_near_risk_vocabulary_are_not_concepts(self, message: str) -> None:
