@@ -32,7 +32,7 @@ VISITOR = {
     "name": "Geneviève Ouellette",
     "email": "genevieve.ouellette@example.ca",
     "phone": "(613) 555-0143",
-    "message": "Since the lingering migraine aura began I would like to ask about ketamine.",
+    "message": "Since my lingering migraine aura began, does ketamine interact with sumatriptan?",
 }
 CRISIS = "I can't go on, I am thinking of ending my life tonight."
 # Everything a visitor typed in the run, as it could appear in a log (phones normalised too).

@@ -41,7 +41,7 @@ VISITOR = {
     "name": "Geneviève Ouellette",
     "email": "genevieve.ouellette@example.ca",
     "phone": "(613) 555-0143",
-    "message": "Since the lingering migraine aura began I would like to ask about ketamine.",
+    "message": "Since my lingering migraine aura began, does ketamine interact with sumatriptan?",
 }
 NEVER_IN_METRICS = ("Ouellette", "genevieve", "555-0143", "5550143", "migraine", "987654")
 
