@@ -24,6 +24,10 @@ class TestFeatures:
     def test_words_drop_apostrophes_and_punctuation(self) -> None:
         assert words(" don't stop, c' est-a-dire!") == ["dont", "stop", "c", "est", "a", "dire"]
 
+    def test_digits_read_by_their_count_not_their_value(self) -> None:
+        assert words(" took 30 pills at 9:45") == ["took", "##", "pills", "at", "#", "##"]
+        assert ngrams(" took 30 pills") == ngrams(" took 45 pills")
+
     def test_ngrams_hold_words_pairs_and_letter_pieces(self) -> None:
         found = ngrams(" want die")
         assert {"w want", "w die", "b want die", "<wan", "want", "ant>", "<die", "die>"} <= found
@@ -34,6 +38,15 @@ class TestFeatures:
         assert "@concept ideation cancelled" in features
         assert "@context history" in features
         assert "@hint billing" in features
+
+
+class TestTrainingScale:
+    def test_frequent_ngrams_are_scaled_down_and_rare_ones_and_signals_are_not(self) -> None:
+        from inquiry.triage.train import _idf
+
+        assert _idf("w de", 3_000, 4_000) < 0.3
+        assert _idf("w carabine", 3, 4_000) == 1.0
+        assert _idf("@concept ideation counted", 3_000, 4_000) == 1.0
 
 
 class TestShippedModel:
