@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from inquiry.callbacks.models import ACTIVE_STATUSES, Channel, task_table
 from inquiry.contacts import EMAIL_KEY, NAME_KEY, PHONE_KEY
-from inquiry.models import as_utc, inquiry_table
+from inquiry.models import InquiryStatus, as_utc, inquiry_table
 
 _LOCKS = sa.text(
     "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
@@ -239,12 +239,16 @@ def _open_by_key(
 # array on SQLite, an array on PostgreSQL), so the statement's text is the same for every
 # batch: prepared once, where lists written out made a new statement for each length.
 _SINCE = sa.bindparam("since", type_=sa.DateTime(timezone=True))
+# An inquiry still open: any status but closed.
+_OPEN = "i.status IN ({})".format(
+    ", ".join(f"'{status}'" for status in InquiryStatus if status is not InquiryStatus.CLOSED)
+)
 _OPEN_BY_KEY = sa.text(
-    "SELECT k.key, min(coalesce(i.duplicate_of, i.id))"
+    "SELECT k.key, min(coalesce(i.duplicate_of, i.id))"  # noqa: S608 - the enum's own values
     " FROM inquiry_contact_key AS k JOIN inquiry AS i ON i.id = k.inquiry_id"
     " WHERE k.key IN (SELECT value FROM json_each(:keys))"
     " AND k.inquiry_id NOT IN (SELECT value FROM json_each(:batch_ids))"
-    " AND i.status IN ('new', 'in_progress', 'waiting') AND i.created_at >= :since"
+    f" AND {_OPEN} AND i.created_at >= :since"
     " GROUP BY k.key"
 ).bindparams(_SINCE)
 # PostgreSQL looks each key up on its own (LATERAL over the keys) and each of its inquiries by
@@ -253,13 +257,13 @@ _OPEN_BY_KEY = sa.text(
 # ANALYZE), it scanned the whole inquiry table, then the whole key table: 6.6 ms a batch
 # after 4,000 inquiries, where these lookups take 0.3.
 _OPEN_BY_KEY_PG = sa.text(
-    "SELECT wanted.key, first_open.first"
+    "SELECT wanted.key, first_open.first"  # noqa: S608 - the enum's own values
     " FROM unnest(CAST(:keys AS text[])) AS wanted(key)"
     " JOIN LATERAL ("
     "  SELECT min(open_inquiry.first) AS first FROM inquiry_contact_key AS k"
     "  JOIN LATERAL ("
     "   SELECT coalesce(i.duplicate_of, i.id) AS first FROM inquiry AS i"
-    "   WHERE i.id = k.inquiry_id AND i.status IN ('new', 'in_progress', 'waiting')"
+    f"   WHERE i.id = k.inquiry_id AND {_OPEN}"
     "   AND i.created_at >= :since LIMIT 1"
     "  ) AS open_inquiry ON true"
     "  WHERE k.key = wanted.key AND k.inquiry_id <> ALL(CAST(:batch_ids AS integer[]))"

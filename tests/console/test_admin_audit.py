@@ -32,6 +32,19 @@ async def write_entries(
             record(session, caller, action, number=number)
 
 
+async def write_a_day_of_entries(app: FastAPI, admin_console: Browser, clock: FakeClock) -> str:
+    """Two entries late on June 2 and one on June 3 (clinic time), and the admin reading an
+    inquiry; returns that inquiry's reference."""
+    await write_entries(app, 2, "test.before", at=toronto(2026, 6, 2, 23, 30))
+    await write_entries(app, 1, "test.after", at=clock.now - timedelta(hours=1))
+    inquiry_id, _ = await seed_task(app)
+    async with sessions(app)() as session:
+        query = sa.select(inquiry_table.c.reference).where(inquiry_table.c.id == inquiry_id)
+        reference = str(await session.scalar(query))
+    await admin_console.get(f"/staff/inquiries/{reference}")
+    return reference
+
+
 class TestAuditPage:
     async def test_names_and_references_in_place_of_ids(
         self,
@@ -60,13 +73,7 @@ class TestAuditPage:
         admin_with_password: StaffUser,
     ) -> None:
         # The clock reads June 3, 10:00 in Toronto; 02:00 UTC on June 3 is still June 2 there.
-        await write_entries(app, 2, "test.before", at=toronto(2026, 6, 2, 23, 30))
-        await write_entries(app, 1, "test.after", at=clock.now - timedelta(hours=1))
-        inquiry_id, _ = await seed_task(app)
-        async with sessions(app)() as session:
-            query = sa.select(inquiry_table.c.reference).where(inquiry_table.c.id == inquiry_id)
-            reference = str(await session.scalar(query))
-        await admin_console.get(f"/staff/inquiries/{reference}")
+        reference = await write_a_day_of_entries(app, admin_console, clock)
         by_action = await admin_console.get("/staff/admin/audit?action=test.before")
         assert len(entry_ids(by_action.text)) == 2
         on_day = await admin_console.get("/staff/admin/audit?since=2026-06-03&until=2026-06-03")
@@ -125,13 +132,7 @@ class TestAuditPage:
         clock: FakeClock,
         admin_with_password: StaffUser,
     ) -> None:
-        await write_entries(app, 2, "test.before", at=toronto(2026, 6, 2, 23, 30))
-        await write_entries(app, 1, "test.after", at=clock.now - timedelta(hours=1))
-        inquiry_id, _ = await seed_task(app)
-        async with sessions(app)() as session:
-            query = sa.select(inquiry_table.c.reference).where(inquiry_table.c.id == inquiry_id)
-            reference = str(await session.scalar(query))
-        await admin_console.get(f"/staff/inquiries/{reference}")
+        reference = await write_a_day_of_entries(app, admin_console, clock)
         expected = {
             "action=test.before": 2,
             "action=test.after&since=2026-06-03&until=2026-06-03": 1,
